@@ -1,0 +1,66 @@
+/*
+ * The sharded memory bank.
+ *
+ * N rows are split over the ranks of ctx->comm in contiguous blocks of global
+ * indices (rank r holds rows [row0, row0 + n_local)); any N >= 1 and any
+ * number of ranks works, including ranks that hold no rows. Each row has a key
+ * (length K) and, for hetero-association, a value (length O); for
+ * auto-association values == keys and O == K.
+ */
+#ifndef UHN_BANK_H
+#define UHN_BANK_H
+
+#include <stdint.h>
+#include "uhn/context.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct uhn_bank {
+    uhn_ctx *ctx;       /* not owned */
+    uhn_gidx n_global;  /* N */
+    uhn_gidx row0;      /* first global row held by this rank */
+    int64_t n_local;    /* rows held by this rank (may be 0) */
+    int64_t K;          /* key length */
+    int64_t O;          /* value length (== K for auto-association) */
+    int hetero;         /* 1 when values are a separate matrix */
+    float *keys;        /* n_local x K, row-major, 64-byte aligned; owned */
+    float *values;      /* n_local x O; == keys when !hetero; owned when hetero */
+    /* Row statistics computed by uhn_bank_commit: */
+    float *key_norm2;   /* ||x_n||^2 */
+    float *key_sum;     /* sum_k x_n[k] */
+    int keys_nonneg;    /* 1 when every key entry on every rank is >= 0 */
+    int committed;
+} uhn_bank;
+
+/* The contiguous block of rows of `rank` out of `size` for N rows: the first
+ * N % size ranks hold one row more. Not collective. */
+void uhn_bank_partition(uhn_gidx n_global, int size, int rank, uhn_gidx *row0, int64_t *n_local);
+
+/* The rank that holds global row `g`. Not collective. */
+int uhn_bank_owner(uhn_gidx n_global, int size, uhn_gidx g);
+
+/*
+ * Allocates this rank's share of a bank of n_global rows with keys of length K
+ * and, when hetero is non-zero, values of length O (else O is ignored and set
+ * to K). The caller fills keys (and values) then calls uhn_bank_commit.
+ * Not collective (every rank computes its own share).
+ */
+int uhn_bank_create(uhn_ctx *ctx, uhn_gidx n_global, int64_t K, int hetero, int64_t O,
+                    uhn_bank **out);
+
+/*
+ * Validates the local rows (every entry finite) and computes row statistics.
+ * `keys_name` and `values_name` name the data in error messages (for example
+ * "mem.h5:memories"). Collective: a NaN or Inf anywhere is reported with the
+ * lowest offending global row and column on every rank (UHN_EINPUT).
+ */
+int uhn_bank_commit(uhn_bank *bank, const char *keys_name, const char *values_name);
+
+void uhn_bank_destroy(uhn_bank *bank);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,11 @@
+/* uhn: the public interface of libuhn (include this one header). */
+#ifndef UHN_UHN_H
+#define UHN_UHN_H
+#include "uhn/version.h"
+#include "uhn/context.h"
+#include "uhn/rng.h"
+#include "uhn/similarity.h"
+#include "uhn/separation.h"
+#include "uhn/bank.h"
+#include "uhn/engine.h"
+#endif

@@ -1,0 +1,422 @@
+/*
+ * The engine: one step over the sharded bank (query block set-up, the uhn
+ * score mode's normalising pass, the kernel, one MPI_Allreduce of partial
+ * records, the final weights) and the iterative dynamics of spec §5.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/kernel.h"
+
+void uhn_params_default(uhn_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->sim = uhn_similarity_find("dot");
+    p->sep = uhn_separation_find("softmax");
+    p->beta = 1.0;
+    p->param = NAN;
+    p->score = UHN_SCORE_RAW;
+    p->normalize = 1;
+    p->steps = 1;
+    p->step_size = 1.0;
+    p->tol = 0.0;
+    p->kernel = UHN_KERNEL_FAST;
+}
+
+static int sim_is(const uhn_params *p, const char *name)
+{
+    return !strcmp(uhn_similarity_name(p->sim), name);
+}
+
+int uhn_params_has_energy(const uhn_params *p)
+{
+    return p->sep->rule == RULE_SOFTMAX && (sim_is(p, "dot") || sim_is(p, "euclidean")) &&
+           p->score == UHN_SCORE_RAW && p->normalize;
+}
+
+int uhn_params_check(uhn_ctx *ctx, const uhn_params *p, const uhn_bank *bank)
+{
+    const char *why;
+    if (!p->sim || !p->sep) return uhn_fail(ctx, UHN_EINPUT, "no similarity or separation given");
+    if (!(p->beta > 0) || !isfinite(p->beta))
+        return uhn_fail(ctx, UHN_EINPUT, "--beta must be a finite number > 0 (got %g)", p->beta);
+    if ((why = uhn_separation_param_check(p->sep, p->param)))
+        return uhn_fail(ctx, UHN_EINPUT, "--param for separation '%s' must be %s (got %g)",
+                        p->sep->name, why, p->param);
+    if (p->steps < 1) return uhn_fail(ctx, UHN_EINPUT, "--steps must be >= 1 (got %d)", p->steps);
+    if (!(p->step_size > 0 && p->step_size <= 1))
+        return uhn_fail(ctx, UHN_EINPUT, "--step-size must be in (0, 1] (got %g)", p->step_size);
+    if (!(p->tol >= 0) || !isfinite(p->tol))
+        return uhn_fail(ctx, UHN_EINPUT, "--tol must be a finite number >= 0 (got %g)", p->tol);
+    if (p->batch < 0)
+        return uhn_fail(ctx, UHN_EINPUT, "--batch must be >= 0 (got %lld)", (long long)p->batch);
+    if (p->score != UHN_SCORE_RAW && p->score != UHN_SCORE_UHN)
+        return uhn_fail(ctx, UHN_EINPUT, "--score must be raw or uhn");
+    if (bank->hetero && p->steps > 1)
+        return uhn_fail(ctx, UHN_EINPUT,
+                        "--steps %d iterates the state, which needs auto-association; the bank "
+                        "has separate --values (hetero-association): use --steps 1",
+                        p->steps);
+    if ((uhn_similarity_flags(p->sim) & UHN_SIM_NONNEG) && !bank->keys_nonneg)
+        return uhn_fail(ctx, UHN_EINPUT,
+                        "similarity '%s' is defined on non-negative data only, and the memories "
+                        "have negative entries",
+                        uhn_similarity_name(p->sim));
+    if (p->score == UHN_SCORE_UHN && sim_is(p, "dot") && !bank->keys_nonneg)
+        return uhn_fail(ctx, UHN_EINPUT,
+                        "--score uhn with similarity 'dot' needs non-negative memories, and the "
+                        "memories have negative entries");
+    return UHN_OK;
+}
+
+int uhn_queries_check(uhn_ctx *ctx, const uhn_params *p, const float *q, int64_t B, int64_t K,
+                      const char *name)
+{
+    int nonneg = (uhn_similarity_flags(p->sim) & UHN_SIM_NONNEG) ||
+                 (p->score == UHN_SCORE_UHN && sim_is(p, "dot"));
+    for (int64_t j = 0; j < B; ++j) {
+        double sum = 0;
+        for (int64_t k = 0; k < K; ++k) {
+            float v = q[j * K + k];
+            if (!isfinite(v))
+                return uhn_fail(ctx, UHN_EINPUT, "%s: row %lld column %lld is %s (queries must be "
+                                                 "finite)",
+                                name, (long long)j, (long long)k, isnan(v) ? "NaN" : "Inf");
+            if (nonneg && v < 0)
+                return uhn_fail(ctx, UHN_EINPUT,
+                                "%s: row %lld column %lld is negative (%g), and %s needs "
+                                "non-negative data",
+                                name, (long long)j, (long long)k, v,
+                                p->score == UHN_SCORE_UHN && sim_is(p, "dot")
+                                    ? "--score uhn with 'dot'"
+                                    : uhn_similarity_name(p->sim));
+            sum += v;
+        }
+        if (p->score == UHN_SCORE_UHN && sim_is(p, "dot") && !(sum > 0))
+            return uhn_fail(ctx, UHN_EINPUT,
+                            "%s: row %lld sums to 0, and --score uhn with 'dot' normalises each "
+                            "query by its sum",
+                            name, (long long)j);
+    }
+    return UHN_OK;
+}
+
+int uhn_result_create(uhn_ctx *ctx, int64_t B, int64_t O, int64_t T, int with_energy,
+                      uhn_result **out)
+{
+    uhn_result *r = calloc(1, sizeof *r);
+    *out = NULL;
+    if (!r) return uhn_fail(ctx, UHN_ENOMEM, "out of memory for the results");
+    r->B = B, r->O = O, r->T = T;
+    r->output = calloc((size_t)(B * O) + 1, sizeof(float));
+    r->index = calloc((size_t)B + 1, sizeof(int64_t));
+    r->weight = calloc((size_t)B + 1, sizeof(float));
+    r->lse = calloc((size_t)B + 1, sizeof(double));
+    r->steps = calloc((size_t)B + 1, sizeof(int32_t));
+    r->empty = calloc((size_t)B + 1, 1);
+    r->energy = with_energy ? calloc((size_t)(B * (T + 1)) + 1, sizeof(double)) : NULL;
+    if (!r->output || !r->index || !r->weight || !r->lse || !r->steps || !r->empty ||
+        (with_energy && !r->energy)) {
+        uhn_result_destroy(r);
+        return uhn_fail(ctx, UHN_ENOMEM, "out of memory for the results of %lld queries",
+                        (long long)B);
+    }
+    *out = r;
+    return UHN_OK;
+}
+
+void uhn_result_destroy(uhn_result *r)
+{
+    if (!r) return;
+    free(r->output), free(r->index), free(r->weight), free(r->lse);
+    free(r->energy), free(r->steps), free(r->empty);
+    free(r);
+}
+
+/* ---------- one step ---------- */
+
+/* Buffers of one query block, owned by the step. */
+typedef struct qbuf {
+    uhn_qblock qb;
+    float *q, *mask, *qnorm2, *qsum, *qhat, *lqhat, *ones;
+    double *qent;
+} qbuf;
+
+static void qbuf_free(qbuf *b)
+{
+    uhn_free(b->q), uhn_free(b->mask), uhn_free(b->qnorm2), uhn_free(b->qsum);
+    uhn_free(b->qhat), uhn_free(b->lqhat), uhn_free(b->ones), uhn_free(b->qent);
+}
+
+/* Everything about the queries that every tile needs, computed once per step. */
+static int qbuf_make(uhn_ctx *ctx, const uhn_step *st, qbuf *b)
+{
+    const int64_t B = st->B, K = st->K;
+    const size_t bk = (size_t)(B * K) * sizeof(float);
+    memset(b, 0, sizeof *b);
+    int div = (uhn_similarity_flags(st->p->sim) & UHN_SIM_NONNEG) != 0;
+    b->q = uhn_alloc(bk);
+    b->qnorm2 = uhn_alloc((size_t)B * sizeof(float));
+    b->qsum = uhn_alloc((size_t)B * sizeof(float));
+    b->ones = uhn_alloc((size_t)K * sizeof(float));
+    if (st->cue) b->mask = uhn_alloc(bk);
+    if (div) {
+        b->qhat = uhn_alloc(bk);
+        b->lqhat = uhn_alloc(bk);
+        b->qent = uhn_alloc((size_t)B * sizeof(double));
+    }
+    if (!b->q || !b->qnorm2 || !b->qsum || !b->ones || (st->cue && !b->mask) ||
+        (div && (!b->qhat || !b->lqhat || !b->qent))) {
+        qbuf_free(b);
+        return uhn_fail(ctx, UHN_ENOMEM, "out of memory for a block of %lld queries",
+                        (long long)B);
+    }
+    for (int64_t k = 0; k < K; ++k) b->ones[k] = 1.0f;
+    for (int64_t j = 0; j < B; ++j) {
+        const uint8_t *cue = uhn_step_cue(st, j);
+        const float *v = st->v + j * K;
+        float *q = b->q + j * K;
+        double n2 = 0, s = 0, sq = 0, ent = 0;
+        for (int64_t k = 0; k < K; ++k) {
+            float m = (!cue || cue[k]) ? 1.0f : 0.0f;
+            if (b->mask) b->mask[j * K + k] = m;
+            q[k] = m * v[k];
+            n2 += (double)q[k] * q[k];
+            s += q[k];
+            sq += m * (v[k] + UHN_DIV_EPS);
+        }
+        b->qnorm2[j] = (float)n2;
+        b->qsum[j] = (float)s;
+        if (!div) continue;
+        for (int64_t k = 0; k < K; ++k) {
+            int in = !cue || cue[k];
+            double qh = in && sq > 0 ? (v[k] + UHN_DIV_EPS) / sq : 0.0;
+            b->qhat[j * K + k] = (float)qh;
+            b->lqhat[j * K + k] = qh > 0 ? (float)log(qh) : 0.0f;
+            if (qh > 0) ent += qh * log(qh);
+        }
+        b->qent[j] = ent;
+    }
+    b->qb = (uhn_qblock){B,        K,        b->q,     b->mask, b->qnorm2,
+                         b->qsum,  b->qhat,  b->lqhat, b->qent, b->ones};
+    return UHN_OK;
+}
+
+/* Per-query outputs of one step. */
+typedef struct step_out {
+    float *z;       /* B x O */
+    int64_t *index; /* B */
+    float *weight;  /* B */
+    double *lse;    /* B */
+    uint8_t *empty; /* B */
+} step_out;
+
+/*
+ * One step for B query states v (B x K). qids are the queries' indices in the
+ * caller's numbering, for messages. Collective.
+ */
+static int step(const uhn_bank *bank, const uhn_params *p, int64_t B, const float *v,
+                const uint8_t *cue, int64_t cue_stride, const int64_t *qids, step_out *out)
+{
+    uhn_ctx *ctx = bank->ctx;
+    uhn_step st = {0};
+    st.bank = bank, st.p = p, st.B = B, st.K = bank->K, st.v = v;
+    st.cue = p->cue_only ? cue : NULL;
+    st.cue_stride = cue_stride;
+    st.rule = p->sep->rule;
+    st.param = isnan(p->param) ? p->sep->param_default : p->param;
+    st.kind = p->sep->kind;
+    st.nslot = st.kind == UHN_RED_TOPK ? (int64_t)st.param : 0;
+    st.rec_bytes = uhn_rec_bytes(st.kind, bank->O, st.nslot);
+    int ref = p->kernel == UHN_KERNEL_REF;
+
+    qbuf qb;
+    UHN_CALL(qbuf_make(ctx, &st, &qb));
+    st.qb = &qb.qb;
+    double *rsum = calloc((size_t)B + 1, sizeof *rsum);
+    int64_t *nexact = calloc((size_t)B + 1, sizeof *nexact);
+    void *recs = uhn_alloc((size_t)B * st.rec_bytes);
+    int rc = (!rsum || !nexact || !recs)
+                 ? uhn_fail(ctx, UHN_ENOMEM, "out of memory for %lld records", (long long)B)
+                 : UHN_OK;
+    MPI_Datatype type = MPI_DATATYPE_NULL;
+    MPI_Op op = MPI_OP_NULL;
+    double t0 = uhn_wtime();
+
+    if (rc == UHN_OK && p->score == UHN_SCORE_UHN) { /* the normalising pass, spec §2 */
+        rc = ref ? uhn_kernel_ref_rsum(ctx, &st, rsum, nexact)
+                 : uhn_kernel_fast_rsum(ctx, &st, rsum, nexact);
+        double t1 = uhn_wtime();
+        ctx->timers.compute += t1 - t0;
+        if (rc == UHN_OK &&
+            (MPI_Allreduce(MPI_IN_PLACE, rsum, (int)B, MPI_DOUBLE, MPI_SUM, ctx->comm) ||
+             MPI_Allreduce(MPI_IN_PLACE, nexact, (int)B, MPI_INT64_T, MPI_SUM, ctx->comm)))
+            rc = uhn_fail(ctx, UHN_EMPI, "MPI_Allreduce of the uhn score sums failed");
+        t0 = uhn_wtime();
+        ctx->timers.reduce += t0 - t1;
+        st.rsum = rsum, st.nexact = nexact;
+    }
+    if (rc == UHN_OK) {
+        for (int64_t j = 0; j < B; ++j) {
+            int exact = p->score == UHN_SCORE_UHN && nexact[j] > 0;
+            uhn_rec_init(uhn_rec_at(recs, st.rec_bytes, j), exact ? UHN_RED_LINEAR : st.kind,
+                         bank->O, st.nslot);
+        }
+        rc = ref ? uhn_kernel_ref(ctx, &st, recs) : uhn_kernel_fast(ctx, &st, recs);
+    }
+    double t1 = uhn_wtime();
+    ctx->timers.compute += t1 - t0;
+    /* Kernels fail only on memory: agree before the collective reduction. */
+    rc = uhn_agree(ctx, rc);
+    if (rc == UHN_OK) rc = uhn_rec_mpi_create(ctx, st.rec_bytes, &type, &op);
+    if (rc == UHN_OK && MPI_Allreduce(MPI_IN_PLACE, recs, (int)B, type, op, ctx->comm))
+        rc = uhn_fail(ctx, UHN_EMPI, "MPI_Allreduce of the partial records failed");
+    ctx->timers.reduce += uhn_wtime() - t1;
+    if (type != MPI_DATATYPE_NULL) uhn_rec_mpi_free(&type, &op);
+
+    for (int64_t j = 0; rc == UHN_OK && j < B; ++j) {
+        uhn_rec *r = uhn_rec_at(recs, st.rec_bytes, j);
+        if (r->bad >= 0) /* identical on every rank after the reduction */
+            rc = uhn_fail(ctx, UHN_EINPUT,
+                          "separation '%s' needs %s scores, but memory %lld scores %g for query "
+                          "%lld (use softmax, a non-negative similarity, or --score uhn)",
+                          p->sep->name, st.rule == RULE_LOG ? "positive" : "non-negative",
+                          (long long)r->bad, r->badval, (long long)qids[j]);
+        else
+            uhn_rec_finish(r, p->normalize, out->z + j * bank->O, &out->index[j],
+                           &out->weight[j], &out->lse[j], &out->empty[j]);
+    }
+    uhn_free(recs);
+    free(rsum), free(nexact);
+    qbuf_free(&qb);
+    return rc;
+}
+
+/* ---------- the dynamics ---------- */
+
+/* E(v) of spec §5 from the log-sum-exp of v's scores (cue-only: over the cue). */
+static double energy(const uhn_params *p, double lse, const float *v, const uint8_t *cue,
+                     int64_t K)
+{
+    double e = -lse / p->beta;
+    if (sim_is(p, "dot")) {
+        double n2 = 0;
+        for (int64_t k = 0; k < K; ++k)
+            if (!p->cue_only || !cue || cue[k]) n2 += (double)v[k] * v[k];
+        e += 0.5 * n2;
+    }
+    return e;
+}
+
+enum { Q_ACTIVE = 0, Q_FINAL = 1, Q_DONE = 2 };
+
+/* Runs the dynamics for queries [c0, c0 + Bc) of the caller's batch. */
+static int recall_chunk(const uhn_bank *bank, const uhn_params *p, const float *queries,
+                        int64_t c0, int64_t Bc, const uint8_t *clamp, int64_t clamp_rows,
+                        int with_energy, uhn_result *res)
+{
+    uhn_ctx *ctx = bank->ctx;
+    const int64_t K = bank->K, O = bank->O, T = p->steps;
+    const float *q0 = queries + c0 * K;
+    float *v = malloc((size_t)(Bc * K) * sizeof(float) + 1);
+    float *vs = malloc((size_t)(Bc * K) * sizeof(float) + 1);
+    uint8_t *cs = clamp_rows > 1 ? malloc((size_t)(Bc * K) + 1) : NULL;
+    int64_t *act = malloc((size_t)Bc * sizeof(int64_t) + 1), *qid = malloc((size_t)Bc * 8 + 8);
+    uint8_t *state = calloc((size_t)Bc + 1, 1);
+    step_out o = {malloc((size_t)(Bc * O) * sizeof(float) + 1), malloc((size_t)Bc * 8 + 8),
+                  malloc((size_t)Bc * 4 + 4), malloc((size_t)Bc * 8 + 8), malloc((size_t)Bc + 1)};
+    int rc = UHN_OK;
+    if (!v || !vs || (clamp_rows > 1 && !cs) || !act || !qid || !state || !o.z || !o.index ||
+        !o.weight || !o.lse || !o.empty)
+        rc = uhn_fail(ctx, UHN_ENOMEM, "out of memory for a batch of %lld queries", (long long)Bc);
+    rc = uhn_agree(ctx, rc);
+    if (rc == UHN_OK) memcpy(v, q0, (size_t)(Bc * K) * sizeof(float));
+
+    for (int64_t t = 0; rc == UHN_OK && t <= T; ++t) {
+        /* Gather the queries to score: active ones, and finished ones that
+         * still need the energy of their final state. */
+        int64_t na = 0;
+        for (int64_t j = 0; j < Bc; ++j) {
+            if (t == T && state[j] == Q_ACTIVE) state[j] = Q_FINAL;
+            if (state[j] == Q_FINAL && !with_energy) state[j] = Q_DONE;
+            if (state[j] != Q_DONE) act[na++] = j;
+        }
+        if (na == 0) break;
+        for (int64_t a = 0; a < na; ++a) {
+            int64_t j = act[a];
+            memcpy(vs + a * K, v + j * K, (size_t)K * sizeof(float));
+            if (cs) memcpy(cs + a * K, clamp + (c0 + j) * K, (size_t)K);
+            qid[a] = c0 + j;
+        }
+        const uint8_t *cue = clamp_rows > 1 ? cs : clamp;
+        rc = step(bank, p, na, vs, cue, clamp_rows > 1 ? K : 0, qid, &o);
+        for (int64_t a = 0; rc == UHN_OK && a < na; ++a) {
+            int64_t j = act[a], g = c0 + j;
+            float *vj = v + j * K;
+            const uint8_t *cj = clamp ? clamp + (clamp_rows > 1 ? g * K : 0) : NULL;
+            if (with_energy)
+                res->energy[g * (T + 1) + t] = energy(p, o.lse[a], vj, cj, K);
+            if (state[j] == Q_FINAL) { /* energy of the final state, held to T */
+                for (int64_t u = t + 1; with_energy && u <= T; ++u)
+                    res->energy[g * (T + 1) + u] = res->energy[g * (T + 1) + t];
+                state[j] = Q_DONE;
+                continue;
+            }
+            const float *z = o.z + a * O;
+            res->index[g] = o.index[a];
+            res->weight[g] = o.weight[a];
+            res->lse[g] = o.lse[a];
+            res->empty[g] = o.empty[a];
+            res->steps[g] = (int32_t)(t + 1);
+            if (bank->hetero) { /* the key-space state does not move: output z */
+                memcpy(res->output + g * O, z, (size_t)O * sizeof(float));
+                for (int64_t u = t + 1; with_energy && u <= T; ++u)
+                    res->energy[g * (T + 1) + u] = res->energy[g * (T + 1) + t];
+                state[j] = Q_DONE;
+                continue;
+            }
+            float delta = 0;
+            const float alpha = (float)p->step_size;
+            for (int64_t k = 0; k < K; ++k) {
+                float nv = p->step_size == 1.0 ? z[k] : vj[k] + alpha * (z[k] - vj[k]);
+                if (cj && cj[k]) nv = q0[j * K + k]; /* clamped: held at the cue */
+                float d = fabsf(nv - vj[k]);
+                delta = d > delta ? d : delta;
+                vj[k] = nv;
+            }
+            if (t + 1 == T || (p->tol > 0 && delta < p->tol)) state[j] = Q_FINAL;
+        }
+    }
+    if (rc == UHN_OK && !bank->hetero)
+        memcpy(res->output + c0 * O, v, (size_t)(Bc * K) * sizeof(float));
+    free(v), free(vs), free(cs), free(act), free(qid), free(state);
+    free(o.z), free(o.index), free(o.weight), free(o.lse), free(o.empty);
+    return rc;
+}
+
+int uhn_recall(const uhn_bank *bank, const uhn_params *p, const float *queries, int64_t B,
+               const uint8_t *clamp, int64_t clamp_rows, uhn_result *res)
+{
+    uhn_ctx *ctx = bank->ctx;
+    if (!clamp) clamp_rows = 0;
+    if (clamp && clamp_rows != 1 && clamp_rows != B)
+        return uhn_fail(ctx, UHN_EINPUT, "the clamp mask has %lld rows; it needs 1 or %lld",
+                        (long long)clamp_rows, (long long)B);
+    if (p->cue_only && !clamp)
+        return uhn_fail(ctx, UHN_EINPUT, "--cue-only needs --clamp (the cue's known coordinates)");
+    int with_energy = uhn_params_has_energy(p);
+    if (res->B != B || res->O != bank->O || res->T != p->steps || (with_energy && !res->energy))
+        return uhn_fail(ctx, UHN_EINTERNAL, "uhn_recall: the result was made for other shapes");
+    if (!bank->committed)
+        return uhn_fail(ctx, UHN_EINTERNAL, "uhn_recall: the bank was not committed");
+    /* uhn threads over tiles itself; each SGEMM runs on one thread. */
+    openblas_set_num_threads(1);
+    for (int64_t j = 0; j < B; ++j) res->lse[j] = NAN;
+    int64_t bs = p->batch > 0 ? p->batch : 1024;
+    for (int64_t c0 = 0; c0 < B; c0 += bs)
+        UHN_CALL(recall_chunk(bank, p, queries, c0, B - c0 < bs ? B - c0 : bs, clamp, clamp_rows,
+                              with_energy, res));
+    return UHN_OK;
+}

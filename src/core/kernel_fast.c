@@ -1,0 +1,294 @@
+/*
+ * The fast kernel. OpenMP threads take contiguous ranges of tiles of the local
+ * bank; per tile, the similarity block kernel scores all queries of the batch
+ * (SGEMM for dot/cosine/euclidean), the scores become weights in place with an
+ * online (running-maximum) softmax or the separation's rule, and the weights
+ * are projected onto the tile's values with a second SGEMM that accumulates
+ * straight into the records' z vectors. Each step reads the bank once, and the
+ * N x B score matrix is never stored: only a B x tile block per thread.
+ * Thread partials are merged in thread order, so results are deterministic.
+ */
+#include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/kernel.h"
+
+/* Rows per tile: small enough that a tile's keys (and values) stay in L2
+ * between scoring and projection when B is small; larger when B is large so
+ * that the SGEMMs run at full speed. */
+static int64_t tile_rows(int64_t K, int64_t O, int64_t B)
+{
+    int64_t bytes = B <= 8 ? (192 << 10) : (1536 << 10);
+    int64_t tn = bytes / (4 * (K + O));
+    if (B > 8 && tn > 512) tn = 512;
+    return tn < 16 ? 16 : tn;
+}
+
+typedef struct work {
+    int64_t tn, ntiles;
+    float *St;       /* B x tn scores, then weights */
+    uhn_scratch scr; /* 3 buffers of tn * max(K, B) floats */
+    void *recs;      /* this thread's records */
+} work;
+
+static void free_work(work *w, int n)
+{
+    for (int t = 0; w && t < n; ++t) {
+        uhn_free(w[t].St);
+        uhn_free(w[t].scr.a);
+        uhn_free(w[t].scr.b);
+        uhn_free(w[t].scr.c);
+        if (t > 0) uhn_free(w[t].recs);
+    }
+    free(w);
+}
+
+static int alloc_work(uhn_ctx *ctx, const uhn_step *st, void *recs, int nt, work **out)
+{
+    const uhn_bank *bk = st->bank;
+    int64_t tn = tile_rows(bk->K, bk->O, st->B);
+    int64_t wide = bk->K > st->B ? bk->K : st->B;
+    work *w = calloc((size_t)nt, sizeof *w);
+    if (!w) return uhn_fail(ctx, UHN_ENOMEM, "out of memory for the kernel workspace");
+    int ok = 1;
+    for (int t = 0; t < nt; ++t) {
+        w[t].tn = tn;
+        w[t].St = uhn_alloc((size_t)(st->B * tn) * sizeof(float));
+        w[t].scr.a = uhn_alloc((size_t)(tn * wide) * sizeof(float));
+        w[t].scr.b = uhn_alloc((size_t)(tn * wide) * sizeof(float));
+        w[t].scr.c = uhn_alloc((size_t)(tn * wide) * sizeof(float));
+        w[t].recs = t == 0 ? recs : uhn_alloc((size_t)st->B * st->rec_bytes);
+        ok = ok && w[t].St && w[t].scr.a && w[t].scr.b && w[t].scr.c && w[t].recs;
+        if (t > 0 && w[t].recs) memcpy(w[t].recs, recs, (size_t)st->B * st->rec_bytes);
+    }
+    *out = w;
+    if (!ok) {
+        free_work(w, nt);
+        *out = NULL;
+        return uhn_fail(ctx, UHN_ENOMEM, "out of memory for the kernel workspace");
+    }
+    return UHN_OK;
+}
+
+static int is_dot(const uhn_step *st)
+{
+    return !strcmp(uhn_similarity_name(st->p->sim), "dot");
+}
+
+/* Sums over the cue of each row, per query (uhn dot score): M . X^T or row sums. */
+static const float *cue_row_sums(const uhn_step *st, const uhn_tile *t, uhn_scratch *scr,
+                                 int64_t *ld)
+{
+    const uhn_qblock *qb = st->qb;
+    if (!qb->mask) {
+        *ld = 0;
+        return t->sum;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)qb->B, (int)t->tn, (int)t->K, 1.0f,
+                qb->mask, (int)t->K, t->x, (int)t->K, 0.0f, scr->c, (int)t->tn);
+    *ld = t->tn;
+    return scr->c;
+}
+
+/*
+ * Scores of the tile for every query, turned into h (raw) or r (uhn); in the
+ * uhn mode, distances that round-off leaves near zero are recomputed with the
+ * reference definition so that exact matches are exact.
+ */
+static void tile_scores(const uhn_step *st, const uhn_tile *t, float *St, uhn_scratch *scr,
+                        int want_r)
+{
+    const uhn_params *p = st->p;
+    st->p->sim->block(t, st->qb, St, scr);
+    if (!want_r && p->score == UHN_SCORE_RAW) {
+        const float beta = (float)p->beta;
+        int64_t n = st->B * t->tn;
+#pragma omp simd
+        for (int64_t e = 0; e < n; ++e) St[e] *= beta;
+        return;
+    }
+    if (p->score == UHN_SCORE_RAW) return;
+    unsigned flags = uhn_similarity_flags(p->sim);
+    int dot = is_dot(st);
+    int64_t ld = 0;
+    const float *sx = dot ? cue_row_sums(st, t, scr, &ld) : NULL;
+    for (int64_t j = 0; j < st->B; ++j) {
+        float *s = St + j * t->tn;
+        for (int64_t i = 0; i < t->tn; ++i) {
+            double si = s[i];
+            if ((flags & UHN_SIM_DISTANCE) && -si < 1e-4)
+                si = uhn_similarity_ref(p->sim, t->x + i * t->K, st->v + j * st->K,
+                                        uhn_step_cue(st, j), t->K);
+            int zero;
+            double r = uhn_r_of_s(flags, dot, si, dot ? sx[j * ld + i] : 0, st->qb->qsum[j], &zero);
+            /* Exact matches are flagged with -1 (r itself is never negative). */
+            s[i] = zero ? -1.0f : (float)r;
+        }
+    }
+}
+
+int uhn_kernel_fast_rsum(uhn_ctx *ctx, const uhn_step *st, double *rsum, int64_t *nexact)
+{
+    const uhn_bank *bk = st->bank;
+    if (bk->n_local == 0) return UHN_OK;
+    int nt = ctx->nthreads, failed = 0;
+    const int64_t tn = tile_rows(bk->K, bk->O, st->B), ntiles = (bk->n_local + tn - 1) / tn;
+#pragma omp parallel num_threads(nt) reduction(|| : failed)
+    {
+        float *St = uhn_alloc((size_t)(st->B * tn) * sizeof(float));
+        int64_t wide = bk->K > st->B ? bk->K : st->B;
+        uhn_scratch scr = {uhn_alloc((size_t)(tn * wide) * 4), uhn_alloc((size_t)(tn * wide) * 4),
+                           uhn_alloc((size_t)(tn * wide) * 4)};
+        double *my = calloc((size_t)st->B, sizeof *my);
+        int64_t *mine = calloc((size_t)st->B, sizeof *mine);
+        failed = !St || !scr.a || !scr.b || !scr.c || !my || !mine;
+        if (!failed) {
+#pragma omp for schedule(static)
+            for (int64_t tile = 0; tile < ntiles; ++tile) {
+                int64_t i0 = tile * tn;
+                uhn_tile t = {bk->keys + i0 * bk->K, bk->key_norm2 + i0, bk->key_sum + i0,
+                              (bk->n_local - i0 < tn ? bk->n_local - i0 : tn), bk->K};
+                tile_scores(st, &t, St, &scr, 1);
+                for (int64_t j = 0; j < st->B; ++j)
+                    for (int64_t i = 0; i < t.tn; ++i) {
+                        float r = St[j * t.tn + i];
+                        if (r < 0) mine[j] += 1;
+                        else my[j] += r;
+                    }
+            }
+#pragma omp critical
+            for (int64_t j = 0; j < st->B; ++j) rsum[j] += my[j], nexact[j] += mine[j];
+        }
+        uhn_free(St), uhn_free(scr.a), uhn_free(scr.b), uhn_free(scr.c);
+        free(my), free(mine);
+    }
+    return failed ? uhn_fail(ctx, UHN_ENOMEM, "out of memory in the uhn score pass") : UHN_OK;
+}
+
+/* Weights of one query over one tile, in place in h[0..tn); updates its record. */
+static void tile_weights(const uhn_step *st, int64_t j, float *h, int64_t tn, int64_t g0,
+                         const float *Y, uhn_rec *r)
+{
+    const uhn_params *p = st->p;
+    const int64_t O = st->bank->O;
+    if (p->score == UHN_SCORE_UHN) {
+        if (st->nexact[j] > 0) { /* spec §2: 1 on exact matches, separation skipped */
+            for (int64_t i = 0; i < tn; ++i) {
+                h[i] = h[i] < 0 ? 1.0f : 0.0f;
+                r->s += h[i];
+                if (h[i] > r->best || r->idx < 0) r->best = h[i], r->idx = g0 + i;
+            }
+            return;
+        }
+        for (int64_t i = 0; i < tn; ++i) h[i] = (float)uhn_h_of_r(p->beta, h[i], st->rsum[j]);
+    }
+    int64_t imax = 0;
+    for (int64_t i = 1; i < tn; ++i)
+        if (h[i] > h[imax]) imax = i;
+    switch (st->kind) {
+    case UHN_RED_LSE: {
+        float hmax = h[imax];
+        if (r->idx < 0 || hmax > r->m) {
+            float scale = r->idx < 0 ? 0.0f : (float)exp(r->m - hmax);
+            float *z = uhn_rec_z(r);
+            r->s *= scale;
+            for (int64_t k = 0; k < O; ++k) z[k] *= scale;
+            r->m = hmax;
+        }
+        if (r->idx < 0 || hmax > r->best) r->best = hmax, r->idx = g0 + imax;
+        const float m = (float)r->m;
+        double s = 0;
+#pragma omp simd reduction(+ : s)
+        for (int64_t i = 0; i < tn; ++i) {
+            h[i] = expf(h[i] - m);
+            s += h[i];
+        }
+        r->s += s;
+        break;
+    }
+    case UHN_RED_LINEAR: {
+        double s = 0;
+        for (int64_t i = 0; i < tn; ++i) {
+            int bad;
+            double gv = uhn_rule_g(st->rule, st->param, h[i], &bad);
+            if (bad) uhn_rec_bad(r, g0 + i, h[i]);
+            h[i] = (float)gv;
+            s += gv;
+            if (r->idx < 0 || gv > r->best) r->best = gv, r->idx = g0 + i;
+        }
+        r->s += s;
+        break;
+    }
+    case UHN_RED_MAX:
+        if (r->idx < 0 || h[imax] > r->best) {
+            r->best = h[imax], r->idx = g0 + imax, r->s = 1;
+            memcpy(uhn_rec_z(r), Y + imax * O, (size_t)O * sizeof(float));
+        }
+        memset(h, 0, (size_t)tn * sizeof(float));
+        break;
+    case UHN_RED_TOPK:
+        for (int64_t i = 0; i < tn; ++i) uhn_rec_topk_offer(r, h[i], g0 + i, Y + i * O);
+        memset(h, 0, (size_t)tn * sizeof(float));
+        break;
+    }
+}
+
+/* z_j += sum_i G[j][i] y_i for the tile: one SGEMM into the strided records. */
+static void tile_project(const uhn_step *st, const float *G, int64_t tn, const float *Y,
+                         void *recs)
+{
+    const int64_t O = st->bank->O, B = st->B;
+    if (st->kind == UHN_RED_LSE || st->kind == UHN_RED_LINEAR) {
+        float *Z = uhn_rec_z(uhn_rec_at(recs, st->rec_bytes, 0));
+        int ldz = (int)(st->rec_bytes / sizeof(float));
+        if (B == 1)
+            cblas_sgemv(CblasRowMajor, CblasTrans, (int)tn, (int)O, 1.0f, Y, (int)O, G, 1, 1.0f, Z,
+                        1);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)O, (int)tn, 1.0f,
+                        G, (int)tn, Y, (int)O, 1.0f, Z, ldz);
+        return;
+    }
+    /* MAX/TOPK batches: only exact-match queries of the uhn mode carry weights. */
+    for (int64_t j = 0; j < B; ++j) {
+        uhn_rec *r = uhn_rec_at(recs, st->rec_bytes, j);
+        if (r->kind != UHN_RED_LINEAR) continue;
+        for (int64_t i = 0; i < tn; ++i)
+            if (G[j * tn + i] != 0)
+                cblas_saxpy((int)O, G[j * tn + i], Y + i * O, 1, uhn_rec_z(r), 1);
+    }
+}
+
+int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs)
+{
+    const uhn_bank *bk = st->bank;
+    if (bk->n_local == 0) return UHN_OK;
+    int nt = ctx->nthreads;
+    work *w;
+    UHN_CALL(alloc_work(ctx, st, recs, nt, &w));
+    const int64_t tn = w[0].tn, ntiles = (bk->n_local + tn - 1) / tn;
+#pragma omp parallel num_threads(nt)
+    {
+        work *me = &w[omp_get_thread_num()];
+#pragma omp for schedule(static)
+        for (int64_t tile = 0; tile < ntiles; ++tile) {
+            int64_t i0 = tile * tn;
+            uhn_tile t = {bk->keys + i0 * bk->K, bk->key_norm2 + i0, bk->key_sum + i0,
+                          (bk->n_local - i0 < tn ? bk->n_local - i0 : tn), bk->K};
+            const float *Y = bk->values + i0 * bk->O;
+            tile_scores(st, &t, me->St, &me->scr, 0);
+            for (int64_t j = 0; j < st->B; ++j)
+                tile_weights(st, j, me->St + j * t.tn, t.tn, bk->row0 + i0, Y,
+                             uhn_rec_at(me->recs, st->rec_bytes, j));
+            tile_project(st, me->St, t.tn, Y, me->recs);
+        }
+    }
+    for (int t = 1; t < nt; ++t)
+        for (int64_t j = 0; j < st->B; ++j)
+            uhn_rec_merge(uhn_rec_at(w[t].recs, st->rec_bytes, j),
+                          uhn_rec_at(recs, st->rec_bytes, j));
+    free_work(w, nt);
+    return UHN_OK;
+}

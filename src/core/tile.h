@@ -1,0 +1,36 @@
+/*
+ * Private: the blocks the fast kernels work on. A tile is a run of consecutive
+ * local bank rows; a query block is the batch of queries with everything
+ * precomputed once per step (norms, masks, distributions).
+ */
+#ifndef UHN_CORE_TILE_H
+#define UHN_CORE_TILE_H
+
+#include <stdint.h>
+
+typedef struct uhn_tile {
+    const float *x;     /* tn x K keys */
+    const float *norm2; /* tn: ||x||^2 */
+    const float *sum;   /* tn: sum x */
+    int64_t tn, K;
+} uhn_tile;
+
+typedef struct uhn_qblock {
+    int64_t B, K;
+    const float *q;      /* B x K queries, already multiplied by the cue mask when cue-only */
+    const float *mask;   /* B x K cue mask as 0/1 floats, or NULL (all coordinates) */
+    const float *qnorm2; /* B: ||q_C||^2 */
+    const float *qsum;   /* B: sum q_C */
+    /* Divergences: q-hat over C (0 outside C), its log (0 outside C), and
+     * sum_C qhat ln qhat. */
+    const float *qhat, *lqhat;
+    const double *qent;
+    const float *ones; /* K ones: the mask of "all coordinates" for the divergence loops */
+} uhn_qblock;
+
+/* Scratch of one thread for one tile: at least 3 * tn * max(K, B) floats. */
+typedef struct uhn_scratch {
+    float *a, *b, *c;
+} uhn_scratch;
+
+#endif
