@@ -18,19 +18,19 @@ extern "C" {
 #endif
 
 typedef struct uhn_bank {
-    uhn_ctx *ctx;       /* not owned */
-    uhn_gidx n_global;  /* N */
-    uhn_gidx row0;      /* first global row held by this rank */
-    int64_t n_local;    /* rows held by this rank (may be 0) */
-    int64_t K;          /* key length */
-    int64_t O;          /* value length (== K for auto-association) */
-    int hetero;         /* 1 when values are a separate matrix */
-    float *keys;        /* n_local x K, row-major, 64-byte aligned; owned */
-    float *values;      /* n_local x O; == keys when !hetero; owned when hetero */
+    uhn_ctx *ctx;      /* not owned */
+    uhn_gidx n_global; /* N */
+    uhn_gidx row0;     /* first global row held by this rank */
+    int64_t n_local;   /* rows held by this rank (may be 0) */
+    int64_t K;         /* key length */
+    int64_t O;         /* value length (== K for auto-association) */
+    int hetero;        /* 1 when values are a separate matrix */
+    float *keys;       /* n_local x K, row-major, 64-byte aligned; owned */
+    float *values;     /* n_local x O; == keys when !hetero; owned when hetero */
     /* Row statistics computed by uhn_bank_commit: */
-    float *key_norm2;   /* ||x_n||^2 */
-    float *key_sum;     /* sum_k x_n[k] */
-    int keys_nonneg;    /* 1 when every key entry on every rank is >= 0 */
+    float *key_norm2; /* ||x_n||^2 */
+    float *key_sum;   /* sum_k x_n[k] */
+    int keys_nonneg;  /* 1 when every key entry on every rank is >= 0 */
     int committed;
 } uhn_bank;
 

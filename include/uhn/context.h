@@ -49,9 +49,9 @@ typedef struct uhn_ctx {
     MPI_Comm comm; /* duplicate of the communicator given to uhn_ctx_create; owned */
     int rank;
     int size;
-    int nthreads; /* OpenMP threads used inside this rank */
-    int verbose;  /* 0 quiet, 1 normal, 2 debug (rank 0 prints) */
-    int status;   /* status of the last uhn_fail on this rank */
+    int nthreads;          /* OpenMP threads used inside this rank */
+    int verbose;           /* 0 quiet, 1 normal, 2 debug (rank 0 prints) */
+    int status;            /* status of the last uhn_fail on this rank */
     char msg[UHN_MSG_MAX]; /* its message (one line, no newline) */
     uhn_timers timers;
 } uhn_ctx;
@@ -62,8 +62,7 @@ int uhn_ctx_create(MPI_Comm comm, uhn_ctx **out);
 void uhn_ctx_destroy(uhn_ctx *ctx);
 
 /* Records a one-line error message and returns status. Not collective. */
-int uhn_fail(uhn_ctx *ctx, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int uhn_fail(uhn_ctx *ctx, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
  * Agrees on a status across all ranks. Collective over ctx->comm. Returns

@@ -41,6 +41,9 @@ typedef struct uhn_params {
     double tol;                /* >= 0; 0 = run all T steps */
     uhn_kernel kernel;         /* default fast */
     int64_t batch;             /* queries per internal batch; 0 = automatic */
+    int energy;                /* 1 (default): report E for the pairs of spec §5, which
+                                * costs one more scoring pass at the final state v_T;
+                                * 0: skip it (capacity studies, benchmarks) */
 } uhn_params;
 
 /* Fills the defaults of spec §8. Not collective. */
@@ -54,19 +57,20 @@ void uhn_params_default(uhn_params *p);
  */
 int uhn_params_check(uhn_ctx *ctx, const uhn_params *p, const uhn_bank *bank);
 
-/* 1 when E is defined for these parameters (softmax with dot or euclidean). */
+/* 1 when E is defined for these parameters (softmax with dot or euclidean, raw
+ * score, normalised) and p->energy asks for it. */
 int uhn_params_has_energy(const uhn_params *p);
 
 /* Results for B queries; every array is owned by the struct. */
 typedef struct uhn_result {
     int64_t B, O, T;
-    float *output;   /* B x O: z after the last step */
-    int64_t *index;  /* B: n*, global index of the largest weight (-1 when empty) */
-    float *weight;   /* B: w at n* */
-    double *lse;     /* B: log-sum-exp of the scores (softmax only; else NaN) */
-    double *energy;  /* B x (T+1), or NULL when !uhn_params_has_energy */
-    int32_t *steps;  /* B: steps taken */
-    uint8_t *empty;  /* B: 1 where the weights summed to 0 */
+    float *output;  /* B x O: z after the last step */
+    int64_t *index; /* B: n*, global index of the largest weight (-1 when empty) */
+    float *weight;  /* B: w at n* */
+    double *lse;    /* B: log-sum-exp of the scores (softmax only; else NaN) */
+    double *energy; /* B x (T+1), or NULL when !uhn_params_has_energy */
+    int32_t *steps; /* B: steps taken */
+    uint8_t *empty; /* B: 1 where the weights summed to 0 */
 } uhn_result;
 
 int uhn_result_create(uhn_ctx *ctx, int64_t B, int64_t O, int64_t T, int with_energy,
@@ -91,8 +95,8 @@ int uhn_recall(const uhn_bank *bank, const uhn_params *p, const float *queries, 
  * the uhn dot score). `name` names them in messages. Not collective: every
  * rank holds the same queries and reaches the same answer.
  */
-int uhn_queries_check(uhn_ctx *ctx, const uhn_params *p, const float *queries, int64_t B,
-                      int64_t K, const char *name);
+int uhn_queries_check(uhn_ctx *ctx, const uhn_params *p, const float *queries, int64_t B, int64_t K,
+                      const char *name);
 
 #ifdef __cplusplus
 }

@@ -4,15 +4,13 @@
 
 #include "uhn/bank.h"
 
-void uhn_bank_partition(uhn_gidx n_global, int size, int rank, uhn_gidx *row0, int64_t *n_local)
-{
+void uhn_bank_partition(uhn_gidx n_global, int size, int rank, uhn_gidx *row0, int64_t *n_local) {
     uhn_gidx base = n_global / size, extra = n_global % size;
     *n_local = base + (rank < extra ? 1 : 0);
     *row0 = rank * base + (rank < extra ? rank : extra);
 }
 
-int uhn_bank_owner(uhn_gidx n_global, int size, uhn_gidx g)
-{
+int uhn_bank_owner(uhn_gidx n_global, int size, uhn_gidx g) {
     uhn_gidx base = n_global / size, extra = n_global % size;
     uhn_gidx cut = extra * (base + 1); /* rows held by the ranks with one extra */
     if (g < cut) return (int)(g / (base + 1));
@@ -20,12 +18,12 @@ int uhn_bank_owner(uhn_gidx n_global, int size, uhn_gidx g)
 }
 
 int uhn_bank_create(uhn_ctx *ctx, uhn_gidx n_global, int64_t K, int hetero, int64_t O,
-                    uhn_bank **out)
-{
+                    uhn_bank **out) {
     *out = NULL;
     if (n_global < 1 || K < 1 || (hetero && O < 1))
-        return uhn_fail(ctx, UHN_EINPUT, "a memory bank needs N >= 1 and K, O >= 1 (got N=%lld, "
-                                         "K=%lld, O=%lld)",
+        return uhn_fail(ctx, UHN_EINPUT,
+                        "a memory bank needs N >= 1 and K, O >= 1 (got N=%lld, "
+                        "K=%lld, O=%lld)",
                         (long long)n_global, (long long)K, (long long)O);
     uhn_bank *b = calloc(1, sizeof *b);
     if (!b) return uhn_fail(ctx, UHN_ENOMEM, "out of memory for the memory bank");
@@ -54,15 +52,13 @@ int uhn_bank_create(uhn_ctx *ctx, uhn_gidx n_global, int64_t K, int hetero, int6
 }
 
 /* First non-finite entry of an n x m block, as a flat index, or -1. */
-static int64_t first_nonfinite(const float *a, int64_t n, int64_t m)
-{
+static int64_t first_nonfinite(const float *a, int64_t n, int64_t m) {
     for (int64_t e = 0; e < n * m; ++e)
         if (!isfinite(a[e])) return e;
     return -1;
 }
 
-int uhn_bank_commit(uhn_bank *b, const char *keys_name, const char *values_name)
-{
+int uhn_bank_commit(uhn_bank *b, const char *keys_name, const char *values_name) {
     uhn_ctx *ctx = b->ctx;
     int st = UHN_OK;
     int64_t e = first_nonfinite(b->keys, b->n_local, b->K);
@@ -94,8 +90,7 @@ int uhn_bank_commit(uhn_bank *b, const char *keys_name, const char *values_name)
     return UHN_OK;
 }
 
-void uhn_bank_destroy(uhn_bank *b)
-{
+void uhn_bank_destroy(uhn_bank *b) {
     if (!b) return;
     if (b->values != b->keys) uhn_free(b->values);
     uhn_free(b->keys);

@@ -9,8 +9,7 @@
 
 #include "uhn/context.h"
 
-int uhn_ctx_create(MPI_Comm comm, uhn_ctx **out)
-{
+int uhn_ctx_create(MPI_Comm comm, uhn_ctx **out) {
     *out = NULL;
     uhn_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return UHN_ENOMEM;
@@ -26,15 +25,13 @@ int uhn_ctx_create(MPI_Comm comm, uhn_ctx **out)
     return UHN_OK;
 }
 
-void uhn_ctx_destroy(uhn_ctx *ctx)
-{
+void uhn_ctx_destroy(uhn_ctx *ctx) {
     if (!ctx) return;
     MPI_Comm_free(&ctx->comm);
     free(ctx);
 }
 
-int uhn_fail(uhn_ctx *ctx, int status, const char *fmt, ...)
-{
+int uhn_fail(uhn_ctx *ctx, int status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(ctx->msg, sizeof ctx->msg, fmt, ap);
@@ -45,8 +42,7 @@ int uhn_fail(uhn_ctx *ctx, int status, const char *fmt, ...)
     return status;
 }
 
-int uhn_agree(uhn_ctx *ctx, int status)
-{
+int uhn_agree(uhn_ctx *ctx, int status) {
     /* Lowest failing rank wins; its message is broadcast from it. */
     int mine = status != UHN_OK ? ctx->rank : ctx->size, first = ctx->size;
     if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, ctx->comm) != MPI_SUCCESS)
@@ -60,28 +56,28 @@ int uhn_agree(uhn_ctx *ctx, int status)
     return st;
 }
 
-void uhn_report(const uhn_ctx *ctx)
-{
+void uhn_report(const uhn_ctx *ctx) {
     if (ctx->rank == 0 && ctx->msg[0]) fprintf(stderr, "uhn: %s\n", ctx->msg);
 }
 
-int uhn_exit_code(int status)
-{
+int uhn_exit_code(int status) {
     switch (status) {
-    case UHN_OK: return 0;
-    case UHN_EINPUT: return 2;
-    case UHN_ESIGNAL: return 3;
-    default: return 1;
+    case UHN_OK:
+        return 0;
+    case UHN_EINPUT:
+        return 2;
+    case UHN_ESIGNAL:
+        return 3;
+    default:
+        return 1;
     }
 }
 
-double uhn_wtime(void)
-{
+double uhn_wtime(void) {
     return MPI_Wtime();
 }
 
-int uhn_timers_report(uhn_ctx *ctx, const char *title)
-{
+int uhn_timers_report(uhn_ctx *ctx, const char *title) {
     double t[3] = {ctx->timers.compute, ctx->timers.reduce, ctx->timers.io};
     double mn[3], mx[3], sum[3];
     UHN_MPI(ctx, MPI_Reduce(t, mn, 3, MPI_DOUBLE, MPI_MIN, 0, ctx->comm));
@@ -98,8 +94,7 @@ int uhn_timers_report(uhn_ctx *ctx, const char *title)
     return UHN_OK;
 }
 
-void *uhn_alloc(size_t bytes)
-{
+void *uhn_alloc(size_t bytes) {
     if (bytes == 0) return NULL;
     size_t rounded = (bytes + 63) & ~(size_t)63;
     void *p = NULL;
@@ -114,7 +109,6 @@ void *uhn_alloc(size_t bytes)
     return p;
 }
 
-void uhn_free(void *p)
-{
+void uhn_free(void *p) {
     free(p);
 }

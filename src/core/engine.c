@@ -10,8 +10,7 @@
 
 #include "core/kernel.h"
 
-void uhn_params_default(uhn_params *p)
-{
+void uhn_params_default(uhn_params *p) {
     memset(p, 0, sizeof *p);
     p->sim = uhn_similarity_find("dot");
     p->sep = uhn_separation_find("softmax");
@@ -23,21 +22,20 @@ void uhn_params_default(uhn_params *p)
     p->step_size = 1.0;
     p->tol = 0.0;
     p->kernel = UHN_KERNEL_FAST;
+    p->energy = 1;
 }
 
-static int sim_is(const uhn_params *p, const char *name)
-{
+static int sim_is(const uhn_params *p, const char *name) {
     return !strcmp(uhn_similarity_name(p->sim), name);
 }
 
-int uhn_params_has_energy(const uhn_params *p)
-{
-    return p->sep->rule == RULE_SOFTMAX && (sim_is(p, "dot") || sim_is(p, "euclidean")) &&
-           p->score == UHN_SCORE_RAW && p->normalize;
+int uhn_params_has_energy(const uhn_params *p) {
+    return p->energy && p->sep->rule == RULE_SOFTMAX &&
+           (sim_is(p, "dot") || sim_is(p, "euclidean")) && p->score == UHN_SCORE_RAW &&
+           p->normalize;
 }
 
-int uhn_params_check(uhn_ctx *ctx, const uhn_params *p, const uhn_bank *bank)
-{
+int uhn_params_check(uhn_ctx *ctx, const uhn_params *p, const uhn_bank *bank) {
     const char *why;
     if (!p->sim || !p->sep) return uhn_fail(ctx, UHN_EINPUT, "no similarity or separation given");
     if (!(p->beta > 0) || !isfinite(p->beta))
@@ -72,8 +70,7 @@ int uhn_params_check(uhn_ctx *ctx, const uhn_params *p, const uhn_bank *bank)
 }
 
 int uhn_queries_check(uhn_ctx *ctx, const uhn_params *p, const float *q, int64_t B, int64_t K,
-                      const char *name)
-{
+                      const char *name) {
     int nonneg = (uhn_similarity_flags(p->sim) & UHN_SIM_NONNEG) ||
                  (p->score == UHN_SCORE_UHN && sim_is(p, "dot"));
     for (int64_t j = 0; j < B; ++j) {
@@ -81,8 +78,9 @@ int uhn_queries_check(uhn_ctx *ctx, const uhn_params *p, const float *q, int64_t
         for (int64_t k = 0; k < K; ++k) {
             float v = q[j * K + k];
             if (!isfinite(v))
-                return uhn_fail(ctx, UHN_EINPUT, "%s: row %lld column %lld is %s (queries must be "
-                                                 "finite)",
+                return uhn_fail(ctx, UHN_EINPUT,
+                                "%s: row %lld column %lld is %s (queries must be "
+                                "finite)",
                                 name, (long long)j, (long long)k, isnan(v) ? "NaN" : "Inf");
             if (nonneg && v < 0)
                 return uhn_fail(ctx, UHN_EINPUT,
@@ -104,8 +102,7 @@ int uhn_queries_check(uhn_ctx *ctx, const uhn_params *p, const float *q, int64_t
 }
 
 int uhn_result_create(uhn_ctx *ctx, int64_t B, int64_t O, int64_t T, int with_energy,
-                      uhn_result **out)
-{
+                      uhn_result **out) {
     uhn_result *r = calloc(1, sizeof *r);
     *out = NULL;
     if (!r) return uhn_fail(ctx, UHN_ENOMEM, "out of memory for the results");
@@ -127,8 +124,7 @@ int uhn_result_create(uhn_ctx *ctx, int64_t B, int64_t O, int64_t T, int with_en
     return UHN_OK;
 }
 
-void uhn_result_destroy(uhn_result *r)
-{
+void uhn_result_destroy(uhn_result *r) {
     if (!r) return;
     free(r->output), free(r->index), free(r->weight), free(r->lse);
     free(r->energy), free(r->steps), free(r->empty);
@@ -144,15 +140,13 @@ typedef struct qbuf {
     double *qent;
 } qbuf;
 
-static void qbuf_free(qbuf *b)
-{
+static void qbuf_free(qbuf *b) {
     uhn_free(b->q), uhn_free(b->mask), uhn_free(b->qnorm2), uhn_free(b->qsum);
     uhn_free(b->qhat), uhn_free(b->lqhat), uhn_free(b->ones), uhn_free(b->qent);
 }
 
 /* Everything about the queries that every tile needs, computed once per step. */
-static int qbuf_make(uhn_ctx *ctx, const uhn_step *st, qbuf *b)
-{
+static int qbuf_make(uhn_ctx *ctx, const uhn_step *st, qbuf *b) {
     const int64_t B = st->B, K = st->K;
     const size_t bk = (size_t)(B * K) * sizeof(float);
     memset(b, 0, sizeof *b);
@@ -170,8 +164,7 @@ static int qbuf_make(uhn_ctx *ctx, const uhn_step *st, qbuf *b)
     if (!b->q || !b->qnorm2 || !b->qsum || !b->ones || (st->cue && !b->mask) ||
         (div && (!b->qhat || !b->lqhat || !b->qent))) {
         qbuf_free(b);
-        return uhn_fail(ctx, UHN_ENOMEM, "out of memory for a block of %lld queries",
-                        (long long)B);
+        return uhn_fail(ctx, UHN_ENOMEM, "out of memory for a block of %lld queries", (long long)B);
     }
     for (int64_t k = 0; k < K; ++k) b->ones[k] = 1.0f;
     for (int64_t j = 0; j < B; ++j) {
@@ -199,8 +192,8 @@ static int qbuf_make(uhn_ctx *ctx, const uhn_step *st, qbuf *b)
         }
         b->qent[j] = ent;
     }
-    b->qb = (uhn_qblock){B,        K,        b->q,     b->mask, b->qnorm2,
-                         b->qsum,  b->qhat,  b->lqhat, b->qent, b->ones};
+    b->qb =
+        (uhn_qblock){B, K, b->q, b->mask, b->qnorm2, b->qsum, b->qhat, b->lqhat, b->qent, b->ones};
     return UHN_OK;
 }
 
@@ -218,8 +211,7 @@ typedef struct step_out {
  * caller's numbering, for messages. Collective.
  */
 static int step(const uhn_bank *bank, const uhn_params *p, int64_t B, const float *v,
-                const uint8_t *cue, int64_t cue_stride, const int64_t *qids, step_out *out)
-{
+                const uint8_t *cue, int64_t cue_stride, const int64_t *qids, step_out *out) {
     uhn_ctx *ctx = bank->ctx;
     uhn_step st = {0};
     st.bank = bank, st.p = p, st.B = B, st.K = bank->K, st.v = v;
@@ -285,8 +277,8 @@ static int step(const uhn_bank *bank, const uhn_params *p, int64_t B, const floa
                           p->sep->name, st.rule == RULE_LOG ? "positive" : "non-negative",
                           (long long)r->bad, r->badval, (long long)qids[j]);
         else
-            uhn_rec_finish(r, p->normalize, out->z + j * bank->O, &out->index[j],
-                           &out->weight[j], &out->lse[j], &out->empty[j]);
+            uhn_rec_finish(r, p->normalize, out->z + j * bank->O, &out->index[j], &out->weight[j],
+                           &out->lse[j], &out->empty[j]);
     }
     uhn_free(recs);
     free(rsum), free(nexact);
@@ -298,8 +290,7 @@ static int step(const uhn_bank *bank, const uhn_params *p, int64_t B, const floa
 
 /* E(v) of spec §5 from the log-sum-exp of v's scores (cue-only: over the cue). */
 static double energy(const uhn_params *p, double lse, const float *v, const uint8_t *cue,
-                     int64_t K)
-{
+                     int64_t K) {
     double e = -lse / p->beta;
     if (sim_is(p, "dot")) {
         double n2 = 0;
@@ -313,10 +304,9 @@ static double energy(const uhn_params *p, double lse, const float *v, const uint
 enum { Q_ACTIVE = 0, Q_FINAL = 1, Q_DONE = 2 };
 
 /* Runs the dynamics for queries [c0, c0 + Bc) of the caller's batch. */
-static int recall_chunk(const uhn_bank *bank, const uhn_params *p, const float *queries,
-                        int64_t c0, int64_t Bc, const uint8_t *clamp, int64_t clamp_rows,
-                        int with_energy, uhn_result *res)
-{
+static int recall_chunk(const uhn_bank *bank, const uhn_params *p, const float *queries, int64_t c0,
+                        int64_t Bc, const uint8_t *clamp, int64_t clamp_rows, int with_energy,
+                        uhn_result *res) {
     uhn_ctx *ctx = bank->ctx;
     const int64_t K = bank->K, O = bank->O, T = p->steps;
     const float *q0 = queries + c0 * K;
@@ -356,8 +346,7 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, const float *
             int64_t j = act[a], g = c0 + j;
             float *vj = v + j * K;
             const uint8_t *cj = clamp ? clamp + (clamp_rows > 1 ? g * K : 0) : NULL;
-            if (with_energy)
-                res->energy[g * (T + 1) + t] = energy(p, o.lse[a], vj, cj, K);
+            if (with_energy) res->energy[g * (T + 1) + t] = energy(p, o.lse[a], vj, cj, K);
             if (state[j] == Q_FINAL) { /* energy of the final state, held to T */
                 for (int64_t u = t + 1; with_energy && u <= T; ++u)
                     res->energy[g * (T + 1) + u] = res->energy[g * (T + 1) + t];
@@ -397,8 +386,7 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, const float *
 }
 
 int uhn_recall(const uhn_bank *bank, const uhn_params *p, const float *queries, int64_t B,
-               const uint8_t *clamp, int64_t clamp_rows, uhn_result *res)
-{
+               const uint8_t *clamp, int64_t clamp_rows, uhn_result *res) {
     uhn_ctx *ctx = bank->ctx;
     if (!clamp) clamp_rows = 0;
     if (clamp && clamp_rows != 1 && clamp_rows != B)

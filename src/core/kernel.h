@@ -20,21 +20,20 @@ typedef struct uhn_step {
     const uhn_bank *bank;
     const uhn_params *p;
     int64_t B, K;
-    const float *v;      /* B x K query states */
-    const uint8_t *cue;  /* cue masks when p->cue_only, else NULL */
-    int64_t cue_stride;  /* 0: one [K] mask for all queries; K: one per query */
-    uhn_rule rule;       /* the separation's rule */
-    double param;        /* its parameter (default resolved) */
-    uhn_red_kind kind;   /* the batch's record kind */
-    int64_t nslot;       /* TOPK: k */
+    const float *v;     /* B x K query states */
+    const uint8_t *cue; /* cue masks when p->cue_only, else NULL */
+    int64_t cue_stride; /* 0: one [K] mask for all queries; K: one per query */
+    uhn_rule rule;      /* the separation's rule */
+    double param;       /* its parameter (default resolved) */
+    uhn_red_kind kind;  /* the batch's record kind */
+    int64_t nslot;      /* TOPK: k */
     size_t rec_bytes;
     const double *rsum;    /* uhn score mode, second pass: global sum of r per query */
     const int64_t *nexact; /* uhn score mode, second pass: global exact matches per query */
     const uhn_qblock *qb;  /* fast kernel: precomputed query block */
 } uhn_step;
 
-static inline const uint8_t *uhn_step_cue(const uhn_step *st, int64_t j)
-{
+static inline const uint8_t *uhn_step_cue(const uhn_step *st, int64_t j) {
     return st->cue ? st->cue + j * st->cue_stride : NULL;
 }
 
@@ -44,8 +43,7 @@ static inline const uint8_t *uhn_step_cue(const uhn_step *st, int64_t j)
  * distance is exactly 0.
  */
 static inline double uhn_r_of_s(unsigned flags, int is_dot, double s, double sx, double sq,
-                                int *zero)
-{
+                                int *zero) {
     *zero = 0;
     if (flags & UHN_SIM_DISTANCE) {
         double d = -s;
@@ -60,8 +58,7 @@ static inline double uhn_r_of_s(unsigned flags, int is_dot, double s, double sx,
 }
 
 /* The score h of spec §2 (second pass of the uhn mode, or raw). */
-static inline double uhn_h_of_r(double beta, double r, double R)
-{
+static inline double uhn_h_of_r(double beta, double r, double R) {
     return R > 0 ? beta * r / R : 0.0;
 }
 

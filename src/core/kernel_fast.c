@@ -18,9 +18,8 @@
 /* Rows per tile: small enough that a tile's keys (and values) stay in L2
  * between scoring and projection when B is small; larger when B is large so
  * that the SGEMMs run at full speed. */
-static int64_t tile_rows(int64_t K, int64_t O, int64_t B)
-{
-    int64_t bytes = B <= 8 ? (192 << 10) : (1536 << 10);
+static int64_t tile_rows(int64_t K, int64_t O, int64_t B) {
+    int64_t bytes = B <= 8 ? (64 << 10) : (1536 << 10);
     int64_t tn = bytes / (4 * (K + O));
     if (B > 8 && tn > 512) tn = 512;
     return tn < 16 ? 16 : tn;
@@ -33,8 +32,7 @@ typedef struct work {
     void *recs;      /* this thread's records */
 } work;
 
-static void free_work(work *w, int n)
-{
+static void free_work(work *w, int n) {
     for (int t = 0; w && t < n; ++t) {
         uhn_free(w[t].St);
         uhn_free(w[t].scr.a);
@@ -45,8 +43,7 @@ static void free_work(work *w, int n)
     free(w);
 }
 
-static int alloc_work(uhn_ctx *ctx, const uhn_step *st, void *recs, int nt, work **out)
-{
+static int alloc_work(uhn_ctx *ctx, const uhn_step *st, void *recs, int nt, work **out) {
     const uhn_bank *bk = st->bank;
     int64_t tn = tile_rows(bk->K, bk->O, st->B);
     int64_t wide = bk->K > st->B ? bk->K : st->B;
@@ -72,15 +69,13 @@ static int alloc_work(uhn_ctx *ctx, const uhn_step *st, void *recs, int nt, work
     return UHN_OK;
 }
 
-static int is_dot(const uhn_step *st)
-{
+static int is_dot(const uhn_step *st) {
     return !strcmp(uhn_similarity_name(st->p->sim), "dot");
 }
 
 /* Sums over the cue of each row, per query (uhn dot score): M . X^T or row sums. */
 static const float *cue_row_sums(const uhn_step *st, const uhn_tile *t, uhn_scratch *scr,
-                                 int64_t *ld)
-{
+                                 int64_t *ld) {
     const uhn_qblock *qb = st->qb;
     if (!qb->mask) {
         *ld = 0;
@@ -98,8 +93,7 @@ static const float *cue_row_sums(const uhn_step *st, const uhn_tile *t, uhn_scra
  * reference definition so that exact matches are exact.
  */
 static void tile_scores(const uhn_step *st, const uhn_tile *t, float *St, uhn_scratch *scr,
-                        int want_r)
-{
+                        int want_r) {
     const uhn_params *p = st->p;
     st->p->sim->block(t, st->qb, St, scr);
     if (!want_r && p->score == UHN_SCORE_RAW) {
@@ -118,7 +112,12 @@ static void tile_scores(const uhn_step *st, const uhn_tile *t, float *St, uhn_sc
         float *s = St + j * t->tn;
         for (int64_t i = 0; i < t->tn; ++i) {
             double si = s[i];
-            if ((flags & UHN_SIM_DISTANCE) && -si < 1e-4)
+            /* A distance within round-off of 0 (relative to the size of the
+             * terms it came from) is recomputed exactly: an exact match must be
+             * exact. */
+            double scale =
+                1.0 + t->norm2[i] + st->qb->qnorm2[j] + fabs(t->sum[i]) + fabs(st->qb->qsum[j]);
+            if ((flags & UHN_SIM_DISTANCE) && -si < 1e-5 * scale)
                 si = uhn_similarity_ref(p->sim, t->x + i * t->K, st->v + j * st->K,
                                         uhn_step_cue(st, j), t->K);
             int zero;
@@ -129,8 +128,7 @@ static void tile_scores(const uhn_step *st, const uhn_tile *t, float *St, uhn_sc
     }
 }
 
-int uhn_kernel_fast_rsum(uhn_ctx *ctx, const uhn_step *st, double *rsum, int64_t *nexact)
-{
+int uhn_kernel_fast_rsum(uhn_ctx *ctx, const uhn_step *st, double *rsum, int64_t *nexact) {
     const uhn_bank *bk = st->bank;
     if (bk->n_local == 0) return UHN_OK;
     int nt = ctx->nthreads, failed = 0;
@@ -154,8 +152,10 @@ int uhn_kernel_fast_rsum(uhn_ctx *ctx, const uhn_step *st, double *rsum, int64_t
                 for (int64_t j = 0; j < st->B; ++j)
                     for (int64_t i = 0; i < t.tn; ++i) {
                         float r = St[j * t.tn + i];
-                        if (r < 0) mine[j] += 1;
-                        else my[j] += r;
+                        if (r < 0)
+                            mine[j] += 1;
+                        else
+                            my[j] += r;
                     }
             }
 #pragma omp critical
@@ -169,8 +169,7 @@ int uhn_kernel_fast_rsum(uhn_ctx *ctx, const uhn_step *st, double *rsum, int64_t
 
 /* Weights of one query over one tile, in place in h[0..tn); updates its record. */
 static void tile_weights(const uhn_step *st, int64_t j, float *h, int64_t tn, int64_t g0,
-                         const float *Y, uhn_rec *r)
-{
+                         const float *Y, uhn_rec *r) {
     const uhn_params *p = st->p;
     const int64_t O = st->bank->O;
     if (p->score == UHN_SCORE_UHN) {
@@ -237,18 +236,23 @@ static void tile_weights(const uhn_step *st, int64_t j, float *h, int64_t tn, in
 
 /* z_j += sum_i G[j][i] y_i for the tile: one SGEMM into the strided records. */
 static void tile_project(const uhn_step *st, const float *G, int64_t tn, const float *Y,
-                         void *recs)
-{
+                         void *recs) {
     const int64_t O = st->bank->O, B = st->B;
     if (st->kind == UHN_RED_LSE || st->kind == UHN_RED_LINEAR) {
         float *Z = uhn_rec_z(uhn_rec_at(recs, st->rec_bytes, 0));
         int ldz = (int)(st->rec_bytes / sizeof(float));
-        if (B == 1)
-            cblas_sgemv(CblasRowMajor, CblasTrans, (int)tn, (int)O, 1.0f, Y, (int)O, G, 1, 1.0f, Z,
-                        1);
-        else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)O, (int)tn, 1.0f,
-                        G, (int)tn, Y, (int)O, 1.0f, Z, ldz);
+        if (B <= 4) { /* as in the similarity kernels: loops beat a GEMV call here */
+            for (int64_t j = 0; j < B; ++j) {
+                float *z = uhn_rec_z(uhn_rec_at(recs, st->rec_bytes, j));
+                for (int64_t i = 0; i < tn; ++i) {
+                    const float g = G[j * tn + i], *y = Y + i * O;
+#pragma omp simd
+                    for (int64_t k = 0; k < O; ++k) z[k] += g * y[k];
+                }
+            }
+        } else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)O, (int)tn, 1.0f, G,
+                        (int)tn, Y, (int)O, 1.0f, Z, ldz);
         return;
     }
     /* MAX/TOPK batches: only exact-match queries of the uhn mode carry weights. */
@@ -261,8 +265,7 @@ static void tile_project(const uhn_step *st, const float *G, int64_t tn, const f
     }
 }
 
-int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs)
-{
+int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs) {
     const uhn_bank *bk = st->bank;
     if (bk->n_local == 0) return UHN_OK;
     int nt = ctx->nthreads;

@@ -8,8 +8,7 @@
 
 #include "core/kernel.h"
 
-static double cue_sum(const float *a, const uint8_t *cue, int64_t K)
-{
+static double cue_sum(const float *a, const uint8_t *cue, int64_t K) {
     double s = 0;
     for (int64_t k = 0; k < K; ++k)
         if (!cue || cue[k]) s += a[k];
@@ -17,8 +16,7 @@ static double cue_sum(const float *a, const uint8_t *cue, int64_t K)
 }
 
 /* r_n of the uhn mode for row i and query j. */
-static double ref_r(const uhn_step *st, const float *x, int64_t j, int *zero)
-{
+static double ref_r(const uhn_step *st, const float *x, int64_t j, int *zero) {
     const uint8_t *cue = uhn_step_cue(st, j);
     const float *q = st->v + j * st->K;
     double s = uhn_similarity_ref(st->p->sim, x, q, cue, st->K);
@@ -27,8 +25,7 @@ static double ref_r(const uhn_step *st, const float *x, int64_t j, int *zero)
     return uhn_r_of_s(uhn_similarity_flags(st->p->sim), is_dot, s, sx, sq, zero);
 }
 
-int uhn_kernel_ref_rsum(uhn_ctx *ctx, const uhn_step *st, double *rsum, int64_t *nexact)
-{
+int uhn_kernel_ref_rsum(uhn_ctx *ctx, const uhn_step *st, double *rsum, int64_t *nexact) {
     (void)ctx;
     const uhn_bank *bk = st->bank;
     for (int64_t i = 0; i < bk->n_local; ++i)
@@ -40,8 +37,7 @@ int uhn_kernel_ref_rsum(uhn_ctx *ctx, const uhn_step *st, double *rsum, int64_t 
     return UHN_OK;
 }
 
-int uhn_kernel_ref(uhn_ctx *ctx, const uhn_step *st, void *recs)
-{
+int uhn_kernel_ref(uhn_ctx *ctx, const uhn_step *st, void *recs) {
     (void)ctx;
     const uhn_bank *bk = st->bank;
     const uhn_params *p = st->p;
@@ -96,7 +92,9 @@ int uhn_kernel_ref(uhn_ctx *ctx, const uhn_step *st, void *recs)
                     memcpy(z, y, (size_t)O * sizeof(float));
                 }
                 break;
-            case UHN_RED_TOPK: uhn_rec_topk_offer(r, h, g, y); break;
+            case UHN_RED_TOPK:
+                uhn_rec_topk_offer(r, h, g, y);
+                break;
             }
         }
     }

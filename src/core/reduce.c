@@ -4,8 +4,7 @@
 
 #include "core/reduce.h"
 
-size_t uhn_rec_bytes(uhn_red_kind kind, int64_t O, int64_t nslot)
-{
+size_t uhn_rec_bytes(uhn_red_kind kind, int64_t O, int64_t nslot) {
     size_t b = sizeof(uhn_rec);
     if (kind == UHN_RED_TOPK)
         b += (size_t)nslot * (sizeof(uhn_slot) + (size_t)O * sizeof(float));
@@ -14,8 +13,7 @@ size_t uhn_rec_bytes(uhn_red_kind kind, int64_t O, int64_t nslot)
     return (b + 63) & ~(size_t)63;
 }
 
-void uhn_rec_init(uhn_rec *r, uhn_red_kind kind, int64_t O, int64_t nslot)
-{
+void uhn_rec_init(uhn_rec *r, uhn_red_kind kind, int64_t O, int64_t nslot) {
     memset(r, 0, uhn_rec_bytes(kind, O, nslot));
     r->m = -INFINITY;
     r->s = 0;
@@ -28,13 +26,11 @@ void uhn_rec_init(uhn_rec *r, uhn_red_kind kind, int64_t O, int64_t nslot)
 }
 
 /* Whether (h, i) ranks before (best, idx): larger key, ties by lower index. */
-static inline int better(double h, int64_t i, double best, int64_t idx)
-{
+static inline int better(double h, int64_t i, double best, int64_t idx) {
     return idx < 0 || h > best || (h == best && i < idx);
 }
 
-void uhn_rec_topk_offer(uhn_rec *r, double h, int64_t g, const float *y)
-{
+void uhn_rec_topk_offer(uhn_rec *r, double h, int64_t g, const float *y) {
     uhn_slot *sl = uhn_rec_slots(r);
     int32_t n = r->used;
     if (n == r->nslot && !better(h, g, sl[n - 1].h, sl[n - 1].idx)) return;
@@ -52,8 +48,7 @@ void uhn_rec_topk_offer(uhn_rec *r, double h, int64_t g, const float *y)
     r->idx = sl[0].idx;
 }
 
-void uhn_rec_merge(const uhn_rec *in, uhn_rec *io)
-{
+void uhn_rec_merge(const uhn_rec *in, uhn_rec *io) {
     if (in->bad >= 0) uhn_rec_bad(io, in->bad, in->badval);
     if (in->idx < 0) return; /* nothing seen on the other side */
     const int64_t O = io->O;
@@ -79,8 +74,7 @@ void uhn_rec_merge(const uhn_rec *in, uhn_rec *io)
         for (int64_t k = 0; k < O; ++k) zo[k] += zi[k];
         break;
     case UHN_RED_MAX:
-        if (better(in->best, in->idx, io->best, io->idx))
-            memcpy(zo, zi, (size_t)O * sizeof(float));
+        if (better(in->best, in->idx, io->best, io->idx)) memcpy(zo, zi, (size_t)O * sizeof(float));
         io->s = 1;
         break;
     case UHN_RED_TOPK: {
@@ -93,8 +87,7 @@ void uhn_rec_merge(const uhn_rec *in, uhn_rec *io)
     if (better(in->best, in->idx, io->best, io->idx)) io->best = in->best, io->idx = in->idx;
 }
 
-static void rec_op(void *in, void *inout, int *len, MPI_Datatype *type)
-{
+static void rec_op(void *in, void *inout, int *len, MPI_Datatype *type) {
     int bytes;
     MPI_Type_size(*type, &bytes);
     for (int i = 0; i < *len; ++i)
@@ -102,23 +95,20 @@ static void rec_op(void *in, void *inout, int *len, MPI_Datatype *type)
                       (uhn_rec *)((char *)inout + (size_t)i * bytes));
 }
 
-int uhn_rec_mpi_create(uhn_ctx *ctx, size_t bytes, MPI_Datatype *type, MPI_Op *op)
-{
+int uhn_rec_mpi_create(uhn_ctx *ctx, size_t bytes, MPI_Datatype *type, MPI_Op *op) {
     UHN_MPI(ctx, MPI_Type_contiguous((int)bytes, MPI_BYTE, type));
     UHN_MPI(ctx, MPI_Type_commit(type));
     UHN_MPI(ctx, MPI_Op_create(rec_op, 1, op));
     return UHN_OK;
 }
 
-void uhn_rec_mpi_free(MPI_Datatype *type, MPI_Op *op)
-{
+void uhn_rec_mpi_free(MPI_Datatype *type, MPI_Op *op) {
     MPI_Type_free(type);
     MPI_Op_free(op);
 }
 
-void uhn_rec_finish(uhn_rec *r, int normalize, float *z, int64_t *index, float *weight,
-                    double *lse, uint8_t *empty)
-{
+void uhn_rec_finish(uhn_rec *r, int normalize, float *z, int64_t *index, float *weight, double *lse,
+                    uint8_t *empty) {
     const int64_t O = r->O;
     double gstar = 0, sum = r->s;
     *lse = NAN;
@@ -143,8 +133,7 @@ void uhn_rec_finish(uhn_rec *r, int normalize, float *z, int64_t *index, float *
         for (int32_t i = 0; i < r->used; ++i) sum += exp(sl[i].h - m);
         for (int64_t k = 0; k < O; ++k) {
             acc = 0;
-            for (int32_t i = 0; i < r->used; ++i)
-                acc += exp(sl[i].h - m) * uhn_rec_slot_y(r, i)[k];
+            for (int32_t i = 0; i < r->used; ++i) acc += exp(sl[i].h - m) * uhn_rec_slot_y(r, i)[k];
             z[k] = (float)acc;
         }
         gstar = r->used ? 1 : 0;

@@ -46,20 +46,16 @@ typedef struct uhn_slot {
 /* Bytes of one record (a multiple of 64, so z vectors stay aligned). */
 size_t uhn_rec_bytes(uhn_red_kind kind, int64_t O, int64_t nslot);
 
-static inline uhn_rec *uhn_rec_at(void *recs, size_t bytes, int64_t j)
-{
+static inline uhn_rec *uhn_rec_at(void *recs, size_t bytes, int64_t j) {
     return (uhn_rec *)((char *)recs + (size_t)j * bytes);
 }
-static inline float *uhn_rec_z(uhn_rec *r)
-{
+static inline float *uhn_rec_z(uhn_rec *r) {
     return (float *)(r + 1);
 }
-static inline uhn_slot *uhn_rec_slots(uhn_rec *r)
-{
+static inline uhn_slot *uhn_rec_slots(uhn_rec *r) {
     return (uhn_slot *)(r + 1);
 }
-static inline float *uhn_rec_slot_y(uhn_rec *r, int64_t i)
-{
+static inline float *uhn_rec_slot_y(uhn_rec *r, int64_t i) {
     return (float *)((char *)(r + 1) + (size_t)r->nslot * sizeof(uhn_slot)) + i * r->O;
 }
 
@@ -74,8 +70,7 @@ void uhn_rec_merge(const uhn_rec *in, uhn_rec *inout);
 void uhn_rec_topk_offer(uhn_rec *r, double h, int64_t g, const float *y);
 
 /* Marks a domain violation at global index g with score h (keeps the lowest). */
-static inline void uhn_rec_bad(uhn_rec *r, int64_t g, double h)
-{
+static inline void uhn_rec_bad(uhn_rec *r, int64_t g, double h) {
     if (r->bad < 0 || g < r->bad) r->bad = g, r->badval = h;
 }
 
@@ -88,7 +83,7 @@ void uhn_rec_mpi_free(MPI_Datatype *type, MPI_Op *op);
  * weight, the log-sum-exp (LSE only, else NaN) and whether the weights summed
  * to zero.
  */
-void uhn_rec_finish(uhn_rec *r, int normalize, float *z, int64_t *index, float *weight,
-                    double *lse, uint8_t *empty);
+void uhn_rec_finish(uhn_rec *r, int normalize, float *z, int64_t *index, float *weight, double *lse,
+                    uint8_t *empty);
 
 #endif

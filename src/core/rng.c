@@ -8,16 +8,14 @@
 #define PHILOX_W0 0x9E3779B9u
 #define PHILOX_W1 0xBB67AE85u
 
-static inline void mulhilo(uint32_t a, uint32_t b, uint32_t *hi, uint32_t *lo)
-{
+static inline void mulhilo(uint32_t a, uint32_t b, uint32_t *hi, uint32_t *lo) {
     uint64_t p = (uint64_t)a * b;
     *hi = (uint32_t)(p >> 32);
     *lo = (uint32_t)p;
 }
 
 void uhn_philox4x32(uint64_t seed, uint32_t stream, uint64_t index, uint32_t counter,
-                    uint32_t out[4])
-{
+                    uint32_t out[4]) {
     /* Counter = (counter, stream, index lo, index hi); key = seed. */
     uint32_t c0 = counter, c1 = stream, c2 = (uint32_t)index, c3 = (uint32_t)(index >> 32);
     uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
@@ -33,20 +31,17 @@ void uhn_philox4x32(uint64_t seed, uint32_t stream, uint64_t index, uint32_t cou
     out[0] = c0, out[1] = c1, out[2] = c2, out[3] = c3;
 }
 
-uint64_t uhn_rng_u64(uint64_t seed, uint32_t stream, uint64_t index, uint32_t counter)
-{
+uint64_t uhn_rng_u64(uint64_t seed, uint32_t stream, uint64_t index, uint32_t counter) {
     uint32_t w[4];
     uhn_philox4x32(seed, stream, index, counter, w);
     return ((uint64_t)w[0] << 32) | w[1];
 }
 
-double uhn_rng_uniform(uint64_t seed, uint32_t stream, uint64_t index, uint32_t counter)
-{
+double uhn_rng_uniform(uint64_t seed, uint32_t stream, uint64_t index, uint32_t counter) {
     return (double)(uhn_rng_u64(seed, stream, index, counter) >> 11) * 0x1.0p-53;
 }
 
-double uhn_rng_normal(uint64_t seed, uint32_t stream, uint64_t index, uint32_t counter)
-{
+double uhn_rng_normal(uint64_t seed, uint32_t stream, uint64_t index, uint32_t counter) {
     uint32_t w[4];
     uhn_philox4x32(seed, stream, index, counter, w);
     uint64_t a = ((uint64_t)w[0] << 32) | w[1], b = ((uint64_t)w[2] << 32) | w[3];

@@ -17,40 +17,33 @@ static const uhn_separation table[] = {
 };
 enum { NSEP = sizeof table / sizeof table[0] };
 
-const uhn_separation *uhn_separation_find(const char *name)
-{
+const uhn_separation *uhn_separation_find(const char *name) {
     for (int i = 0; name && i < NSEP; ++i)
         if (!strcmp(table[i].name, name)) return &table[i];
     return NULL;
 }
 
-int uhn_separation_count(void)
-{
+int uhn_separation_count(void) {
     return NSEP;
 }
 
-const uhn_separation *uhn_separation_at(int i)
-{
+const uhn_separation *uhn_separation_at(int i) {
     return i >= 0 && i < NSEP ? &table[i] : NULL;
 }
 
-const char *uhn_separation_name(const uhn_separation *sep)
-{
+const char *uhn_separation_name(const uhn_separation *sep) {
     return sep->name;
 }
 
-const char *uhn_separation_param_name(const uhn_separation *sep)
-{
+const char *uhn_separation_param_name(const uhn_separation *sep) {
     return sep->param_name;
 }
 
-double uhn_separation_param_default(const uhn_separation *sep)
-{
+double uhn_separation_param_default(const uhn_separation *sep) {
     return sep->param_default;
 }
 
-const char *uhn_separation_param_check(const uhn_separation *sep, double param)
-{
+const char *uhn_separation_param_check(const uhn_separation *sep, double param) {
     if (isnan(param)) return NULL; /* the default */
     if (!sep->param_name) return "no parameter (remove --param)";
     if (!isfinite(param)) return "a finite number";
@@ -60,8 +53,7 @@ const char *uhn_separation_param_check(const uhn_separation *sep, double param)
 }
 
 int uhn_separation_ref(const uhn_separation *sep, double param, int normalize, const double *h,
-                       int64_t n, double *w, int64_t *bad)
-{
+                       int64_t n, double *w, int64_t *bad) {
     if (isnan(param)) param = sep->param_default;
     double sum = 0, hmax = -INFINITY;
     int64_t imax = -1;

@@ -31,19 +31,26 @@ struct uhn_separation {
  * g for the linear rules (identity, power, log, threshold, exact); returns 0
  * and sets *bad when h is outside the rule's domain.
  */
-static inline double uhn_rule_g(uhn_rule rule, double param, double h, int *bad)
-{
+static inline double uhn_rule_g(uhn_rule rule, double param, double h, int *bad) {
     switch (rule) {
-    case RULE_IDENTITY: *bad = h < 0; return h;
+    case RULE_IDENTITY:
+        *bad = h < 0;
+        return h;
     case RULE_POWER: {
         *bad = h < 0;
         double g = 1;
         for (int e = 0; e < (int)param; ++e) g *= h;
         return g;
     }
-    case RULE_LOG: *bad = !(h > 0); return *bad ? 0 : log(h);
-    case RULE_THRESHOLD: *bad = 0; return h >= param ? 1.0 : 0.0;
-    default: *bad = 0; return 0;
+    case RULE_LOG:
+        *bad = !(h > 0);
+        return *bad ? 0 : log(h);
+    case RULE_THRESHOLD:
+        *bad = 0;
+        return h >= param ? 1.0 : 0.0;
+    default:
+        *bad = 0;
+        return 0;
     }
 }
 

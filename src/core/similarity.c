@@ -11,21 +11,18 @@
 
 /* ---------- reference definitions (double, obviously correct) ---------- */
 
-static inline int in_cue(const uint8_t *mask, int64_t k)
-{
+static inline int in_cue(const uint8_t *mask, int64_t k) {
     return !mask || mask[k];
 }
 
-static double dot_ref(const float *x, const float *q, const uint8_t *mask, int64_t K)
-{
+static double dot_ref(const float *x, const float *q, const uint8_t *mask, int64_t K) {
     double s = 0;
     for (int64_t k = 0; k < K; ++k)
         if (in_cue(mask, k)) s += (double)x[k] * q[k];
     return s;
 }
 
-static double cosine_ref(const float *x, const float *q, const uint8_t *mask, int64_t K)
-{
+static double cosine_ref(const float *x, const float *q, const uint8_t *mask, int64_t K) {
     double s = 0, nx = 0, nq = 0;
     for (int64_t k = 0; k < K; ++k)
         if (in_cue(mask, k)) {
@@ -36,16 +33,14 @@ static double cosine_ref(const float *x, const float *q, const uint8_t *mask, in
     return (nx == 0 || nq == 0) ? 0.0 : s / (sqrt(nx) * sqrt(nq));
 }
 
-static double euclidean_ref(const float *x, const float *q, const uint8_t *mask, int64_t K)
-{
+static double euclidean_ref(const float *x, const float *q, const uint8_t *mask, int64_t K) {
     double s = 0;
     for (int64_t k = 0; k < K; ++k)
         if (in_cue(mask, k)) s += ((double)x[k] - q[k]) * ((double)x[k] - q[k]);
     return -s;
 }
 
-static double manhattan_ref(const float *x, const float *q, const uint8_t *mask, int64_t K)
-{
+static double manhattan_ref(const float *x, const float *q, const uint8_t *mask, int64_t K) {
     double s = 0;
     for (int64_t k = 0; k < K; ++k)
         if (in_cue(mask, k)) s += fabs((double)x[k] - q[k]);
@@ -54,8 +49,7 @@ static double manhattan_ref(const float *x, const float *q, const uint8_t *mask,
 
 /* Normalising constants of x and q as distributions over the cue. */
 static int64_t dist_sums(const float *x, const float *q, const uint8_t *mask, int64_t K, double *sx,
-                         double *sq)
-{
+                         double *sq) {
     int64_t n = 0;
     *sx = *sq = 0;
     for (int64_t k = 0; k < K; ++k)
@@ -69,8 +63,7 @@ static int64_t dist_sums(const float *x, const float *q, const uint8_t *mask, in
 
 /* KL(a || b) over the cue, a and b given unnormalised with their sums. */
 static double kl_ref_(const float *a, double sa, const float *b, double sb, const uint8_t *mask,
-                      int64_t K)
-{
+                      int64_t K) {
     double d = 0;
     for (int64_t k = 0; k < K; ++k)
         if (in_cue(mask, k)) {
@@ -80,22 +73,19 @@ static double kl_ref_(const float *a, double sa, const float *b, double sb, cons
     return d;
 }
 
-static double kl_ref(const float *x, const float *q, const uint8_t *mask, int64_t K)
-{
+static double kl_ref(const float *x, const float *q, const uint8_t *mask, int64_t K) {
     double sx, sq;
     if (!dist_sums(x, q, mask, K, &sx, &sq)) return 0;
     return -kl_ref_(q, sq, x, sx, mask, K);
 }
 
-static double reverse_kl_ref(const float *x, const float *q, const uint8_t *mask, int64_t K)
-{
+static double reverse_kl_ref(const float *x, const float *q, const uint8_t *mask, int64_t K) {
     double sx, sq;
     if (!dist_sums(x, q, mask, K, &sx, &sq)) return 0;
     return -kl_ref_(x, sx, q, sq, mask, K);
 }
 
-static double js_ref(const float *x, const float *q, const uint8_t *mask, int64_t K)
-{
+static double js_ref(const float *x, const float *q, const uint8_t *mask, int64_t K) {
     double sx, sq, js = 0;
     if (!dist_sums(x, q, mask, K, &sx, &sq)) return 0;
     for (int64_t k = 0; k < K; ++k)
@@ -110,15 +100,28 @@ static double js_ref(const float *x, const float *q, const uint8_t *mask, int64_
 
 /* ---------- fast block kernels ---------- */
 
+/* Below this many queries a tile's dot products are plain SIMD loops: OpenBLAS's
+ * per-call overhead dominates a GEMV on an L1/L2-sized tile. */
+#define SMALL_B 4
+
 /* St (B x tn) = Qc . X^T: the cue-masked dot products. */
-static void gemm_dot(const uhn_tile *t, const uhn_qblock *qb, float *St)
-{
-    if (qb->B == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)t->tn, (int)t->K, 1.0f, t->x, (int)t->K,
-                    qb->q, 1, 0.0f, St, 1);
-    else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)qb->B, (int)t->tn, (int)t->K,
-                    1.0f, qb->q, (int)t->K, t->x, (int)t->K, 0.0f, St, (int)t->tn);
+static void gemm_dot(const uhn_tile *t, const uhn_qblock *qb, float *St) {
+    if (qb->B <= SMALL_B) {
+        const int64_t K = t->K;
+        for (int64_t i = 0; i < t->tn; ++i) {
+            const float *x = t->x + i * K;
+            for (int64_t j = 0; j < qb->B; ++j) {
+                const float *q = qb->q + j * K;
+                float s = 0;
+#pragma omp simd reduction(+ : s)
+                for (int64_t k = 0; k < K; ++k) s += x[k] * q[k];
+                St[j * t->tn + i] = s;
+            }
+        }
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)qb->B, (int)t->tn, (int)t->K, 1.0f,
+                qb->q, (int)t->K, t->x, (int)t->K, 0.0f, St, (int)t->tn);
 }
 
 /*
@@ -126,8 +129,7 @@ static void gemm_dot(const uhn_tile *t, const uhn_qblock *qb, float *St)
  * (one more SGEMM); without one it is the row statistic, broadcast.
  */
 static const float *cue_norm2(const uhn_tile *t, const uhn_qblock *qb, uhn_scratch *scr,
-                              int64_t *ld)
-{
+                              int64_t *ld) {
     if (!qb->mask) {
         *ld = 0;
         return t->norm2;
@@ -140,14 +142,22 @@ static const float *cue_norm2(const uhn_tile *t, const uhn_qblock *qb, uhn_scrat
     return scr->b;
 }
 
-static void dot_block(const uhn_tile *t, const uhn_qblock *qb, float *St, uhn_scratch *scr)
-{
+/* sum over the cue of (x - q)^2, summed directly (q is already cue-masked). */
+static float direct_sqdist(const float *x, const uhn_qblock *qb, int64_t j) {
+    const int64_t K = qb->K;
+    const float *q = qb->q + j * K, *m = qb->mask ? qb->mask + j * K : qb->ones;
+    float d = 0;
+#pragma omp simd reduction(+ : d)
+    for (int64_t k = 0; k < K; ++k) d += m[k] * (x[k] - q[k]) * (x[k] - q[k]);
+    return d;
+}
+
+static void dot_block(const uhn_tile *t, const uhn_qblock *qb, float *St, uhn_scratch *scr) {
     (void)scr;
     gemm_dot(t, qb, St);
 }
 
-static void cosine_block(const uhn_tile *t, const uhn_qblock *qb, float *St, uhn_scratch *scr)
-{
+static void cosine_block(const uhn_tile *t, const uhn_qblock *qb, float *St, uhn_scratch *scr) {
     gemm_dot(t, qb, St);
     int64_t ld;
     const float *xn2 = cue_norm2(t, qb, scr, &ld);
@@ -162,18 +172,19 @@ static void cosine_block(const uhn_tile *t, const uhn_qblock *qb, float *St, uhn
     }
 }
 
-static void euclidean_block(const uhn_tile *t, const uhn_qblock *qb, float *St, uhn_scratch *scr)
-{
+static void euclidean_block(const uhn_tile *t, const uhn_qblock *qb, float *St, uhn_scratch *scr) {
     gemm_dot(t, qb, St);
     int64_t ld;
     const float *xn2 = cue_norm2(t, qb, scr, &ld);
     for (int64_t j = 0; j < qb->B; ++j) {
         const float *xn = xn2 + j * ld;
         float *s = St + j * t->tn, qn = qb->qnorm2[j];
-#pragma omp simd
         for (int64_t i = 0; i < t->tn; ++i) {
             float d = xn[i] - 2.0f * s[i] + qn;
-            s[i] = d > 0 ? -d : 0.0f; /* round-off can make a tiny distance negative */
+            /* The expansion cancels when x is close to q (a recalled memory, a
+             * converged state): there the distance is summed directly. */
+            if (d < 1e-3f * (xn[i] + qn)) d = direct_sqdist(t->x + i * t->K, qb, j);
+            s[i] = -d;
         }
     }
 }
@@ -181,8 +192,7 @@ static void euclidean_block(const uhn_tile *t, const uhn_qblock *qb, float *St, 
 /* Queries are handled in groups small enough to stay in L1/L2 with a bank row. */
 #define QGROUP 16
 
-static void manhattan_block(const uhn_tile *t, const uhn_qblock *qb, float *St, uhn_scratch *scr)
-{
+static void manhattan_block(const uhn_tile *t, const uhn_qblock *qb, float *St, uhn_scratch *scr) {
     (void)scr;
     const int64_t K = t->K;
     for (int64_t j0 = 0; j0 < qb->B; j0 += QGROUP) {
@@ -207,8 +217,7 @@ static void manhattan_block(const uhn_tile *t, const uhn_qblock *qb, float *St, 
 }
 
 /* L = ln(x + eps) for the whole tile, into scratch a. */
-static const float *tile_log(const uhn_tile *t, uhn_scratch *scr)
-{
+static const float *tile_log(const uhn_tile *t, uhn_scratch *scr) {
     int64_t n = t->tn * t->K;
     const float eps = (float)UHN_DIV_EPS;
 #pragma omp simd
@@ -218,8 +227,7 @@ static const float *tile_log(const uhn_tile *t, uhn_scratch *scr)
 
 /* Sums over the cue of (x + eps) and of (x + eps) * (L - c), c = lqhat or 0. */
 static inline void div_sums(const float *x, const float *L, const float *m, const float *lq,
-                            int64_t K, double *sx, double *sxl)
-{
+                            int64_t K, double *sx, double *sxl) {
     const float eps = (float)UHN_DIV_EPS;
     double a = 0, b = 0;
 #pragma omp simd reduction(+ : a, b)
@@ -231,8 +239,7 @@ static inline void div_sums(const float *x, const float *L, const float *m, cons
     *sx = a, *sxl = b;
 }
 
-static void kl_block(const uhn_tile *t, const uhn_qblock *qb, float *St, uhn_scratch *scr)
-{
+static void kl_block(const uhn_tile *t, const uhn_qblock *qb, float *St, uhn_scratch *scr) {
     const int64_t K = t->K;
     const float *L = tile_log(t, scr), eps = (float)UHN_DIV_EPS;
     for (int64_t j0 = 0; j0 < qb->B; j0 += QGROUP) {
@@ -258,8 +265,7 @@ static void kl_block(const uhn_tile *t, const uhn_qblock *qb, float *St, uhn_scr
     }
 }
 
-static void reverse_kl_block(const uhn_tile *t, const uhn_qblock *qb, float *St, uhn_scratch *scr)
-{
+static void reverse_kl_block(const uhn_tile *t, const uhn_qblock *qb, float *St, uhn_scratch *scr) {
     const int64_t K = t->K;
     const float *L = tile_log(t, scr);
     for (int64_t j0 = 0; j0 < qb->B; j0 += QGROUP) {
@@ -274,8 +280,7 @@ static void reverse_kl_block(const uhn_tile *t, const uhn_qblock *qb, float *St,
     }
 }
 
-static void js_block(const uhn_tile *t, const uhn_qblock *qb, float *St, uhn_scratch *scr)
-{
+static void js_block(const uhn_tile *t, const uhn_qblock *qb, float *St, uhn_scratch *scr) {
     const int64_t K = t->K;
     const float *L = tile_log(t, scr), eps = (float)UHN_DIV_EPS;
     for (int64_t j0 = 0; j0 < qb->B; j0 += QGROUP) {
@@ -315,35 +320,29 @@ static const uhn_similarity table[] = {
 };
 enum { NSIM = sizeof table / sizeof table[0] };
 
-const uhn_similarity *uhn_similarity_find(const char *name)
-{
+const uhn_similarity *uhn_similarity_find(const char *name) {
     for (int i = 0; name && i < NSIM; ++i)
         if (!strcmp(table[i].name, name)) return &table[i];
     return NULL;
 }
 
-int uhn_similarity_count(void)
-{
+int uhn_similarity_count(void) {
     return NSIM;
 }
 
-const uhn_similarity *uhn_similarity_at(int i)
-{
+const uhn_similarity *uhn_similarity_at(int i) {
     return i >= 0 && i < NSIM ? &table[i] : NULL;
 }
 
-const char *uhn_similarity_name(const uhn_similarity *sim)
-{
+const char *uhn_similarity_name(const uhn_similarity *sim) {
     return sim->name;
 }
 
-unsigned uhn_similarity_flags(const uhn_similarity *sim)
-{
+unsigned uhn_similarity_flags(const uhn_similarity *sim) {
     return sim->flags;
 }
 
 double uhn_similarity_ref(const uhn_similarity *sim, const float *x, const float *q,
-                          const uint8_t *mask, int64_t K)
-{
+                          const uint8_t *mask, int64_t K) {
     return sim->ref(x, q, mask, K);
 }

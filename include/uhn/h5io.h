@@ -1,0 +1,166 @@
+/*
+ * HDF5 input and output: named datasets ("FILE[:DATASET]"), their shapes,
+ * parallel reads of row blocks converted to native types, whole small datasets
+ * replicated on every rank, and an atomic writer of self-describing files.
+ *
+ * Reading accepts any HDF5 integer or floating-point type, and enumerations
+ * over an integer (h5py's bool), converted to the requested memory type.
+ *
+ * Errors are recorded with uhn_fail as one line naming the role (for example
+ * "--memories"), the file and the dataset; HDF5's own error-stack printing is
+ * switched off so that this line is all the user sees. Collective functions
+ * return a status agreed on every rank (uhn_agree). Every function adds the
+ * wall-clock time it spends to ctx->timers.io.
+ */
+#ifndef UHN_H5IO_H
+#define UHN_H5IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include "uhn/context.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UHN_H5_PATH_MAX 4096 /* file names */
+#define UHN_H5_DSET_MAX 1024 /* dataset paths inside a file */
+#define UHN_H5_ROLE_MAX 64   /* what the data is for, e.g. "--memories" */
+#define UHN_H5_MAX_RANK 8    /* the most dimensions a dataset may have here */
+
+/* Memory-side element types of reads and writes. */
+typedef enum {
+    UHN_H5_FLOAT32 = 0,
+    UHN_H5_FLOAT64,
+    UHN_H5_INT32,
+    UHN_H5_INT64,
+    UHN_H5_UINT8,
+    UHN_H5_NTYPES
+} uhn_h5_type;
+
+/* Bytes of one element of `t` (0 for an invalid type). Not collective. */
+size_t uhn_h5_type_size(uhn_h5_type t);
+
+/* A dataset named on the command line or in a deck. */
+typedef struct uhn_h5_name {
+    char file[UHN_H5_PATH_MAX];
+    char dataset[UHN_H5_DSET_MAX];
+    char role[UHN_H5_ROLE_MAX];                        /* prefixes messages; may be "" */
+    char label[UHN_H5_PATH_MAX + UHN_H5_DSET_MAX + 2]; /* "file:dataset" for messages */
+} uhn_h5_name;
+
+/*
+ * Splits "FILE[:DATASET]". Rule: an argument that names an existing file is a
+ * file name (its dataset is `default_dataset`); otherwise it is split at the
+ * last ':' whose prefix names an existing file, or, when no prefix exists, at
+ * the last ':' (so "run/mem.h5:group/x" works and a missing file is named
+ * correctly). No ':' means the default dataset. An empty file or dataset part
+ * ("f.h5:") is an input error. File names with ':' work when the file exists.
+ * Not collective (looks only at the string and the file system).
+ */
+int uhn_h5_name_parse(uhn_ctx *ctx, const char *arg, const char *default_dataset, const char *role,
+                      uhn_h5_name *out);
+
+/* Shape and file type of a dataset. */
+typedef struct uhn_h5_info {
+    int rank;                      /* number of dimensions (0 for a scalar) */
+    int64_t dims[UHN_H5_MAX_RANK]; /* extents */
+    char type[32];                 /* readable file type: "int16", "float64", "bool", ... */
+} uhn_h5_info;
+
+/*
+ * Opens the dataset on rank 0 and broadcasts its shape. Errors (UHN_EINPUT): a
+ * missing or unreadable file, a file that is not HDF5, a missing dataset, an
+ * object that is not a dataset, a non-numeric type, more than UHN_H5_MAX_RANK
+ * dimensions. Collective over ctx->comm; agreed.
+ */
+int uhn_h5_info_get(uhn_ctx *ctx, const uhn_h5_name *name, uhn_h5_info *info);
+
+/* Number of elements of a dataset (the product of its dimensions). */
+int64_t uhn_h5_info_count(const uhn_h5_info *info);
+
+/*
+ * Reads rows [row0, row0 + nrows) of a 2-D dataset with ncols columns into buf
+ * (nrows x ncols elements of type `mem`, row-major; owned by the caller) with
+ * MPI-IO and collective transfers. Each rank names its own block; a rank with
+ * nrows == 0 still takes part (buf may then be NULL). Large blocks are read in
+ * several collective rounds so that no single transfer exceeds 2 GiB. A shape
+ * that does not match (not 2-D, other ncols, rows out of range) is UHN_EINPUT.
+ * Collective over ctx->comm; agreed.
+ */
+int uhn_h5_read_rows(uhn_ctx *ctx, const uhn_h5_name *name, int64_t row0, int64_t nrows,
+                     int64_t ncols, uhn_h5_type mem, void *buf);
+
+/*
+ * Reads a whole dataset of exactly `count` elements (any shape, row-major) into
+ * buf on every rank: rank 0 reads, then broadcasts. For small data (queries,
+ * masks). Collective over ctx->comm; agreed.
+ */
+int uhn_h5_read_all(uhn_ctx *ctx, const uhn_h5_name *name, uhn_h5_type mem, int64_t count,
+                    void *buf);
+
+/*
+ * Checks, before any expensive work, that an output file can be written: its
+ * directory exists and is writable, and the path is not a directory. `role`
+ * names the option in messages. Rank 0 checks. Collective; agreed.
+ */
+int uhn_h5_check_output(uhn_ctx *ctx, const char *path, const char *role);
+
+/*
+ * The atomic writer. uhn_h5_writer_create makes "<path>.tmp.<pid>.<n>" in the
+ * output's directory; datasets, groups and attributes go there; commit closes
+ * it and rename()s it onto `path`. After a failed call the caller calls
+ * uhn_h5_writer_abort, which removes the temporary file; a failed commit
+ * removes it itself. An existing file at `path` is never touched unless the
+ * commit succeeds. A writer is used by one rank: none of these functions is
+ * collective.
+ */
+typedef struct uhn_h5_writer uhn_h5_writer; /* opaque; owned by its creator */
+
+int uhn_h5_writer_create(uhn_ctx *ctx, const char *path, uhn_h5_writer **out);
+
+/* A dataset to write: rank dims of type `type` from `data` (row-major, not
+ * owned). description and units are required string attributes; axes (for
+ * example "query,coordinate") may be NULL. */
+typedef struct uhn_h5_dataset {
+    const char *name;
+    uhn_h5_type type;
+    int rank;
+    int64_t dims[UHN_H5_MAX_RANK];
+    const void *data;
+    const char *description;
+    const char *units;
+    const char *axes;
+} uhn_h5_dataset;
+
+int uhn_h5_write_dataset(uhn_h5_writer *w, const uhn_h5_dataset *d);
+
+/* Creates a group (parents must exist). */
+int uhn_h5_write_group(uhn_h5_writer *w, const char *path);
+
+/* Attributes on an existing object ("/" is the file's root group); an
+ * attribute of the same name is replaced. Strings are variable-length UTF-8. */
+int uhn_h5_attr_string(uhn_h5_writer *w, const char *object, const char *name, const char *value);
+int uhn_h5_attr_double(uhn_h5_writer *w, const char *object, const char *name, double value);
+int uhn_h5_attr_int64(uhn_h5_writer *w, const char *object, const char *name, int64_t value);
+
+/*
+ * Creates group `group` holding the provenance of the run: uhn version, git
+ * commit, compiler, build type, MPI and HDF5 library versions, ranks, threads,
+ * start and end time (UTC, ISO 8601) and the command line (argv, not owned).
+ */
+int uhn_h5_write_provenance(uhn_h5_writer *w, const char *group, time_t start, int argc,
+                            char **argv);
+
+/* Closes, syncs and renames the file onto its final path; frees w (also on
+ * failure, after removing the temporary file). */
+int uhn_h5_writer_commit(uhn_h5_writer *w);
+
+/* Closes and removes the temporary file; frees w. NULL is allowed. */
+void uhn_h5_writer_abort(uhn_h5_writer *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
