@@ -1,5 +1,6 @@
 /* The sharded memory bank: partition, storage, validation, row statistics. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "uhn/bank.h"
@@ -73,19 +74,31 @@ int uhn_bank_commit(uhn_bank *b, const char *keys_name, const char *values_name)
     /* The lowest failing rank holds the lowest failing row: its message wins. */
     UHN_CALL(uhn_agree(ctx, st));
 
-    int nonneg = 1;
+    snprintf(b->keys_name, sizeof b->keys_name, "%s", keys_name ? keys_name : "memories");
+    /* The first negative entry (global row, column, value) for messages. */
+    int64_t neg_row = INT64_MAX, neg_col = -1;
+    double neg_val = 0;
     for (int64_t i = 0; i < b->n_local; ++i) {
         const float *x = b->keys + i * b->K;
         double n2 = 0, s = 0;
         for (int64_t k = 0; k < b->K; ++k) {
             n2 += (double)x[k] * x[k];
             s += x[k];
-            nonneg &= x[k] >= 0;
+            if (x[k] < 0 && neg_row == INT64_MAX) neg_row = b->row0 + i, neg_col = k, neg_val = x[k];
         }
         b->key_norm2[i] = (float)n2;
         b->key_sum[i] = (float)s;
     }
-    UHN_MPI(ctx, MPI_Allreduce(&nonneg, &b->keys_nonneg, 1, MPI_INT, MPI_MIN, ctx->comm));
+    int64_t first = neg_row;
+    UHN_MPI(ctx, MPI_Allreduce(&neg_row, &first, 1, MPI_INT64_T, MPI_MIN, ctx->comm));
+    b->keys_nonneg = first == INT64_MAX;
+    b->neg_row = -1, b->neg_col = -1, b->neg_val = 0;
+    if (!b->keys_nonneg) { /* the owner of that row tells everyone its column and value */
+        double cv[2] = {(double)neg_col, neg_val};
+        UHN_MPI(ctx, MPI_Bcast(cv, 2, MPI_DOUBLE, uhn_bank_owner(b->n_global, ctx->size, first),
+                               ctx->comm));
+        b->neg_row = first, b->neg_col = (int64_t)cv[0], b->neg_val = cv[1];
+    }
     b->committed = 1;
     return UHN_OK;
 }

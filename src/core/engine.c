@@ -59,13 +59,16 @@ int uhn_params_check(uhn_ctx *ctx, const uhn_params *p, const uhn_bank *bank) {
                         p->steps);
     if ((uhn_similarity_flags(p->sim) & UHN_SIM_NONNEG) && !bank->keys_nonneg)
         return uhn_fail(ctx, UHN_EINPUT,
-                        "similarity '%s' is defined on non-negative data only, and the memories "
-                        "have negative entries",
-                        uhn_similarity_name(p->sim));
+                        "%s: row %lld column %lld is negative (%g), and similarity '%s' is "
+                        "defined on non-negative data only",
+                        bank->keys_name, (long long)bank->neg_row, (long long)bank->neg_col,
+                        bank->neg_val, uhn_similarity_name(p->sim));
     if (p->score == UHN_SCORE_UHN && sim_is(p, "dot") && !bank->keys_nonneg)
         return uhn_fail(ctx, UHN_EINPUT,
-                        "--score uhn with similarity 'dot' needs non-negative memories, and the "
-                        "memories have negative entries");
+                        "%s: row %lld column %lld is negative (%g), and --score uhn with "
+                        "similarity 'dot' needs non-negative data",
+                        bank->keys_name, (long long)bank->neg_row, (long long)bank->neg_col,
+                        bank->neg_val);
     return UHN_OK;
 }
 
