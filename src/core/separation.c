@@ -9,7 +9,7 @@ static const uhn_separation table[] = {
     {"softmax", RULE_SOFTMAX, UHN_RED_LSE, NULL, NAN, 0},
     {"identity", RULE_IDENTITY, UHN_RED_LINEAR, NULL, NAN, 0},
     {"power", RULE_POWER, UHN_RED_LINEAR, "p", 2, 1},
-    {"square", RULE_POWER, UHN_RED_LINEAR, "p", 2, 1},
+    {"square", RULE_POWER, UHN_RED_LINEAR, NULL, 2, 0}, /* power with p = 2 */
     {"log", RULE_LOG, UHN_RED_LINEAR, NULL, NAN, 0},
     {"max", RULE_MAX, UHN_RED_MAX, NULL, NAN, 0},
     {"topk", RULE_TOPK, UHN_RED_TOPK, "k", 1, 1},

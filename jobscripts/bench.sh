@@ -1,0 +1,94 @@
+#!/bin/bash
+# The uhn benchmark and its numpy baseline, at 1 and 2 ranks on one node.
+#
+#   jobscripts/bench.sh [extra `uhn bench` options, e.g. --repeat 5]
+#
+# 1 rank x 2 OpenMP threads, then 2 ranks x 1 thread (the two ways to fill a
+# 2-core node), then the numpy baseline on 2 BLAS threads, measured against the
+# limits that `uhn bench` measured at 1 rank. Everything it prints is the
+# result; the CSV files go to $BENCH_OUT (default ./bench-results).
+#
+# Environment:
+#   UHN                   the uhn program (default: build/uhn, then build-*/uhn)
+#   BENCH_OUT             directory for the CSV files (default ./bench-results)
+#   BENCH_RANKS           rank counts to run (default "1 2")
+#   BENCH_CORES           cores of the node shared out among ranks (default: nproc)
+#   BENCH_OPENBLAS_CORETYPE  OpenBLAS kernel family to force; by default
+#                         OPENBLAS_CORETYPE is unset so that OpenBLAS picks the
+#                         CPU's own (forcing Haswell halves SGEMM on AVX-512 CPUs)
+#   MPIRUN                the launcher (default mpirun)
+#   PYTHON                the Python with numpy (default /usr/bin/python3)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+uhn=${UHN:-}
+if [[ -z $uhn ]]; then
+    for cand in "$root"/build/uhn "$root"/build-*/uhn; do
+        if [[ -x $cand ]]; then uhn=$cand; break; fi
+    done
+fi
+if [[ -z $uhn || ! -x $uhn ]]; then
+    echo "bench.sh: no uhn program found; build it (cmake -S . -B build && cmake --build build) or set UHN" >&2
+    exit 2
+fi
+out=${BENCH_OUT:-$PWD/bench-results}
+mkdir -p "$out"
+cores=${BENCH_CORES:-$(nproc)}
+mpirun=${MPIRUN:-mpirun}
+python=${PYTHON:-/usr/bin/python3}
+
+if [[ -n ${BENCH_OPENBLAS_CORETYPE:-} ]]; then
+    export OPENBLAS_CORETYPE=$BENCH_OPENBLAS_CORETYPE
+else
+    unset OPENBLAS_CORETYPE
+fi
+if [[ $(id -u) == 0 ]]; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+
+# Percentage of the node's CPU time that was idle over one second: the figures
+# mean little unless it is near 100 (on a shared node, rerun in a quiet spell).
+idle() {
+    local a b
+    read -r -a a < /proc/stat
+    sleep 1
+    read -r -a b < /proc/stat
+    local i t=0
+    for i in 1 2 3 4 5 6 7 8; do t=$((t + b[i] - a[i])); done
+    echo $((t > 0 ? 100 * (b[4] - a[4]) / t : 0))
+}
+
+echo "== bench.sh on $(hostname), $(date '+%Y-%m-%d %H:%M:%S %Z')"
+echo "   uhn: $uhn"
+echo "   $("$uhn" --version)"
+echo "   cores: $cores; load average: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the node skews every figure)"
+echo "   OPENBLAS_CORETYPE: ${OPENBLAS_CORETYPE:-(unset: OpenBLAS detects the CPU)}"
+echo
+
+for ranks in ${BENCH_RANKS:-1 2}; do
+    threads=$((cores / ranks))
+    ((threads >= 1)) || threads=1
+    # One rank owns the whole node: no binding, or its threads share one core.
+    # Several ranks: each bound to its own cores.
+    if ((ranks == 1)); then bind=(--bind-to none); else bind=(--map-by "slot:PE=$threads" --bind-to core); fi
+    echo "== uhn bench: $ranks rank(s) x $threads thread(s); node idle $(idle)% over the last second"
+    OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads \
+        "$mpirun" --oversubscribe "${bind[@]}" -n "$ranks" \
+        -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS ${OPENBLAS_CORETYPE:+-x OPENBLAS_CORETYPE} \
+        "$uhn" bench --csv "$out/uhn_bench_r${ranks}.csv" "$@"
+    echo
+done
+
+# The numpy baseline repeats as often as `uhn bench` was asked to.
+npargs=()
+args=("$@")
+for ((i = 0; i + 1 < ${#args[@]}; ++i)); do
+    [[ ${args[i]} == --repeat ]] && npargs=(--repeat "${args[i + 1]}")
+done
+limits=()
+first=$(set -- ${BENCH_RANKS:-1 2}; echo "$1")
+[[ -f $out/uhn_bench_r${first}.csv ]] && limits=(--limits "$out/uhn_bench_r${first}.csv")
+echo "== numpy baseline: $cores BLAS thread(s); node idle $(idle)% over the last second"
+OMP_NUM_THREADS=$cores OPENBLAS_NUM_THREADS=$cores "$python" "$root/postprocess/bench_numpy.py" "${limits[@]}" "${npargs[@]}"
+echo
+echo "== CSV files in $out"
