@@ -213,7 +213,7 @@ typedef struct step_out {
  * One step for B query states v (B x K). qids are the queries' indices in the
  * caller's numbering, for messages. Collective.
  */
-static int step(const uhn_bank *bank, const uhn_params *p, int64_t B, const float *v,
+static int step(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws, int64_t B, const float *v,
                 const uint8_t *cue, int64_t cue_stride, const int64_t *qids, step_out *out) {
     uhn_ctx *ctx = bank->ctx;
     uhn_step st = {0};
@@ -225,6 +225,7 @@ static int step(const uhn_bank *bank, const uhn_params *p, int64_t B, const floa
     st.kind = p->sep->kind;
     st.nslot = st.kind == UHN_RED_TOPK ? (int64_t)st.param : 0;
     st.rec_bytes = uhn_rec_bytes(st.kind, bank->O, st.nslot);
+    st.ws = ws;
     int ref = p->kernel == UHN_KERNEL_REF;
 
     qbuf qb;
@@ -307,7 +308,7 @@ static double energy(const uhn_params *p, double lse, const float *v, const uint
 enum { Q_ACTIVE = 0, Q_FINAL = 1, Q_DONE = 2 };
 
 /* Runs the dynamics for queries [c0, c0 + Bc) of the caller's batch. */
-static int recall_chunk(const uhn_bank *bank, const uhn_params *p, const float *queries, int64_t c0,
+static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws, const float *queries, int64_t c0,
                         int64_t Bc, const uint8_t *clamp, int64_t clamp_rows, int with_energy,
                         uhn_result *res) {
     uhn_ctx *ctx = bank->ctx;
@@ -344,7 +345,7 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, const float *
             qid[a] = c0 + j;
         }
         const uint8_t *cue = clamp_rows > 1 ? cs : clamp;
-        rc = step(bank, p, na, vs, cue, clamp_rows > 1 ? K : 0, qid, &o);
+        rc = step(bank, p, ws, na, vs, cue, clamp_rows > 1 ? K : 0, qid, &o);
         for (int64_t a = 0; rc == UHN_OK && a < na; ++a) {
             int64_t j = act[a], g = c0 + j;
             float *vj = v + j * K;
@@ -405,9 +406,20 @@ int uhn_recall(const uhn_bank *bank, const uhn_params *p, const float *queries, 
     /* uhn threads over tiles itself; each SGEMM runs on one thread. */
     openblas_set_num_threads(1);
     for (int64_t j = 0; j < B; ++j) res->lse[j] = NAN;
+    if (B == 0) return UHN_OK;
     int64_t bs = p->batch > 0 ? p->batch : 1024;
-    for (int64_t c0 = 0; c0 < B; c0 += bs)
-        UHN_CALL(recall_chunk(bank, p, queries, c0, B - c0 < bs ? B - c0 : bs, clamp, clamp_rows,
-                              with_energy, res));
-    return UHN_OK;
+    if (bs > B) bs = B;
+    uhn_kws *ws = NULL;
+    int rc = UHN_OK;
+    if (p->kernel == UHN_KERNEL_FAST) {
+        double param = isnan(p->param) ? p->sep->param_default : p->param;
+        int64_t nslot = p->sep->kind == UHN_RED_TOPK ? (int64_t)param : 0;
+        rc = uhn_kws_create(ctx, bank, bs, uhn_rec_bytes(p->sep->kind, bank->O, nslot), &ws);
+    }
+    UHN_CALL(uhn_agree(ctx, rc));
+    for (int64_t c0 = 0; rc == UHN_OK && c0 < B; c0 += bs)
+        rc = recall_chunk(bank, p, ws, queries, c0, B - c0 < bs ? B - c0 : bs, clamp, clamp_rows,
+                          with_energy, res);
+    uhn_kws_destroy(ws);
+    return rc;
 }

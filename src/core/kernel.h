@@ -16,6 +16,13 @@
 #include "core/tile.h"
 #include "uhn/engine.h"
 
+/* Buffers of the fast kernel for a batch of at most Bmax queries, reused by
+ * every step of a uhn_recall call. */
+typedef struct uhn_kws uhn_kws;
+int uhn_kws_create(uhn_ctx *ctx, const uhn_bank *bank, int64_t Bmax, size_t rec_bytes,
+                   uhn_kws **out);
+void uhn_kws_destroy(uhn_kws *ws);
+
 typedef struct uhn_step {
     const uhn_bank *bank;
     const uhn_params *p;
@@ -31,6 +38,7 @@ typedef struct uhn_step {
     const double *rsum;    /* uhn score mode, second pass: global sum of r per query */
     const int64_t *nexact; /* uhn score mode, second pass: global exact matches per query */
     const uhn_qblock *qb;  /* fast kernel: precomputed query block */
+    uhn_kws *ws;           /* fast kernel: its workspace */
 } uhn_step;
 
 static inline const uint8_t *uhn_step_cue(const uhn_step *st, int64_t j) {

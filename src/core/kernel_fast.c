@@ -19,53 +19,70 @@
  * between scoring and projection when B is small; larger when B is large so
  * that the SGEMMs run at full speed. */
 static int64_t tile_rows(int64_t K, int64_t O, int64_t B) {
-    int64_t bytes = B <= 8 ? (64 << 10) : (1536 << 10);
+    int64_t bytes = B <= 8 ? (32 << 10) : (1536 << 10);
     int64_t tn = bytes / (4 * (K + O));
     if (B > 8 && tn > 512) tn = 512;
-    return tn < 16 ? 16 : tn;
+    return tn < 4 ? 4 : tn;
 }
 
+/* One thread's buffers, allocated once per uhn_recall and reused every step
+ * (fresh pages are slow to touch; see uhn_alloc). */
 typedef struct work {
-    int64_t tn, ntiles;
-    float *St;       /* B x tn scores, then weights */
-    uhn_scratch scr; /* 3 buffers of tn * max(K, B) floats */
-    void *recs;      /* this thread's records */
+    float *St;       /* Bmax x tn scores, then weights */
+    uhn_scratch scr; /* 3 buffers of tn * max(K, Bmax) floats */
+    void *recs;      /* this thread's records (thread 0 uses the caller's) */
+    double *rsum;    /* uhn score pass: this thread's sums of r */
+    int64_t *nexact; /* and counts of exact matches */
 } work;
 
-static void free_work(work *w, int n) {
-    for (int t = 0; w && t < n; ++t) {
-        uhn_free(w[t].St);
-        uhn_free(w[t].scr.a);
-        uhn_free(w[t].scr.b);
-        uhn_free(w[t].scr.c);
-        if (t > 0) uhn_free(w[t].recs);
+struct uhn_kws {
+    int nt;
+    int64_t tn, Bmax;
+    size_t rec_bytes;
+    work *w;
+};
+
+void uhn_kws_destroy(uhn_kws *ws) {
+    if (!ws) return;
+    for (int t = 0; ws->w && t < ws->nt; ++t) {
+        work *w = &ws->w[t];
+        uhn_free(w->St), uhn_free(w->scr.a), uhn_free(w->scr.b), uhn_free(w->scr.c);
+        uhn_free(w->recs), uhn_free(w->rsum), uhn_free(w->nexact);
     }
-    free(w);
+    free(ws->w);
+    free(ws);
 }
 
-static int alloc_work(uhn_ctx *ctx, const uhn_step *st, void *recs, int nt, work **out) {
-    const uhn_bank *bk = st->bank;
-    int64_t tn = tile_rows(bk->K, bk->O, st->B);
-    int64_t wide = bk->K > st->B ? bk->K : st->B;
-    work *w = calloc((size_t)nt, sizeof *w);
-    if (!w) return uhn_fail(ctx, UHN_ENOMEM, "out of memory for the kernel workspace");
-    int ok = 1;
-    for (int t = 0; t < nt; ++t) {
-        w[t].tn = tn;
-        w[t].St = uhn_alloc((size_t)(st->B * tn) * sizeof(float));
-        w[t].scr.a = uhn_alloc((size_t)(tn * wide) * sizeof(float));
-        w[t].scr.b = uhn_alloc((size_t)(tn * wide) * sizeof(float));
-        w[t].scr.c = uhn_alloc((size_t)(tn * wide) * sizeof(float));
-        w[t].recs = t == 0 ? recs : uhn_alloc((size_t)st->B * st->rec_bytes);
-        ok = ok && w[t].St && w[t].scr.a && w[t].scr.b && w[t].scr.c && w[t].recs;
-        if (t > 0 && w[t].recs) memcpy(w[t].recs, recs, (size_t)st->B * st->rec_bytes);
+int uhn_kws_create(uhn_ctx *ctx, const uhn_bank *bk, int64_t Bmax, size_t rec_bytes,
+                   uhn_kws **out) {
+    *out = NULL;
+    uhn_kws *ws = calloc(1, sizeof *ws);
+    if (!ws) return uhn_fail(ctx, UHN_ENOMEM, "out of memory for the kernel workspace");
+    ws->nt = ctx->nthreads;
+    ws->Bmax = Bmax;
+    ws->tn = tile_rows(bk->K, bk->O, Bmax);
+    ws->rec_bytes = rec_bytes;
+    ws->w = calloc((size_t)ws->nt, sizeof *ws->w);
+    int ok = ws->w != NULL;
+    const int64_t tn = ws->tn, wide = bk->K > Bmax ? bk->K : Bmax;
+    for (int t = 0; ok && t < ws->nt; ++t) {
+        work *w = &ws->w[t];
+        w->St = uhn_alloc((size_t)(Bmax * tn) * sizeof(float));
+        w->scr.a = uhn_alloc((size_t)(tn * wide) * sizeof(float));
+        w->scr.b = uhn_alloc((size_t)(tn * wide) * sizeof(float));
+        w->scr.c = uhn_alloc((size_t)(tn * wide) * sizeof(float));
+        w->recs = t > 0 ? uhn_alloc((size_t)Bmax * rec_bytes) : NULL;
+        w->rsum = uhn_alloc((size_t)Bmax * sizeof(double));
+        w->nexact = uhn_alloc((size_t)Bmax * sizeof(int64_t));
+        ok = w->St && w->scr.a && w->scr.b && w->scr.c && (t == 0 || w->recs) && w->rsum &&
+             w->nexact;
     }
-    *out = w;
     if (!ok) {
-        free_work(w, nt);
-        *out = NULL;
-        return uhn_fail(ctx, UHN_ENOMEM, "out of memory for the kernel workspace");
+        uhn_kws_destroy(ws);
+        return uhn_fail(ctx, UHN_ENOMEM, "out of memory for the kernel workspace (%lld queries)",
+                        (long long)Bmax);
     }
+    *out = ws;
     return UHN_OK;
 }
 
@@ -129,42 +146,35 @@ static void tile_scores(const uhn_step *st, const uhn_tile *t, float *St, uhn_sc
 }
 
 int uhn_kernel_fast_rsum(uhn_ctx *ctx, const uhn_step *st, double *rsum, int64_t *nexact) {
+    (void)ctx;
     const uhn_bank *bk = st->bank;
+    uhn_kws *ws = st->ws;
     if (bk->n_local == 0) return UHN_OK;
-    int nt = ctx->nthreads, failed = 0;
-    const int64_t tn = tile_rows(bk->K, bk->O, st->B), ntiles = (bk->n_local + tn - 1) / tn;
-#pragma omp parallel num_threads(nt) reduction(|| : failed)
+    const int64_t tn = ws->tn, ntiles = (bk->n_local + tn - 1) / tn;
+#pragma omp parallel num_threads(ws->nt)
     {
-        float *St = uhn_alloc((size_t)(st->B * tn) * sizeof(float));
-        int64_t wide = bk->K > st->B ? bk->K : st->B;
-        uhn_scratch scr = {uhn_alloc((size_t)(tn * wide) * 4), uhn_alloc((size_t)(tn * wide) * 4),
-                           uhn_alloc((size_t)(tn * wide) * 4)};
-        double *my = calloc((size_t)st->B, sizeof *my);
-        int64_t *mine = calloc((size_t)st->B, sizeof *mine);
-        failed = !St || !scr.a || !scr.b || !scr.c || !my || !mine;
-        if (!failed) {
+        work *me = &ws->w[omp_get_thread_num()];
+        memset(me->rsum, 0, (size_t)st->B * sizeof(double));
+        memset(me->nexact, 0, (size_t)st->B * sizeof(int64_t));
 #pragma omp for schedule(static)
-            for (int64_t tile = 0; tile < ntiles; ++tile) {
-                int64_t i0 = tile * tn;
-                uhn_tile t = {bk->keys + i0 * bk->K, bk->key_norm2 + i0, bk->key_sum + i0,
-                              (bk->n_local - i0 < tn ? bk->n_local - i0 : tn), bk->K};
-                tile_scores(st, &t, St, &scr, 1);
-                for (int64_t j = 0; j < st->B; ++j)
-                    for (int64_t i = 0; i < t.tn; ++i) {
-                        float r = St[j * t.tn + i];
-                        if (r < 0)
-                            mine[j] += 1;
-                        else
-                            my[j] += r;
-                    }
-            }
-#pragma omp critical
-            for (int64_t j = 0; j < st->B; ++j) rsum[j] += my[j], nexact[j] += mine[j];
+        for (int64_t tile = 0; tile < ntiles; ++tile) {
+            int64_t i0 = tile * tn;
+            uhn_tile t = {bk->keys + i0 * bk->K, bk->key_norm2 + i0, bk->key_sum + i0,
+                          (bk->n_local - i0 < tn ? bk->n_local - i0 : tn), bk->K};
+            tile_scores(st, &t, me->St, &me->scr, 1);
+            for (int64_t j = 0; j < st->B; ++j)
+                for (int64_t i = 0; i < t.tn; ++i) {
+                    float r = me->St[j * t.tn + i];
+                    if (r < 0) /* an exact match (see tile_scores) */
+                        me->nexact[j] += 1;
+                    else
+                        me->rsum[j] += r;
+                }
         }
-        uhn_free(St), uhn_free(scr.a), uhn_free(scr.b), uhn_free(scr.c);
-        free(my), free(mine);
     }
-    return failed ? uhn_fail(ctx, UHN_ENOMEM, "out of memory in the uhn score pass") : UHN_OK;
+    for (int t = 0; t < ws->nt; ++t) /* thread order: deterministic sums */
+        for (int64_t j = 0; j < st->B; ++j) rsum[j] += ws->w[t].rsum[j], nexact[j] += ws->w[t].nexact[j];
+    return UHN_OK;
 }
 
 /* Weights of one query over one tile, in place in h[0..tn); updates its record. */
@@ -244,10 +254,19 @@ static void tile_project(const uhn_step *st, const float *G, int64_t tn, const f
         if (B <= 4) { /* as in the similarity kernels: loops beat a GEMV call here */
             for (int64_t j = 0; j < B; ++j) {
                 float *z = uhn_rec_z(uhn_rec_at(recs, st->rec_bytes, j));
-                for (int64_t i = 0; i < tn; ++i) {
-                    const float g = G[j * tn + i], *y = Y + i * O;
+                const float *g = G + j * tn;
+                int64_t i = 0;
+                for (; i + 4 <= tn; i += 4) { /* z is loaded and stored once per 4 rows */
+                    const float *y0 = Y + i * O, *y1 = y0 + O, *y2 = y1 + O, *y3 = y2 + O;
+                    const float g0 = g[i], g1 = g[i + 1], g2 = g[i + 2], g3 = g[i + 3];
 #pragma omp simd
-                    for (int64_t k = 0; k < O; ++k) z[k] += g * y[k];
+                    for (int64_t k = 0; k < O; ++k)
+                        z[k] += g0 * y0[k] + g1 * y1[k] + g2 * y2[k] + g3 * y3[k];
+                }
+                for (; i < tn; ++i) {
+                    const float gi = g[i], *y = Y + i * O;
+#pragma omp simd
+                    for (int64_t k = 0; k < O; ++k) z[k] += gi * y[k];
                 }
             }
         } else
@@ -266,15 +285,16 @@ static void tile_project(const uhn_step *st, const float *G, int64_t tn, const f
 }
 
 int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs) {
+    (void)ctx;
     const uhn_bank *bk = st->bank;
+    uhn_kws *ws = st->ws;
     if (bk->n_local == 0) return UHN_OK;
-    int nt = ctx->nthreads;
-    work *w;
-    UHN_CALL(alloc_work(ctx, st, recs, nt, &w));
-    const int64_t tn = w[0].tn, ntiles = (bk->n_local + tn - 1) / tn;
-#pragma omp parallel num_threads(nt)
+    const int64_t tn = ws->tn, ntiles = (bk->n_local + tn - 1) / tn;
+    ws->w[0].recs = recs;
+    for (int t = 1; t < ws->nt; ++t) memcpy(ws->w[t].recs, recs, (size_t)st->B * st->rec_bytes);
+#pragma omp parallel num_threads(ws->nt)
     {
-        work *me = &w[omp_get_thread_num()];
+        work *me = &ws->w[omp_get_thread_num()];
 #pragma omp for schedule(static)
         for (int64_t tile = 0; tile < ntiles; ++tile) {
             int64_t i0 = tile * tn;
@@ -288,10 +308,10 @@ int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs) {
             tile_project(st, me->St, t.tn, Y, me->recs);
         }
     }
-    for (int t = 1; t < nt; ++t)
+    for (int t = 1; t < ws->nt; ++t)
         for (int64_t j = 0; j < st->B; ++j)
-            uhn_rec_merge(uhn_rec_at(w[t].recs, st->rec_bytes, j),
+            uhn_rec_merge(uhn_rec_at(ws->w[t].recs, st->rec_bytes, j),
                           uhn_rec_at(recs, st->rec_bytes, j));
-    free_work(w, nt);
+    ws->w[0].recs = NULL;
     return UHN_OK;
 }
