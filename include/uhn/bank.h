@@ -28,13 +28,13 @@ typedef struct uhn_bank {
     float *keys;       /* n_local x K, row-major, 64-byte aligned; owned */
     float *values;     /* n_local x O; == keys when !hetero; owned when hetero */
     /* Row statistics computed by uhn_bank_commit: */
-    float *key_norm2; /* ||x_n||^2 */
-    float *key_sum;   /* sum_k x_n[k] */
-    int keys_nonneg;  /* 1 when every key entry on every rank is >= 0 */
-    uhn_gidx neg_row;     /* lowest global row with a negative key entry, -1 if none */
-    int64_t neg_col;      /* its first negative column */
-    double neg_val;       /* that entry */
-    char keys_name[256];  /* the keys' name for messages ("mem.h5:memories") */
+    float *key_norm2;    /* ||x_n||^2 */
+    float *key_sum;      /* sum_k x_n[k] */
+    int keys_nonneg;     /* 1 when every key entry on every rank is >= 0 */
+    uhn_gidx neg_row;    /* lowest global row with a negative key entry, -1 if none */
+    int64_t neg_col;     /* its first negative column */
+    double neg_val;      /* that entry */
+    char keys_name[256]; /* the keys' name for messages ("mem.h5:memories") */
     int committed;
 } uhn_bank;
 

@@ -62,6 +62,10 @@ typedef struct uhn_h5_name {
 int uhn_h5_name_parse(uhn_ctx *ctx, const char *arg, const char *default_dataset, const char *role,
                       uhn_h5_name *out);
 
+/* 1 when both paths exist and are the same file (hard links included).
+ * Not collective. */
+int uhn_h5_same_file(const char *a, const char *b);
+
 /* Shape and file type of a dataset. */
 typedef struct uhn_h5_info {
     int rank;                      /* number of dimensions (0 for a scalar) */

@@ -8,4 +8,5 @@
 #include "uhn/separation.h"
 #include "uhn/bank.h"
 #include "uhn/engine.h"
+#include "uhn/h5io.h"
 #endif

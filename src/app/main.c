@@ -15,19 +15,19 @@ static const struct {
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: mpirun -n R uhn COMMAND [options]\n\n"
-               "uhn %s: distributed Universal Hopfield Networks and Hopfield Encoding Networks.\n\n"
-               "commands:\n",
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: mpirun -n R uhn COMMAND [options]\n\n"
+            "uhn %s: distributed Universal Hopfield Networks and Hopfield Encoding Networks.\n\n"
+            "commands:\n",
             UHN_VERSION_STRING);
-    for (int i = 0; i < NCOMMANDS; ++i) fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+    for (int i = 0; i < NCOMMANDS; ++i)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
     fprintf(f, "\n`uhn COMMAND --help` documents each command's options.\n"
                "  --help     this text\n  --version  version, git commit and compiler\n");
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     int provided, status = UHN_OK;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     uhn_ctx *ctx = NULL;
@@ -51,7 +51,8 @@ int main(int argc, char **argv)
                 found = 1;
                 status = commands[i].fn(ctx, argc - 1, argv + 1);
             }
-        if (!found) status = uhn_fail(ctx, UHN_EINPUT, "unknown command '%s' (see uhn --help)", cmd);
+        if (!found)
+            status = uhn_fail(ctx, UHN_EINPUT, "unknown command '%s' (see uhn --help)", cmd);
     }
 
     if (status != UHN_OK) uhn_report(ctx);

@@ -84,7 +84,8 @@ int uhn_bank_commit(uhn_bank *b, const char *keys_name, const char *values_name)
         for (int64_t k = 0; k < b->K; ++k) {
             n2 += (double)x[k] * x[k];
             s += x[k];
-            if (x[k] < 0 && neg_row == INT64_MAX) neg_row = b->row0 + i, neg_col = k, neg_val = x[k];
+            if (x[k] < 0 && neg_row == INT64_MAX)
+                neg_row = b->row0 + i, neg_col = k, neg_val = x[k];
         }
         b->key_norm2[i] = (float)n2;
         b->key_sum[i] = (float)s;

@@ -308,9 +308,9 @@ static double energy(const uhn_params *p, double lse, const float *v, const uint
 enum { Q_ACTIVE = 0, Q_FINAL = 1, Q_DONE = 2 };
 
 /* Runs the dynamics for queries [c0, c0 + Bc) of the caller's batch. */
-static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws, const float *queries, int64_t c0,
-                        int64_t Bc, const uint8_t *clamp, int64_t clamp_rows, int with_energy,
-                        uhn_result *res) {
+static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
+                        const float *queries, int64_t c0, int64_t Bc, const uint8_t *clamp,
+                        int64_t clamp_rows, int with_energy, uhn_result *res) {
     uhn_ctx *ctx = bank->ctx;
     const int64_t K = bank->K, O = bank->O, T = p->steps;
     const float *q0 = queries + c0 * K;

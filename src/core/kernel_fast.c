@@ -173,7 +173,8 @@ int uhn_kernel_fast_rsum(uhn_ctx *ctx, const uhn_step *st, double *rsum, int64_t
         }
     }
     for (int t = 0; t < ws->nt; ++t) /* thread order: deterministic sums */
-        for (int64_t j = 0; j < st->B; ++j) rsum[j] += ws->w[t].rsum[j], nexact[j] += ws->w[t].nexact[j];
+        for (int64_t j = 0; j < st->B; ++j)
+            rsum[j] += ws->w[t].rsum[j], nexact[j] += ws->w[t].nexact[j];
     return UHN_OK;
 }
 

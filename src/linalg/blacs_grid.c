@@ -4,8 +4,7 @@
 #include "linalg/blacs_grid.h"
 #include "linalg/scalapack.h"
 
-int uhn_blacs_grid_create(uhn_ctx *ctx, uhn_blacs_grid *grid)
-{
+int uhn_blacs_grid_create(uhn_ctx *ctx, uhn_blacs_grid *grid) {
     int nprow = 1;
     for (int r = 1; r * r <= ctx->size; ++r)
         if (ctx->size % r == 0) nprow = r;
@@ -21,8 +20,7 @@ int uhn_blacs_grid_create(uhn_ctx *ctx, uhn_blacs_grid *grid)
     return UHN_OK;
 }
 
-void uhn_blacs_grid_destroy(uhn_blacs_grid *grid)
-{
+void uhn_blacs_grid_destroy(uhn_blacs_grid *grid) {
     Cblacs_gridexit(grid->ictxt);
     Cfree_blacs_system_handle(grid->sys_handle);
 }

@@ -8,9 +8,9 @@
 #include "uhn/context.h"
 
 typedef struct uhn_blacs_grid {
-    int ictxt;         /* BLACS context */
-    int sys_handle;    /* BLACS system handle of ctx->comm */
-    int nprow, npcol;  /* grid shape: nprow * npcol == ctx->size, as square as possible */
+    int ictxt;        /* BLACS context */
+    int sys_handle;   /* BLACS system handle of ctx->comm */
+    int nprow, npcol; /* grid shape: nprow * npcol == ctx->size, as square as possible */
     int myrow, mycol;
 } uhn_blacs_grid;
 

@@ -36,8 +36,8 @@
 
 #define TOL_MONO     1e-9
 #define TOL_MONO_F32 (8 * FLT_EPSILON)
-#define TOL_E0   1e-6
-#define TOL_TRAJ 1e-5
+#define TOL_E0       1e-6
+#define TOL_TRAJ     1e-5
 
 typedef struct ecase {
     int euclid; /* 0: dot, 1: euclidean */

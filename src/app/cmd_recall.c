@@ -1,0 +1,714 @@
+/*
+ * `uhn recall` (spec §8): the engine on any matrices a user has in HDF5.
+ *
+ * Prolog, run, epilog: parse the options (identically on every rank), check
+ * the output directory and the shapes of the inputs before any heavy work, read
+ * each rank's own rows of the bank with collective MPI-IO, replicate the
+ * queries and the clamp mask, recall, and let rank 0 write the results
+ * atomically. Every step's status is agreed over the communicator, so every
+ * rank returns the same status and no rank is left inside a collective.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app/commands.h"
+#include "uhn/h5io.h"
+#include "uhn/uhn.h"
+
+/* ------------------------------------------------------------------------ */
+/* Options                                                                  */
+
+typedef enum { ARG_STR, ARG_DBL, ARG_INT, ARG_FLAG } arg_kind;
+
+typedef struct recall_args {
+    const char *memories, *queries, *output, *values, *clamp; /* point into argv */
+    const char *similarity, *separation, *score, *kernel;
+    double beta, param, step_size, tol;
+    int64_t steps, batch;
+    int no_normalize, cue_only, quiet, verbose, help;
+} recall_args;
+
+/* Range checks: NULL when v is valid, else what is required. */
+static const char *positive(double v) {
+    return v > 0 ? NULL : "must be > 0";
+}
+static const char *non_negative(double v) {
+    return v >= 0 ? NULL : "must be >= 0";
+}
+static const char *unit_interval(double v) {
+    return v > 0 && v <= 1 ? NULL : "must be in (0, 1]";
+}
+static const char *step_count(double v) {
+    return v >= 1 && v <= INT_MAX ? NULL : "must be an integer from 1 to 2147483647";
+}
+
+typedef struct opt_def {
+    const char *name; /* without the leading "--" */
+    arg_kind kind;
+    size_t offset; /* of the field in recall_args */
+    const char *metavar;
+    const char *help; /* with the default */
+    const char *(*check)(double v);
+} opt_def;
+
+#define OFF(field) offsetof(recall_args, field)
+static const opt_def options[] = {
+    {"memories", ARG_STR, OFF(memories), "FILE[:DATASET]",
+     "memory keys, 2-D [N][K], one memory per row (required; dataset 'memories')", NULL},
+    {"queries", ARG_STR, OFF(queries), "FILE[:DATASET]",
+     "queries, 2-D [B][K] (required; dataset 'queries')", NULL},
+    {"output", ARG_STR, OFF(output), "FILE",
+     "results file, written atomically (required; its directory must exist)", NULL},
+    {"values", ARG_STR, OFF(values), "FILE[:DATASET]",
+     "values, 2-D [N][O]: hetero-association (default: none, values = keys; dataset 'values')",
+     NULL},
+    {"clamp", ARG_STR, OFF(clamp), "FILE[:DATASET]",
+     "known coordinates, [K] or [B][K], non-zero = known: held at the query value after "
+     "every step, and the cue set of --cue-only (default: none; dataset 'clamp')",
+     NULL},
+    {"similarity", ARG_STR, OFF(similarity), "NAME", "similarity s(x, q) (default dot)", NULL},
+    {"separation", ARG_STR, OFF(separation), "NAME", "separation function (default softmax)", NULL},
+    {"beta", ARG_DBL, OFF(beta), "B", "inverse temperature beta > 0 (default 1)", positive},
+    {"param", ARG_DBL, OFF(param), "P",
+     "p for power, k for topk, t for threshold (default: the separation's own)", NULL},
+    {"score", ARG_STR, OFF(score), "raw|uhn",
+     "raw: beta*s; uhn: the normalised scores of the UHN paper (default raw)", NULL},
+    {"no-normalize", ARG_FLAG, OFF(no_normalize), NULL,
+     "weights are g_n, not g_n / sum g (default: normalise)", NULL},
+    {"steps", ARG_INT, OFF(steps), "T", "iteration steps T >= 1 (default 1)", step_count},
+    {"step-size", ARG_DBL, OFF(step_size), "A", "step size alpha in (0, 1] (default 1)",
+     unit_interval},
+    {"tol", ARG_DBL, OFF(tol), "TOL",
+     "stop a query when max |v_t+1 - v_t| < TOL; 0 runs all steps (default 0)", non_negative},
+    {"cue-only", ARG_FLAG, OFF(cue_only), NULL,
+     "similarities over the --clamp coordinates only (default: all coordinates)", NULL},
+    {"kernel", ARG_STR, OFF(kernel), "fast|ref",
+     "fast: SGEMM kernels; ref: the plain reference engine (default fast)", NULL},
+    {"batch", ARG_INT, OFF(batch), "N", "queries per internal batch, 0 = automatic (default 0)",
+     non_negative},
+    {"quiet", ARG_FLAG, OFF(quiet), NULL, "no summary line on standard output", NULL},
+    {"verbose", ARG_FLAG, OFF(verbose), NULL,
+     "phase timers (min/mean/max over ranks) on standard error", NULL},
+    {"help", ARG_FLAG, OFF(help), NULL, "this text", NULL},
+};
+enum { NOPTIONS = sizeof options / sizeof options[0] };
+
+/* Named choices that are not table entries of the engine. */
+typedef struct choice {
+    const char *name;
+    int value;
+} choice;
+#define NCHOICES(table) ((int)(sizeof table / sizeof table[0]))
+static const choice score_modes[] = {{"raw", UHN_SCORE_RAW}, {"uhn", UHN_SCORE_UHN}};
+static const choice kernels[] = {{"fast", UHN_KERNEL_FAST}, {"ref", UHN_KERNEL_REF}};
+
+/* Prints text from column `col` of a line whose continuation lines start at
+ * column `indent`, wrapping at spaces before HELP_WIDTH. */
+enum { HELP_WIDTH = 100 };
+static void print_wrapped(FILE *f, int col, int indent, const char *text) {
+    while (*text) {
+        int room = HELP_WIDTH - col, n = (int)strlen(text);
+        if (n > room) {
+            n = room;
+            while (n > 0 && text[n] != ' ') --n;
+            if (n == 0) n = (int)strcspn(text, " ");
+        }
+        fprintf(f, "%.*s\n", n, text);
+        text += n;
+        while (*text == ' ') ++text;
+        if (*text) fprintf(f, "%*s", indent, "");
+        col = indent;
+    }
+}
+
+static void print_help(FILE *f) {
+    fprintf(f, "usage: mpirun -n R uhn recall --memories FILE[:DATASET] --queries FILE[:DATASET]\n"
+               "                               --output FILE [options]\n\n"
+               "Recalls each query from a memory bank stored in HDF5 (any numeric type, read as\n"
+               "float32) and writes output, index, weight, lse (softmax), energy (softmax with\n"
+               "dot or euclidean), steps and empty. Options take `--opt value` or `--opt=value`.\n"
+               "FILE:DATASET names a dataset inside a file; without it the default dataset is\n"
+               "used.\n\n");
+    for (int i = 0; i < NOPTIONS; ++i) {
+        char head[64];
+        snprintf(head, sizeof head, "--%s%s%s", options[i].name, options[i].metavar ? " " : "",
+                 options[i].metavar ? options[i].metavar : "");
+        fprintf(f, "  %-28s ", head);
+        print_wrapped(f, 31, 31, options[i].help);
+    }
+    char list[1024];
+    size_t n = 0;
+    for (int i = 0; i < uhn_similarity_count() && n < sizeof list; ++i) {
+        int w = snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "",
+                         uhn_similarity_name(uhn_similarity_at(i)));
+        if (w > 0) n += (size_t)w;
+    }
+    fprintf(f, "\nsimilarity names: ");
+    print_wrapped(f, 18, 4, list);
+    n = 0;
+    for (int i = 0; i < uhn_separation_count() && n < sizeof list; ++i) {
+        const uhn_separation *s = uhn_separation_at(i);
+        const char *pn = uhn_separation_param_name(s);
+        int w =
+            pn ? snprintf(list + n, sizeof list - n, "%s%s (--param %s, default %g)", i ? ", " : "",
+                          uhn_separation_name(s), pn, uhn_separation_param_default(s))
+               : snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", uhn_separation_name(s));
+        if (w > 0) n += (size_t)w;
+    }
+    fprintf(f, "separation names: ");
+    print_wrapped(f, 18, 4, list);
+    fprintf(f, "\nExit status: 0 on success, 2 on bad input (one line on standard error names\n"
+               "the file, dataset, option or index at fault), 1 on other failures. A failed run\n"
+               "leaves no output file and never damages an existing one.\n");
+}
+
+/* Strict numbers: the whole text, finite, in range. */
+static int parse_double(uhn_ctx *ctx, const char *opt, const char *s, double *out) {
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || end == s || *end || isspace((unsigned char)*s))
+        return uhn_fail(ctx, UHN_EINPUT, "--%s: '%s' is not a number", opt, s);
+    if (errno == ERANGE || !isfinite(v))
+        return uhn_fail(ctx, UHN_EINPUT, "--%s: '%s' is not a finite number in range", opt, s);
+    *out = v;
+    return UHN_OK;
+}
+
+static int parse_int(uhn_ctx *ctx, const char *opt, const char *s, int64_t *out) {
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || end == s || *end || isspace((unsigned char)*s))
+        return uhn_fail(ctx, UHN_EINPUT, "--%s: '%s' is not an integer", opt, s);
+    if (errno == ERANGE) return uhn_fail(ctx, UHN_EINPUT, "--%s: '%s' is out of range", opt, s);
+    *out = (int64_t)v;
+    return UHN_OK;
+}
+
+static int set_option(uhn_ctx *ctx, const opt_def *o, const char *val, recall_args *a) {
+    char *field = (char *)a + o->offset;
+    double v = 0;
+    switch (o->kind) {
+    case ARG_STR:
+        *(const char **)field = val;
+        return UHN_OK;
+    case ARG_FLAG:
+        *(int *)field = 1;
+        return UHN_OK;
+    case ARG_DBL:
+        UHN_CALL(parse_double(ctx, o->name, val, (double *)field));
+        v = *(double *)field;
+        break;
+    case ARG_INT:
+        UHN_CALL(parse_int(ctx, o->name, val, (int64_t *)field));
+        v = (double)*(int64_t *)field;
+        break;
+    }
+    const char *why = o->check ? o->check(v) : NULL;
+    if (why) return uhn_fail(ctx, UHN_EINPUT, "--%s %s (got %s)", o->name, why, val);
+    return UHN_OK;
+}
+
+static const opt_def *find_option(const char *name, size_t len) {
+    for (int i = 0; i < NOPTIONS; ++i)
+        if (strlen(options[i].name) == len && !strncmp(options[i].name, name, len))
+            return &options[i];
+    return NULL;
+}
+
+static int parse_args(uhn_ctx *ctx, int argc, char **argv, recall_args *a) {
+    unsigned char given[NOPTIONS] = {0};
+    for (int i = 1; i < argc; ++i) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "-h")) arg = "--help";
+        if (strncmp(arg, "--", 2) != 0 || !arg[2])
+            return uhn_fail(ctx, UHN_EINPUT, "unexpected argument '%s' (see uhn recall --help)",
+                            arg);
+        const char *name = arg + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const opt_def *o = find_option(name, len);
+        if (!o)
+            return uhn_fail(ctx, UHN_EINPUT, "unknown option '--%.*s' (see uhn recall --help)",
+                            (int)len, name);
+        if (given[o - options]++)
+            return uhn_fail(ctx, UHN_EINPUT, "--%s given more than once", o->name);
+        const char *val = NULL;
+        if (o->kind == ARG_FLAG) {
+            if (eq) return uhn_fail(ctx, UHN_EINPUT, "--%s takes no value", o->name);
+        } else if (eq) {
+            val = eq + 1;
+        } else if (i + 1 < argc) {
+            val = argv[++i];
+        } else {
+            return uhn_fail(ctx, UHN_EINPUT, "--%s needs a value (%s)", o->name, o->metavar);
+        }
+        UHN_CALL(set_option(ctx, o, val, a));
+    }
+    if (a->help) return UHN_OK;
+    static const char *const required[] = {"memories", "queries", "output"};
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; ++i) {
+        const opt_def *o = find_option(required[i], strlen(required[i]));
+        if (!*(const char **)((const char *)a + o->offset))
+            return uhn_fail(ctx, UHN_EINPUT, "missing required option --%s (see uhn recall --help)",
+                            required[i]);
+    }
+    return UHN_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Resolving names into engine parameters                                   */
+
+static int unknown_name(uhn_ctx *ctx, const char *opt, const char *name, int count,
+                        const char *(*name_at)(int)) {
+    char list[512] = "";
+    size_t len = 0;
+    for (int i = 0; i < count && len < sizeof list; ++i) {
+        int n = snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", name_at(i));
+        if (n > 0) len += (size_t)n;
+    }
+    return uhn_fail(ctx, UHN_EINPUT, "--%s: unknown name '%s' (valid: %s)", opt, name, list);
+}
+
+static const char *similarity_name_at(int i) {
+    return uhn_similarity_name(uhn_similarity_at(i));
+}
+static const char *separation_name_at(int i) {
+    return uhn_separation_name(uhn_separation_at(i));
+}
+
+static const char *choice_name(const choice *c, int n, int value) {
+    for (int i = 0; i < n; ++i)
+        if (c[i].value == value) return c[i].name;
+    return "unknown";
+}
+
+/* The choice named `name`; an unknown one is an error listing the valid. */
+static int find_choice(uhn_ctx *ctx, const char *opt, const char *name, const choice *c, int n,
+                       int *value) {
+    char list[128] = "";
+    for (int i = 0; i < n; ++i) {
+        if (!strcmp(c[i].name, name)) {
+            *value = c[i].value;
+            return UHN_OK;
+        }
+        strncat(list, i ? "|" : "", sizeof list - strlen(list) - 1);
+        strncat(list, c[i].name, sizeof list - strlen(list) - 1);
+    }
+    return uhn_fail(ctx, UHN_EINPUT, "--%s: unknown name '%s' (valid: %s)", opt, name, list);
+}
+
+static int resolve_params(uhn_ctx *ctx, const recall_args *a, uhn_params *p) {
+    uhn_params_default(p);
+    if (a->similarity && !(p->sim = uhn_similarity_find(a->similarity)))
+        return unknown_name(ctx, "similarity", a->similarity, uhn_similarity_count(),
+                            similarity_name_at);
+    if (a->separation && !(p->sep = uhn_separation_find(a->separation)))
+        return unknown_name(ctx, "separation", a->separation, uhn_separation_count(),
+                            separation_name_at);
+    int v = 0;
+    if (a->score) {
+        UHN_CALL(find_choice(ctx, "score", a->score, score_modes, NCHOICES(score_modes), &v));
+        p->score = (uhn_score_mode)v;
+    }
+    if (a->kernel) {
+        UHN_CALL(find_choice(ctx, "kernel", a->kernel, kernels, NCHOICES(kernels), &v));
+        p->kernel = (uhn_kernel)v;
+    }
+    if (!isnan(a->beta)) p->beta = a->beta;
+    if (!isnan(a->step_size)) p->step_size = a->step_size;
+    if (!isnan(a->tol)) p->tol = a->tol;
+    if (a->steps > 0) p->steps = (int)a->steps;
+    if (a->batch >= 0) p->batch = a->batch;
+    p->normalize = !a->no_normalize;
+    p->cue_only = a->cue_only;
+    p->param = a->param;
+    if (!isnan(a->param)) {
+        const char *pn = uhn_separation_param_name(p->sep);
+        if (!pn)
+            return uhn_fail(ctx, UHN_EINPUT, "--param is not used by --separation %s",
+                            uhn_separation_name(p->sep));
+        const char *why = uhn_separation_param_check(p->sep, a->param);
+        if (why)
+            return uhn_fail(ctx, UHN_EINPUT, "--param: %s of --separation %s must be %s (got %g)",
+                            pn, uhn_separation_name(p->sep), why, a->param);
+    }
+    if (a->cue_only && !a->clamp)
+        return uhn_fail(ctx, UHN_EINPUT, "--cue-only needs --clamp (the known coordinates)");
+    if (a->values && p->steps > 1)
+        return uhn_fail(ctx, UHN_EINPUT,
+                        "--steps %d needs auto-association: a bank with --values cannot be "
+                        "iterated (use --steps 1)",
+                        p->steps);
+    return UHN_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The run                                                                  */
+
+typedef struct recall_run {
+    uhn_ctx *ctx; /* not owned */
+    int argc;
+    char **argv;
+    recall_args a;
+    uhn_params p;
+    uhn_h5_name mem, qry, val, clp;
+    int64_t N, K, O, B, clamp_rows;
+    uhn_bank *bank;  /* owned */
+    float *queries;  /* B x K, owned */
+    uint8_t *clamp;  /* clamp_rows x K or NULL, owned */
+    uhn_result *res; /* owned */
+    double t_start;  /* uhn_wtime at the start */
+    time_t wall_start;
+} recall_run;
+
+static int parse_names(recall_run *r) {
+    uhn_ctx *ctx = r->ctx;
+    UHN_CALL(uhn_h5_name_parse(ctx, r->a.memories, "memories", "--memories", &r->mem));
+    UHN_CALL(uhn_h5_name_parse(ctx, r->a.queries, "queries", "--queries", &r->qry));
+    if (r->a.values) UHN_CALL(uhn_h5_name_parse(ctx, r->a.values, "values", "--values", &r->val));
+    if (r->a.clamp) UHN_CALL(uhn_h5_name_parse(ctx, r->a.clamp, "clamp", "--clamp", &r->clp));
+    /* Replacing an input with the results is never what was meant. */
+    const uhn_h5_name *inputs[] = {&r->mem, &r->qry, &r->val, &r->clp};
+    for (size_t k = 0; k < sizeof inputs / sizeof inputs[0]; ++k)
+        if (inputs[k]->file[0] && uhn_h5_same_file(r->a.output, inputs[k]->file))
+            return uhn_fail(ctx, UHN_EINPUT,
+                            "--output: '%s' is the %s file; refusing to replace it", r->a.output,
+                            inputs[k]->role);
+    return UHN_OK;
+}
+
+/* "[3][4]" */
+static const char *shape_str(const uhn_h5_info *info, char *buf, size_t len) {
+    size_t n = 0;
+    buf[0] = '\0';
+    if (info->rank == 0) snprintf(buf, len, "a scalar");
+    for (int i = 0; i < info->rank && n < len; ++i) {
+        int w = snprintf(buf + n, len - n, "[%lld]", (long long)info->dims[i]);
+        if (w > 0) n += (size_t)w;
+    }
+    return buf;
+}
+
+/* A 2-D dataset with at least one row and one column. */
+static int check_matrix(uhn_ctx *ctx, const uhn_h5_name *n, const uhn_h5_info *info,
+                        const char *expect) {
+    char s[128];
+    if (info->rank != 2)
+        return uhn_fail(ctx, UHN_EINPUT, "%s: dataset %s is %s (%d-D); expected a 2-D %s array",
+                        n->role, n->label, shape_str(info, s, sizeof s), info->rank, expect);
+    if (info->dims[0] == 0 || info->dims[1] == 0)
+        return uhn_fail(ctx, UHN_EINPUT, "%s: dataset %s is empty (%s)", n->role, n->label,
+                        shape_str(info, s, sizeof s));
+    return UHN_OK;
+}
+
+/* Shapes of every input, checked on every rank from the broadcast info. */
+static int check_shapes(recall_run *r, const uhn_h5_info *mi, const uhn_h5_info *qi,
+                        const uhn_h5_info *vi, const uhn_h5_info *ci) {
+    uhn_ctx *ctx = r->ctx;
+    char s[128];
+    UHN_CALL(check_matrix(ctx, &r->mem, mi, "[N][K]"));
+    r->N = mi->dims[0];
+    r->K = r->O = mi->dims[1];
+    UHN_CALL(check_matrix(ctx, &r->qry, qi, "[B][K]"));
+    r->B = qi->dims[0];
+    if (qi->dims[1] != r->K)
+        return uhn_fail(ctx, UHN_EINPUT,
+                        "--queries: %s has %lld columns but --memories %s has K = %lld",
+                        r->qry.label, (long long)qi->dims[1], r->mem.label, (long long)r->K);
+    if (r->a.values) {
+        UHN_CALL(check_matrix(ctx, &r->val, vi, "[N][O]"));
+        if (vi->dims[0] != r->N)
+            return uhn_fail(ctx, UHN_EINPUT,
+                            "--values: %s has %lld rows but --memories %s has N = %lld",
+                            r->val.label, (long long)vi->dims[0], r->mem.label, (long long)r->N);
+        r->O = vi->dims[1];
+    }
+    if (r->a.clamp) {
+        int ok =
+            (ci->rank == 1 && ci->dims[0] == r->K) ||
+            (ci->rank == 2 && ci->dims[1] == r->K && (ci->dims[0] == r->B || ci->dims[0] == 1));
+        if (!ok)
+            return uhn_fail(ctx, UHN_EINPUT,
+                            "--clamp: %s is %s; expected [K] = [%lld] or [B][K] = [%lld][%lld] "
+                            "(K from --memories %s, B from --queries %s)",
+                            r->clp.label, shape_str(ci, s, sizeof s), (long long)r->K,
+                            (long long)r->B, (long long)r->K, r->mem.label, r->qry.label);
+        r->clamp_rows = ci->rank == 1 ? 1 : ci->dims[0];
+    }
+    return UHN_OK;
+}
+
+static int open_inputs(recall_run *r) {
+    uhn_ctx *ctx = r->ctx;
+    uhn_h5_info mi, qi, vi, ci;
+    memset(&vi, 0, sizeof vi);
+    memset(&ci, 0, sizeof ci);
+    UHN_CALL(uhn_h5_info_get(ctx, &r->mem, &mi));
+    UHN_CALL(uhn_h5_info_get(ctx, &r->qry, &qi));
+    if (r->a.values) UHN_CALL(uhn_h5_info_get(ctx, &r->val, &vi));
+    if (r->a.clamp) UHN_CALL(uhn_h5_info_get(ctx, &r->clp, &ci));
+    UHN_CALL(uhn_agree(ctx, check_shapes(r, &mi, &qi, &vi, &ci)));
+    if (ctx->verbose > 1 && ctx->rank == 0) {
+        char s[128];
+        fprintf(stderr, "uhn recall: memories %s %s (%s)\n", r->mem.label,
+                shape_str(&mi, s, sizeof s), mi.type);
+        fprintf(stderr, "uhn recall: queries %s %s (%s)\n", r->qry.label,
+                shape_str(&qi, s, sizeof s), qi.type);
+    }
+    return UHN_OK;
+}
+
+static int load_bank(recall_run *r) {
+    uhn_ctx *ctx = r->ctx;
+    int hetero = r->a.values != NULL;
+    UHN_CALL(uhn_agree(ctx, uhn_bank_create(ctx, r->N, r->K, hetero, r->O, &r->bank)));
+    uhn_bank *b = r->bank;
+    UHN_CALL(uhn_h5_read_rows(ctx, &r->mem, b->row0, b->n_local, r->K, UHN_H5_FLOAT32, b->keys));
+    if (hetero)
+        UHN_CALL(
+            uhn_h5_read_rows(ctx, &r->val, b->row0, b->n_local, r->O, UHN_H5_FLOAT32, b->values));
+    return uhn_agree(ctx, uhn_bank_commit(b, r->mem.label, hetero ? r->val.label : r->mem.label));
+}
+
+/* The clamp as a 0/1 mask; a non-finite entry is an input error. */
+static int clamp_mask(recall_run *r, const double *raw) {
+    int64_t n = r->clamp_rows * r->K;
+    for (int64_t i = 0; i < n; ++i) {
+        if (!isfinite(raw[i])) {
+            if (r->clamp_rows == 1)
+                return uhn_fail(r->ctx, UHN_EINPUT,
+                                "--clamp: %s has a non-finite value at column %lld", r->clp.label,
+                                (long long)i);
+            return uhn_fail(r->ctx, UHN_EINPUT,
+                            "--clamp: %s has a non-finite value at row %lld, column %lld",
+                            r->clp.label, (long long)(i / r->K), (long long)(i % r->K));
+        }
+        r->clamp[i] = raw[i] != 0;
+    }
+    return UHN_OK;
+}
+
+static int load_queries(recall_run *r) {
+    uhn_ctx *ctx = r->ctx;
+    int st = UHN_OK;
+    r->queries = uhn_alloc((size_t)(r->B * r->K) * sizeof(float));
+    if (!r->queries)
+        st = uhn_fail(ctx, UHN_ENOMEM, "out of memory for %lld x %lld queries", (long long)r->B,
+                      (long long)r->K);
+    UHN_CALL(uhn_agree(ctx, st));
+    UHN_CALL(uhn_h5_read_all(ctx, &r->qry, UHN_H5_FLOAT32, r->B * r->K, r->queries));
+    if (!r->a.clamp) return UHN_OK;
+
+    int64_t n = r->clamp_rows * r->K;
+    double *raw = malloc((size_t)n * sizeof *raw);
+    r->clamp = malloc((size_t)n);
+    if (!raw || !r->clamp) st = uhn_fail(ctx, UHN_ENOMEM, "out of memory for the clamp mask");
+    st = uhn_agree(ctx, st);
+    if (st == UHN_OK) st = uhn_h5_read_all(ctx, &r->clp, UHN_H5_FLOAT64, n, raw);
+    if (st == UHN_OK) st = uhn_agree(ctx, clamp_mask(r, raw));
+    free(raw);
+    return st;
+}
+
+/* Rank 0: the datasets and attributes of the results file. */
+static int write_contents(recall_run *r, uhn_h5_writer *w) {
+    const uhn_params *p = &r->p;
+    const uhn_result *res = r->res;
+    const int64_t B = r->B;
+    int softmax = !strcmp(uhn_separation_name(p->sep), "softmax");
+    int energy = uhn_params_has_energy(p) && res->energy;
+    const struct {
+        int present;
+        uhn_h5_dataset d;
+    } dsets[] = {
+        {1,
+         {"output",
+          UHN_H5_FLOAT32,
+          2,
+          {B, r->O},
+          res->output,
+          "z after the last step (v_T when iterating)",
+          "as the memory values",
+          "query,coordinate"}},
+        {1,
+         {"index",
+          UHN_H5_INT64,
+          1,
+          {B},
+          res->index,
+          "n*: global row index of the largest weight (ties: lowest index; -1 when empty)",
+          "row index",
+          "query"}},
+        {1, {"weight", UHN_H5_FLOAT32, 1, {B}, res->weight, "w at n*", "1", "query"}},
+        {softmax,
+         {"lse",
+          UHN_H5_FLOAT64,
+          1,
+          {B},
+          res->lse,
+          "log-sum-exp of the scores, log sum_n exp(h_n)",
+          "1",
+          "query"}},
+        {energy,
+         {"energy",
+          UHN_H5_FLOAT64,
+          2,
+          {B, res->T + 1},
+          res->energy,
+          "E(v_0) ... E(v_T) of spec section 5",
+          "1",
+          "query,step"}},
+        {1,
+         {"steps",
+          UHN_H5_INT32,
+          1,
+          {B},
+          res->steps,
+          "steps taken (<= --steps with --tol)",
+          "steps",
+          "query"}},
+        {1,
+         {"empty",
+          UHN_H5_UINT8,
+          1,
+          {B},
+          res->empty,
+          "1 where the weights summed to 0 (the output is then 0)",
+          "boolean",
+          "query"}},
+    };
+    for (size_t i = 0; i < sizeof dsets / sizeof dsets[0]; ++i)
+        if (dsets[i].present) UHN_CALL(uhn_h5_write_dataset(w, &dsets[i].d));
+
+    double param = isnan(p->param) ? uhn_separation_param_default(p->sep) : p->param;
+    const char *score = choice_name(score_modes, NCHOICES(score_modes), (int)p->score);
+    const char *kernel = choice_name(kernels, NCHOICES(kernels), (int)p->kernel);
+    const struct {
+        const char *name, *value;
+    } strings[] = {
+        {"command", "recall"},
+        {"memories", r->mem.label},
+        {"queries", r->qry.label},
+        {"values", r->a.values ? r->val.label : NULL},
+        {"clamp", r->a.clamp ? r->clp.label : NULL},
+        {"output", r->a.output},
+        {"association", r->a.values ? "hetero" : "auto"},
+        {"similarity", uhn_similarity_name(p->sim)},
+        {"separation", uhn_separation_name(p->sep)},
+        {"score", score},
+        {"kernel", kernel},
+        {"uhn_version", UHN_VERSION_STRING},
+        {"git_commit", UHN_GIT_COMMIT},
+    };
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; ++i)
+        if (strings[i].value)
+            UHN_CALL(uhn_h5_attr_string(w, "/", strings[i].name, strings[i].value));
+    const struct {
+        int present;
+        const char *name;
+        double value;
+    } doubles[] = {
+        {1, "beta", p->beta},
+        {uhn_separation_param_name(p->sep) != NULL, "param", param},
+        {1, "step_size", p->step_size},
+        {1, "tol", p->tol},
+    };
+    for (size_t i = 0; i < sizeof doubles / sizeof doubles[0]; ++i)
+        if (doubles[i].present)
+            UHN_CALL(uhn_h5_attr_double(w, "/", doubles[i].name, doubles[i].value));
+    const struct {
+        const char *name;
+        int64_t value;
+    } ints[] = {
+        {"steps", p->steps},       {"no_normalize", !p->normalize},
+        {"cue_only", p->cue_only}, {"batch", p->batch},
+        {"n_memories", r->N},      {"key_length", r->K},
+        {"value_length", r->O},    {"n_queries", r->B},
+        {"ranks", r->ctx->size},   {"threads", r->ctx->nthreads},
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; ++i)
+        UHN_CALL(uhn_h5_attr_int64(w, "/", ints[i].name, ints[i].value));
+    return uhn_h5_write_provenance(w, "provenance", r->wall_start, r->argc, r->argv);
+}
+
+static int write_output(recall_run *r) {
+    uhn_h5_writer *w = NULL;
+    UHN_CALL(uhn_h5_writer_create(r->ctx, r->a.output, &w));
+    int st = write_contents(r, w);
+    if (st != UHN_OK) {
+        uhn_h5_writer_abort(w);
+        return st;
+    }
+    return uhn_h5_writer_commit(w);
+}
+
+static int run(recall_run *r) {
+    uhn_ctx *ctx = r->ctx;
+    UHN_CALL(uhn_agree(ctx, parse_args(ctx, r->argc, r->argv, &r->a)));
+    if (r->a.help) {
+        if (ctx->rank == 0) print_help(stdout);
+        return UHN_OK;
+    }
+    ctx->verbose = r->a.verbose ? 2 : r->a.quiet ? 0 : 1;
+    UHN_CALL(uhn_agree(ctx, resolve_params(ctx, &r->a, &r->p)));
+    UHN_CALL(uhn_agree(ctx, parse_names(r)));
+    UHN_CALL(uhn_h5_check_output(ctx, r->a.output, "--output"));
+    UHN_CALL(open_inputs(r));
+    UHN_CALL(load_bank(r));
+    UHN_CALL(load_queries(r));
+    UHN_CALL(uhn_agree(ctx, uhn_queries_check(ctx, &r->p, r->queries, r->B, r->K, r->qry.label)));
+    UHN_CALL(uhn_agree(ctx, uhn_params_check(ctx, &r->p, r->bank)));
+    UHN_CALL(uhn_agree(ctx, uhn_result_create(ctx, r->B, r->O, r->p.steps,
+                                              uhn_params_has_energy(&r->p), &r->res)));
+    UHN_CALL(uhn_agree(
+        ctx, uhn_recall(r->bank, &r->p, r->queries, r->B, r->clamp, r->clamp_rows, r->res)));
+    UHN_CALL(uhn_agree(ctx, ctx->rank == 0 ? write_output(r) : UHN_OK));
+
+    double seconds = uhn_wtime() - r->t_start;
+    if (ctx->rank == 0 && !r->a.quiet) {
+        printf("uhn recall: %lld queries x %lld memories (K = %lld, O = %lld) on %d rank(s) x %d "
+               "thread(s) in %.3f s -> %s\n",
+               (long long)r->B, (long long)r->N, (long long)r->K, (long long)r->O, ctx->size,
+               ctx->nthreads, seconds, r->a.output);
+        fflush(stdout);
+    }
+    if (r->a.verbose) UHN_CALL(uhn_timers_report(ctx, "uhn recall"));
+    return UHN_OK;
+}
+
+int uhn_cmd_recall(uhn_ctx *ctx, int argc, char **argv) {
+    recall_run *r = calloc(1, sizeof *r);
+    int st = r ? UHN_OK : uhn_fail(ctx, UHN_ENOMEM, "out of memory");
+    st = uhn_agree(ctx, st);
+    if (st != UHN_OK) {
+        free(r);
+        return st;
+    }
+    r->ctx = ctx;
+    r->argc = argc;
+    r->argv = argv;
+    r->t_start = uhn_wtime();
+    r->wall_start = time(NULL);
+    /* "not given" markers; resolve_params keeps the engine defaults for these. */
+    r->a.beta = r->a.param = r->a.step_size = r->a.tol = NAN;
+    r->a.steps = 0;
+    r->a.batch = -1;
+
+    st = run(r);
+
+    if (r->res) uhn_result_destroy(r->res);
+    if (r->bank) uhn_bank_destroy(r->bank);
+    uhn_free(r->queries);
+    free(r->clamp);
+    free(r);
+    return st;
+}

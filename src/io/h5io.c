@@ -1,0 +1,855 @@
+/*
+ * HDF5 I/O of uhn (see uhn/h5io.h): dataset names and shapes, collective
+ * MPI-IO reads of row blocks, replicated reads of small datasets, and the
+ * atomic writer of result files.
+ *
+ * Collective reads follow one pattern: every step that could fail on one rank
+ * only (argument checks, opening objects, building selections) is agreed with
+ * uhn_agree before the next collective HDF5 call, so a failure never leaves a
+ * rank waiting inside MPI-IO.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+
+#include "uhn/h5io.h"
+#include "uhn/version.h"
+
+/* Bytes moved by one collective read round or one broadcast: well below the
+ * 2 GiB limit of MPI counts and of some MPI-IO implementations. */
+#ifndef IO_ROUND_BYTES /* overridable to test the rounds on tiny data */
+#define IO_ROUND_BYTES ((size_t)1 << 30)
+#endif
+
+/* Expands to the "role: " prefix of a message. */
+#define ROLE(n) (n)->role, ((n)->role[0] ? ": " : "")
+
+static const struct {
+    const char *name;
+    size_t size;
+} type_table[UHN_H5_NTYPES] = {
+    [UHN_H5_FLOAT32] = {"float32", 4}, [UHN_H5_FLOAT64] = {"float64", 8},
+    [UHN_H5_INT32] = {"int32", 4},     [UHN_H5_INT64] = {"int64", 8},
+    [UHN_H5_UINT8] = {"uint8", 1},
+};
+
+size_t uhn_h5_type_size(uhn_h5_type t) {
+    return (t >= 0 && t < UHN_H5_NTYPES) ? type_table[t].size : 0;
+}
+
+/* The HDF5 ids of a memory type (native) and its file type (little-endian
+ * standard, so files are the same on every machine). H5T_NATIVE_* are run-time
+ * values, hence a switch rather than a static table. */
+static hid_t native_type(uhn_h5_type t) {
+    switch (t) {
+    case UHN_H5_FLOAT32:
+        return H5T_NATIVE_FLOAT;
+    case UHN_H5_FLOAT64:
+        return H5T_NATIVE_DOUBLE;
+    case UHN_H5_INT32:
+        return H5T_NATIVE_INT32;
+    case UHN_H5_INT64:
+        return H5T_NATIVE_INT64;
+    case UHN_H5_UINT8:
+        return H5T_NATIVE_UINT8;
+    default:
+        return H5I_INVALID_HID;
+    }
+}
+
+static hid_t file_type(uhn_h5_type t) {
+    switch (t) {
+    case UHN_H5_FLOAT32:
+        return H5T_IEEE_F32LE;
+    case UHN_H5_FLOAT64:
+        return H5T_IEEE_F64LE;
+    case UHN_H5_INT32:
+        return H5T_STD_I32LE;
+    case UHN_H5_INT64:
+        return H5T_STD_I64LE;
+    case UHN_H5_UINT8:
+        return H5T_STD_U8LE;
+    default:
+        return H5I_INVALID_HID;
+    }
+}
+
+/* Switches off HDF5's printing of its error stack: uhn reports one line. */
+static int h5_quiet(uhn_ctx *ctx) {
+    if (H5Eset_auto2(H5E_DEFAULT, NULL, NULL) < 0)
+        return uhn_fail(ctx, UHN_EIO, "could not initialise the HDF5 library");
+    return UHN_OK;
+}
+
+/* File access for one-rank opens: HDF5's file locks are kept, but a file
+ * system with locking disabled (common for parallel file systems) is not an
+ * error. MPI-IO access does not lock. */
+static hid_t serial_fapl(void) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+#if H5_VERSION_GE(1, 10, 7)
+    if (fapl >= 0 && H5Pset_file_locking(fapl, 1, 1) < 0) {
+        H5Pclose(fapl);
+        return H5I_INVALID_HID;
+    }
+#endif
+    return fapl;
+}
+
+/* How to close each kind of HDF5 id. */
+static const struct {
+    H5I_type_t type;
+    herr_t (*close)(hid_t);
+} closers[] = {
+    {H5I_FILE, H5Fclose},        {H5I_GROUP, H5Gclose},    {H5I_DATASET, H5Dclose},
+    {H5I_DATASPACE, H5Sclose},   {H5I_DATATYPE, H5Tclose}, {H5I_ATTR, H5Aclose},
+    {H5I_GENPROP_LST, H5Pclose},
+};
+
+/* Closes *id if it is open and marks it closed. Returns st, or UHN_EIO when st
+ * was UHN_OK and the close failed (a failed close can lose written data). */
+static int h5_close(uhn_ctx *ctx, hid_t *id, int st) {
+    if (*id < 0) return st;
+    H5I_type_t t = H5Iget_type(*id);
+    herr_t rc = -1;
+    for (size_t i = 0; i < sizeof closers / sizeof closers[0]; ++i)
+        if (closers[i].type == t) rc = closers[i].close(*id);
+    *id = H5I_INVALID_HID;
+    if (rc < 0 && st == UHN_OK) return uhn_fail(ctx, UHN_EIO, "closing an HDF5 object failed");
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Names                                                                    */
+
+static int is_file(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && !S_ISDIR(sb.st_mode);
+}
+
+int uhn_h5_name_parse(uhn_ctx *ctx, const char *arg, const char *default_dataset, const char *role,
+                      uhn_h5_name *out) {
+    memset(out, 0, sizeof *out);
+    snprintf(out->role, sizeof out->role, "%s", role ? role : "");
+    size_t len = strlen(arg);
+    size_t split = len; /* index of the ':' that ends the file name, or len */
+    if (!is_file(arg)) {
+        const char *last = strrchr(arg, ':');
+        if (last) split = (size_t)(last - arg);
+        /* Prefer the last ':' whose prefix is an existing file. */
+        for (size_t i = len; i-- > 0;) {
+            if (arg[i] != ':' || i >= UHN_H5_PATH_MAX) continue;
+            char prefix[UHN_H5_PATH_MAX];
+            memcpy(prefix, arg, i);
+            prefix[i] = '\0';
+            if (is_file(prefix)) {
+                split = i;
+                break;
+            }
+        }
+    }
+    const char *dset = split < len ? arg + split + 1 : default_dataset;
+    if (split == 0)
+        return uhn_fail(ctx, UHN_EINPUT, "%s%sno file name in '%s' (expected FILE[:DATASET])",
+                        ROLE(out), arg);
+    if (!dset || !*dset)
+        return uhn_fail(ctx, UHN_EINPUT, "%s%sno dataset name after ':' in '%s'", ROLE(out), arg);
+    if (split >= sizeof out->file)
+        return uhn_fail(ctx, UHN_EINPUT, "%s%sfile name too long in '%.64s...'", ROLE(out), arg);
+    if (strlen(dset) >= sizeof out->dataset)
+        return uhn_fail(ctx, UHN_EINPUT, "%s%sdataset name too long in '%.64s...'", ROLE(out), arg);
+    memcpy(out->file, arg, split);
+    out->file[split] = '\0';
+    snprintf(out->dataset, sizeof out->dataset, "%s", dset);
+    snprintf(out->label, sizeof out->label, "%s:%s", out->file, out->dataset);
+    return UHN_OK;
+}
+
+int uhn_h5_same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Types and shapes                                                         */
+
+static const struct {
+    H5T_class_t cls;
+    const char *name;
+} class_names[] = {
+    {H5T_STRING, "string"},        {H5T_COMPOUND, "compound"},
+    {H5T_OPAQUE, "opaque"},        {H5T_REFERENCE, "reference"},
+    {H5T_VLEN, "variable-length"}, {H5T_ARRAY, "array"},
+    {H5T_BITFIELD, "bitfield"},    {H5T_TIME, "time"},
+};
+
+/* Describes a file type in `desc`; returns 1 when uhn can read it as numbers
+ * (integer, float, or an enumeration over an integer such as h5py's bool). */
+static int describe_type(hid_t ftype, char desc[32]) {
+    H5T_class_t cls = H5Tget_class(ftype);
+    size_t bits = 8 * H5Tget_size(ftype);
+    snprintf(desc, 32, "unknown");
+    if (cls == H5T_INTEGER) {
+        snprintf(desc, 32, "%sint%zu", H5Tget_sign(ftype) == H5T_SGN_NONE ? "u" : "", bits);
+        return 1;
+    }
+    if (cls == H5T_FLOAT) {
+        snprintf(desc, 32, "float%zu", bits);
+        return 1;
+    }
+    if (cls == H5T_ENUM) {
+        hid_t super = H5Tget_super(ftype);
+        int ok = super >= 0 && H5Tget_class(super) == H5T_INTEGER;
+        if (super >= 0) H5Tclose(super);
+        snprintf(desc, 32, "%s", H5Tget_nmembers(ftype) == 2 && bits == 8 ? "bool" : "enum");
+        return ok;
+    }
+    for (size_t i = 0; i < sizeof class_names / sizeof class_names[0]; ++i)
+        if (class_names[i].cls == cls) snprintf(desc, 32, "%s", class_names[i].name);
+    return 0;
+}
+
+/* Appends the names of the objects at the root of a file to a message. */
+typedef struct {
+    char *buf;
+    size_t cap, len;
+    int count;
+} name_list;
+
+static herr_t list_one(hid_t group, const char *name, const H5L_info_t *info, void *data) {
+    (void)group;
+    (void)info;
+    name_list *l = data;
+    if (l->count++ >= 8) return 1; /* enough to orient the user */
+    int n = snprintf(l->buf + l->len, l->cap - l->len, "%s%s", l->count > 1 ? ", " : "", name);
+    if (n > 0) l->len += (size_t)n < l->cap - l->len ? (size_t)n : l->cap - l->len - 1;
+    return 0;
+}
+
+/* Opens a file read-only with the default (serial) driver, explaining a
+ * failure: missing, a directory, unreadable, or not HDF5. */
+static int open_file_serial(uhn_ctx *ctx, const uhn_h5_name *n, hid_t *fid) {
+    struct stat sb;
+    if (stat(n->file, &sb) != 0)
+        return uhn_fail(ctx, UHN_EINPUT, "%s%scannot open '%s': %s", ROLE(n), n->file,
+                        strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return uhn_fail(ctx, UHN_EINPUT, "%s%s'%s' is a directory, not an HDF5 file", ROLE(n),
+                        n->file);
+    if (access(n->file, R_OK) != 0)
+        return uhn_fail(ctx, UHN_EINPUT, "%s%scannot read '%s': %s", ROLE(n), n->file,
+                        strerror(errno));
+    hid_t fapl = serial_fapl();
+    *fid = fapl < 0 ? H5I_INVALID_HID : H5Fopen(n->file, H5F_ACC_RDONLY, fapl);
+    if (fapl >= 0) H5Pclose(fapl);
+    if (*fid < 0)
+        return uhn_fail(ctx, UHN_EINPUT, "%s%s'%s' is not an HDF5 file (or it is damaged)", ROLE(n),
+                        n->file);
+    return UHN_OK;
+}
+
+/* Opens the dataset, explaining a missing object or one that is not a
+ * dataset. */
+static int open_dataset(uhn_ctx *ctx, const uhn_h5_name *n, hid_t fid, hid_t *did) {
+    hid_t oid = H5Oopen(fid, n->dataset, H5P_DEFAULT);
+    if (oid < 0) {
+        char names[512] = "";
+        name_list l = {names, sizeof names, 0, 0};
+        hsize_t idx = 0;
+        herr_t rc = H5Literate(fid, H5_INDEX_NAME, H5_ITER_INC, &idx, list_one, &l);
+        if (rc < 0 || l.count == 0)
+            return uhn_fail(ctx, UHN_EINPUT, "%s%sno dataset '%s' in '%s'", ROLE(n), n->dataset,
+                            n->file);
+        return uhn_fail(ctx, UHN_EINPUT, "%s%sno dataset '%s' in '%s' (its root holds: %s%s)",
+                        ROLE(n), n->dataset, n->file, names, l.count > 8 ? ", ..." : "");
+    }
+    if (H5Iget_type(oid) != H5I_DATASET) {
+        const char *what = H5Iget_type(oid) == H5I_GROUP ? "a group" : "not a dataset";
+        H5Oclose(oid);
+        return uhn_fail(ctx, UHN_EINPUT, "%s%s'%s' in '%s' is %s, not a dataset", ROLE(n),
+                        n->dataset, n->file, what);
+    }
+    *did = oid;
+    return UHN_OK;
+}
+
+/* Reads the shape and type of an open dataset. */
+static int dataset_info(uhn_ctx *ctx, const uhn_h5_name *n, hid_t did, uhn_h5_info *info) {
+    int st = UHN_OK;
+    hid_t ftype = H5Dget_type(did), space = H5Dget_space(did);
+    memset(info, 0, sizeof *info);
+    if (ftype < 0 || space < 0) {
+        st = uhn_fail(ctx, UHN_EIO, "%s%scannot read the type and shape of %s", ROLE(n), n->label);
+    } else if (!describe_type(ftype, info->type)) {
+        st = uhn_fail(ctx, UHN_EINPUT, "%s%sdataset %s has type %s; a numeric type is required",
+                      ROLE(n), n->label, info->type);
+    } else if (H5Sget_simple_extent_type(space) == H5S_NULL) {
+        st = uhn_fail(ctx, UHN_EINPUT, "%s%sdataset %s holds no data (null dataspace)", ROLE(n),
+                      n->label);
+    } else {
+        int rank = H5Sget_simple_extent_ndims(space);
+        hsize_t d[H5S_MAX_RANK];
+        if (rank < 0 || H5Sget_simple_extent_dims(space, d, NULL) < 0)
+            st = uhn_fail(ctx, UHN_EIO, "%s%scannot read the shape of %s", ROLE(n), n->label);
+        else if (rank > UHN_H5_MAX_RANK)
+            st = uhn_fail(ctx, UHN_EINPUT, "%s%sdataset %s has %d dimensions (at most %d)", ROLE(n),
+                          n->label, rank, UHN_H5_MAX_RANK);
+        for (int i = 0; st == UHN_OK && i < rank; ++i) {
+            if (d[i] > (hsize_t)INT64_MAX)
+                st = uhn_fail(ctx, UHN_EINPUT, "%s%sdataset %s is too large", ROLE(n), n->label);
+            info->dims[i] = (int64_t)d[i];
+        }
+        info->rank = rank;
+    }
+    st = h5_close(ctx, &ftype, st);
+    return h5_close(ctx, &space, st);
+}
+
+static int info_local(uhn_ctx *ctx, const uhn_h5_name *n, uhn_h5_info *info) {
+    hid_t fid = H5I_INVALID_HID, did = H5I_INVALID_HID;
+    int st = open_file_serial(ctx, n, &fid);
+    if (st == UHN_OK) st = open_dataset(ctx, n, fid, &did);
+    if (st == UHN_OK) st = dataset_info(ctx, n, did, info);
+    st = h5_close(ctx, &did, st);
+    return h5_close(ctx, &fid, st);
+}
+
+static int info_get(uhn_ctx *ctx, const uhn_h5_name *n, uhn_h5_info *info) {
+    int st = h5_quiet(ctx);
+    memset(info, 0, sizeof *info);
+    if (st == UHN_OK && ctx->rank == 0) st = info_local(ctx, n, info);
+    UHN_CALL(uhn_agree(ctx, st));
+    UHN_MPI(ctx, MPI_Bcast(info, (int)sizeof *info, MPI_BYTE, 0, ctx->comm));
+    return UHN_OK;
+}
+
+int uhn_h5_info_get(uhn_ctx *ctx, const uhn_h5_name *name, uhn_h5_info *info) {
+    double t0 = uhn_wtime();
+    int st = info_get(ctx, name, info);
+    ctx->timers.io += uhn_wtime() - t0;
+    return st;
+}
+
+int64_t uhn_h5_info_count(const uhn_h5_info *info) {
+    int64_t c = 1;
+    for (int i = 0; i < info->rank; ++i) c *= info->dims[i];
+    return c;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading                                                                  */
+
+/*
+ * Reads the current selection (nelem elements) of an open dataset as `mem`
+ * into dest. Numbers convert inside H5Dread; an enumeration (h5py's bool) is
+ * read as its native self and its integer values converted with H5Tconvert,
+ * because HDF5 does not convert enumerations to numbers. Collective when dxpl
+ * asks for collective transfers (every rank calls it, nelem may be 0).
+ */
+static int read_converted(uhn_ctx *ctx, const uhn_h5_name *n, hid_t did, uhn_h5_type mem,
+                          hid_t mspace, hid_t fspace, hid_t dxpl, int64_t nelem, void *dest) {
+    int st = UHN_OK;
+    hid_t ftype = H5Dget_type(did), etype = H5I_INVALID_HID, super = H5I_INVALID_HID;
+    void *scratch = NULL;
+    double dummy[1];
+    size_t msize = uhn_h5_type_size(mem);
+    if (ftype < 0)
+        return uhn_fail(ctx, UHN_EIO, "%s%scannot read the type of %s", ROLE(n), n->label);
+    if (!dest || nelem == 0) dest = dummy; /* nothing selected; HDF5 wants a buffer */
+    if (H5Tget_class(ftype) != H5T_ENUM) {
+        if (H5Dread(did, native_type(mem), mspace, fspace, dxpl, dest) < 0)
+            st = uhn_fail(ctx, UHN_EIO, "%s%sreading %s failed", ROLE(n), n->label);
+    } else {
+        etype = H5Tget_native_type(ftype, H5T_DIR_ASCEND);
+        super = etype >= 0 ? H5Tget_super(etype) : H5I_INVALID_HID;
+        size_t esize = etype >= 0 ? H5Tget_size(etype) : 0;
+        void *target = dest;
+        if (super < 0 || esize == 0) {
+            st = uhn_fail(ctx, UHN_EIO, "%s%scannot convert the enumeration type of %s", ROLE(n),
+                          n->label);
+        } else if (esize > msize && nelem > 0) {
+            target = scratch = malloc((size_t)nelem * esize);
+            if (!scratch) st = uhn_fail(ctx, UHN_ENOMEM, "out of memory reading %s", n->label);
+        }
+        if (st == UHN_OK && H5Dread(did, etype, mspace, fspace, dxpl, target) < 0)
+            st = uhn_fail(ctx, UHN_EIO, "%s%sreading %s failed", ROLE(n), n->label);
+        if (st == UHN_OK && nelem > 0 &&
+            H5Tconvert(super, native_type(mem), (size_t)nelem, target, NULL, H5P_DEFAULT) < 0)
+            st = uhn_fail(ctx, UHN_EIO, "%s%sconverting %s to %s failed", ROLE(n), n->label,
+                          type_table[mem].name);
+        if (st == UHN_OK && scratch) memcpy(dest, scratch, (size_t)nelem * msize);
+    }
+    free(scratch);
+    st = h5_close(ctx, &super, st);
+    st = h5_close(ctx, &etype, st);
+    return h5_close(ctx, &ftype, st);
+}
+
+/* The open objects of a collective read. */
+typedef struct {
+    hid_t fapl, fid, did, fspace, dxpl;
+    int64_t rows, cols;
+    size_t fsize; /* bytes of one element in the file */
+} rows_reader;
+
+/* Local part of opening: checks the arguments and the dataset's shape. */
+static int rows_open_dataset(uhn_ctx *ctx, const uhn_h5_name *n, rows_reader *r, int64_t row0,
+                             int64_t nrows, int64_t ncols) {
+    uhn_h5_info info;
+    UHN_CALL(open_dataset(ctx, n, r->fid, &r->did));
+    UHN_CALL(dataset_info(ctx, n, r->did, &info));
+    if (info.rank != 2 || info.dims[1] != ncols)
+        return uhn_fail(ctx, UHN_EINPUT, "%s%sdataset %s is not 2-D with %lld columns", ROLE(n),
+                        n->label, (long long)ncols);
+    if (row0 < 0 || nrows < 0 || row0 > info.dims[0] - nrows)
+        return uhn_fail(ctx, UHN_EINPUT, "%s%srows [%lld, %lld) are outside %s (%lld rows)",
+                        ROLE(n), (long long)row0, (long long)(row0 + nrows), n->label,
+                        (long long)info.dims[0]);
+    r->rows = info.dims[0];
+    r->cols = ncols;
+    hid_t ftype = H5Dget_type(r->did);
+    r->fsize = ftype >= 0 ? H5Tget_size(ftype) : 0;
+    int st = ftype < 0 ? uhn_fail(ctx, UHN_EIO, "cannot read the type of %s", n->label) : UHN_OK;
+    st = h5_close(ctx, &ftype, st);
+    UHN_CALL(st);
+    r->fspace = H5Dget_space(r->did);
+    r->dxpl = H5Pcreate(H5P_DATASET_XFER);
+    if (r->fspace < 0 || r->dxpl < 0 || H5Pset_dxpl_mpio(r->dxpl, H5FD_MPIO_COLLECTIVE) < 0)
+        return uhn_fail(ctx, UHN_EIO, "%s%scannot set up the parallel read of %s", ROLE(n),
+                        n->label);
+    return UHN_OK;
+}
+
+/* One collective round: this rank reads rows [r0, r0 + cnt) (cnt may be 0). */
+static int rows_round(uhn_ctx *ctx, const uhn_h5_name *n, rows_reader *r, int64_t r0, int64_t cnt,
+                      uhn_h5_type mem, void *dest) {
+    hsize_t start[2] = {(hsize_t)r0, 0}, count[2] = {(hsize_t)cnt, (hsize_t)r->cols};
+    hsize_t mdims[2] = {(hsize_t)(cnt > 0 ? cnt : 1), (hsize_t)(r->cols > 0 ? r->cols : 1)};
+    hid_t mspace = H5Screate_simple(2, mdims, NULL);
+    herr_t rc = mspace < 0 ? -1 : 0;
+    if (rc >= 0 && cnt > 0 && r->cols > 0)
+        rc = H5Sselect_hyperslab(r->fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+    else if (rc >= 0) {
+        rc = H5Sselect_none(r->fspace);
+        if (rc >= 0) rc = H5Sselect_none(mspace);
+    }
+    int st =
+        rc < 0 ? uhn_fail(ctx, UHN_EIO, "%s%scannot select rows of %s", ROLE(n), n->label) : UHN_OK;
+    /* Every rank reaches the collective H5Dread, or none does. */
+    st = uhn_agree(ctx, st);
+    if (st == UHN_OK)
+        st = read_converted(ctx, n, r->did, mem, mspace, r->fspace, r->dxpl, cnt * r->cols, dest);
+    st = h5_close(ctx, &mspace, st);
+    return uhn_agree(ctx, st);
+}
+
+static int read_rows(uhn_ctx *ctx, const uhn_h5_name *n, int64_t row0, int64_t nrows, int64_t ncols,
+                     uhn_h5_type mem, void *buf) {
+    rows_reader r = {0};
+    r.fapl = r.fid = r.did = r.fspace = r.dxpl = H5I_INVALID_HID;
+    int st = h5_quiet(ctx);
+    if (st == UHN_OK && uhn_h5_type_size(mem) == 0)
+        st = uhn_fail(ctx, UHN_EINTERNAL, "invalid memory type reading %s", n->label);
+    if (st == UHN_OK && nrows > 0 && ncols > 0 && !buf)
+        st = uhn_fail(ctx, UHN_EINTERNAL, "no buffer for reading %s", n->label);
+    if (st == UHN_OK) {
+        r.fapl = H5Pcreate(H5P_FILE_ACCESS);
+        if (r.fapl < 0 || H5Pset_fapl_mpio(r.fapl, ctx->comm, MPI_INFO_NULL) < 0)
+            st = uhn_fail(ctx, UHN_EIO, "cannot set up MPI-IO access to '%s'", n->file);
+    }
+    st = uhn_agree(ctx, st);
+    if (st == UHN_OK) {
+        r.fid = H5Fopen(n->file, H5F_ACC_RDONLY, r.fapl); /* collective */
+        if (r.fid < 0)
+            st = uhn_fail(ctx, UHN_EINPUT, "%s%scannot open '%s' for a parallel read", ROLE(n),
+                          n->file);
+        st = uhn_agree(ctx, st);
+    }
+    if (st == UHN_OK) st = uhn_agree(ctx, rows_open_dataset(ctx, n, &r, row0, nrows, ncols));
+
+    if (st == UHN_OK) {
+        /* Rounds of at most IO_ROUND_BYTES per rank; every rank does the same
+         * number of rounds, reading nothing once its block is done. */
+        size_t esize = r.fsize > uhn_h5_type_size(mem) ? r.fsize : uhn_h5_type_size(mem);
+        size_t row_bytes = (size_t)(ncols > 0 ? ncols : 1) * esize;
+        int64_t per_round = (int64_t)(IO_ROUND_BYTES / row_bytes);
+        if (per_round < 1) per_round = 1;
+        int64_t mine = (nrows + per_round - 1) / per_round, rounds = 0;
+        if (MPI_Allreduce(&mine, &rounds, 1, MPI_INT64_T, MPI_MAX, ctx->comm) != MPI_SUCCESS)
+            st = uhn_fail(ctx, UHN_EMPI, "MPI_Allreduce failed reading %s", n->label);
+        if (rounds == 0) rounds = 1; /* all ranks empty: still one (empty) collective read */
+        size_t row_mem = (size_t)ncols * uhn_h5_type_size(mem);
+        for (int64_t i = 0; st == UHN_OK && i < rounds; ++i) {
+            int64_t first = i * per_round;
+            int64_t cnt =
+                first < nrows ? (nrows - first < per_round ? nrows - first : per_round) : 0;
+            void *dest = cnt > 0 ? (char *)buf + (size_t)first * row_mem : NULL;
+            st = rows_round(ctx, n, &r, row0 + first, cnt, mem, dest);
+        }
+    }
+
+    st = h5_close(ctx, &r.dxpl, st);
+    st = h5_close(ctx, &r.fspace, st);
+    st = h5_close(ctx, &r.did, st);
+    st = h5_close(ctx, &r.fid, st); /* collective for MPI-IO files */
+    st = h5_close(ctx, &r.fapl, st);
+    return uhn_agree(ctx, st);
+}
+
+int uhn_h5_read_rows(uhn_ctx *ctx, const uhn_h5_name *name, int64_t row0, int64_t nrows,
+                     int64_t ncols, uhn_h5_type mem, void *buf) {
+    double t0 = uhn_wtime();
+    int st = read_rows(ctx, name, row0, nrows, ncols, mem, buf);
+    ctx->timers.io += uhn_wtime() - t0;
+    return st;
+}
+
+static int read_all_local(uhn_ctx *ctx, const uhn_h5_name *n, uhn_h5_type mem, int64_t count,
+                          void *buf) {
+    hid_t fid = H5I_INVALID_HID, did = H5I_INVALID_HID;
+    uhn_h5_info info;
+    int st = open_file_serial(ctx, n, &fid);
+    if (st == UHN_OK) st = open_dataset(ctx, n, fid, &did);
+    if (st == UHN_OK) st = dataset_info(ctx, n, did, &info);
+    if (st == UHN_OK && uhn_h5_info_count(&info) != count)
+        st = uhn_fail(ctx, UHN_EINPUT, "%s%sdataset %s has %lld elements, expected %lld", ROLE(n),
+                      n->label, (long long)uhn_h5_info_count(&info), (long long)count);
+    if (st == UHN_OK)
+        st = read_converted(ctx, n, did, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, count, buf);
+    st = h5_close(ctx, &did, st);
+    return h5_close(ctx, &fid, st);
+}
+
+static int read_all(uhn_ctx *ctx, const uhn_h5_name *n, uhn_h5_type mem, int64_t count, void *buf) {
+    int st = h5_quiet(ctx);
+    if (st == UHN_OK && (uhn_h5_type_size(mem) == 0 || count < 0 || (count > 0 && !buf)))
+        st = uhn_fail(ctx, UHN_EINTERNAL, "invalid arguments reading %s", n->label);
+    if (st == UHN_OK && ctx->rank == 0) st = read_all_local(ctx, n, mem, count, buf);
+    UHN_CALL(uhn_agree(ctx, st));
+    size_t bytes = (size_t)count * uhn_h5_type_size(mem);
+    for (size_t off = 0; off < bytes; off += IO_ROUND_BYTES) {
+        size_t len = bytes - off < IO_ROUND_BYTES ? bytes - off : IO_ROUND_BYTES;
+        UHN_MPI(ctx, MPI_Bcast((char *)buf + off, (int)len, MPI_BYTE, 0, ctx->comm));
+    }
+    return UHN_OK;
+}
+
+int uhn_h5_read_all(uhn_ctx *ctx, const uhn_h5_name *name, uhn_h5_type mem, int64_t count,
+                    void *buf) {
+    double t0 = uhn_wtime();
+    int st = read_all(ctx, name, mem, count, buf);
+    ctx->timers.io += uhn_wtime() - t0;
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing                                                                  */
+
+static int check_output_local(uhn_ctx *ctx, const char *path, const char *role) {
+    const char *sep = role && *role ? ": " : "";
+    role = role ? role : "";
+    struct stat sb;
+    if (!*path) return uhn_fail(ctx, UHN_EINPUT, "%s%sempty output file name", role, sep);
+    if (strlen(path) >= UHN_H5_PATH_MAX)
+        return uhn_fail(ctx, UHN_EINPUT, "%s%soutput file name too long", role, sep);
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return uhn_fail(ctx, UHN_EINPUT, "%s%s'%s' is a directory", role, sep, path);
+    char dir[UHN_H5_PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (slash && !slash[1])
+        return uhn_fail(ctx, UHN_EINPUT, "%s%s'%s' names a directory, not a file", role, sep, path);
+    if (stat(dir, &sb) != 0)
+        return uhn_fail(ctx, UHN_EINPUT, "%s%soutput directory '%s' does not exist (%s)", role, sep,
+                        dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return uhn_fail(ctx, UHN_EINPUT, "%s%s'%s' is not a directory", role, sep, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return uhn_fail(ctx, UHN_EINPUT, "%s%soutput directory '%s' is not writable (%s)", role,
+                        sep, dir, strerror(errno));
+    return UHN_OK;
+}
+
+int uhn_h5_check_output(uhn_ctx *ctx, const char *path, const char *role) {
+    int st = ctx->rank == 0 ? check_output_local(ctx, path, role) : UHN_OK;
+    return uhn_agree(ctx, st);
+}
+
+struct uhn_h5_writer {
+    uhn_ctx *ctx; /* not owned */
+    hid_t fid;
+    char path[UHN_H5_PATH_MAX];
+    char tmp[UHN_H5_PATH_MAX + 64];
+};
+
+static int writer_create(uhn_ctx *ctx, const char *path, uhn_h5_writer **out) {
+    *out = NULL;
+    UHN_CALL(h5_quiet(ctx));
+    if (strlen(path) >= UHN_H5_PATH_MAX)
+        return uhn_fail(ctx, UHN_EINPUT, "output file name too long: '%.64s...'", path);
+    uhn_h5_writer *w = calloc(1, sizeof *w);
+    if (!w) return uhn_fail(ctx, UHN_ENOMEM, "out of memory creating '%s'", path);
+    w->ctx = ctx;
+    w->fid = H5I_INVALID_HID;
+    snprintf(w->path, sizeof w->path, "%s", path);
+    /* H5F_ACC_EXCL makes creation atomic: a name taken meanwhile is skipped. */
+    for (int attempt = 0; attempt < 1000 && w->fid < 0; ++attempt) {
+        snprintf(w->tmp, sizeof w->tmp, "%s.tmp.%ld.%d", path, (long)getpid(), attempt);
+        if (access(w->tmp, F_OK) == 0) continue;
+        hid_t fapl = serial_fapl();
+        w->fid = fapl < 0 ? H5I_INVALID_HID : H5Fcreate(w->tmp, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+        if (fapl >= 0) H5Pclose(fapl);
+        if (w->fid < 0) {
+            if (access(w->tmp, F_OK) == 0) continue; /* lost a race for the name */
+            int st = uhn_fail(ctx, UHN_EIO, "cannot create the temporary file '%s' for '%s'",
+                              w->tmp, path);
+            free(w);
+            return st;
+        }
+    }
+    if (w->fid < 0) {
+        free(w);
+        return uhn_fail(ctx, UHN_EIO, "cannot find a free temporary name for '%s'", path);
+    }
+    *out = w;
+    return UHN_OK;
+}
+
+int uhn_h5_writer_create(uhn_ctx *ctx, const char *path, uhn_h5_writer **out) {
+    double t0 = uhn_wtime();
+    int st = writer_create(ctx, path, out);
+    ctx->timers.io += uhn_wtime() - t0;
+    return st;
+}
+
+/* Writes one attribute on an open object, replacing one of the same name. */
+static int attr_on(uhn_h5_writer *w, hid_t oid, const char *object, const char *name, hid_t type,
+                   const void *value) {
+    hid_t space = H5Screate(H5S_SCALAR), aid = H5I_INVALID_HID;
+    int st = space < 0 ? UHN_EIO : UHN_OK;
+    htri_t exists = st == UHN_OK ? H5Aexists(oid, name) : -1;
+    if (exists < 0 || (exists > 0 && H5Adelete(oid, name) < 0)) st = UHN_EIO;
+    if (st == UHN_OK) aid = H5Acreate2(oid, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (st == UHN_OK && (aid < 0 || H5Awrite(aid, type, value) < 0)) st = UHN_EIO;
+    st = h5_close(w->ctx, &aid, st);
+    st = h5_close(w->ctx, &space, st);
+    if (st != UHN_OK)
+        return uhn_fail(w->ctx, UHN_EIO, "cannot write attribute '%s' of '%s' to '%s'", name,
+                        object, w->path);
+    return UHN_OK;
+}
+
+static int string_attr_on(uhn_h5_writer *w, hid_t oid, const char *object, const char *name,
+                          const char *value) {
+    hid_t type = H5Tcopy(H5T_C_S1);
+    int st = UHN_OK;
+    if (type < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0)
+        st = uhn_fail(w->ctx, UHN_EIO, "cannot make a string type for attribute '%s'", name);
+    const char *v = value ? value : "";
+    if (st == UHN_OK) st = attr_on(w, oid, object, name, type, &v);
+    return h5_close(w->ctx, &type, st);
+}
+
+/* Opens `object`, writes one attribute, closes it; times the whole. */
+static int attr_named(uhn_h5_writer *w, const char *object, const char *name, hid_t type,
+                      const void *value, const char *string) {
+    double t0 = uhn_wtime();
+    int st = UHN_OK;
+    hid_t oid = H5Oopen(w->fid, object, H5P_DEFAULT);
+    if (oid < 0)
+        st = uhn_fail(w->ctx, UHN_EIO, "no object '%s' in '%s' for attribute '%s'", object, w->path,
+                      name);
+    else if (string)
+        st = string_attr_on(w, oid, object, name, string);
+    else
+        st = attr_on(w, oid, object, name, type, value);
+    st = h5_close(w->ctx, &oid, st);
+    w->ctx->timers.io += uhn_wtime() - t0;
+    return st;
+}
+
+int uhn_h5_attr_string(uhn_h5_writer *w, const char *object, const char *name, const char *value) {
+    return attr_named(w, object, name, H5I_INVALID_HID, NULL, value ? value : "");
+}
+
+int uhn_h5_attr_double(uhn_h5_writer *w, const char *object, const char *name, double value) {
+    return attr_named(w, object, name, H5T_NATIVE_DOUBLE, &value, NULL);
+}
+
+int uhn_h5_attr_int64(uhn_h5_writer *w, const char *object, const char *name, int64_t value) {
+    return attr_named(w, object, name, H5T_NATIVE_INT64, &value, NULL);
+}
+
+static int write_dataset(uhn_h5_writer *w, const uhn_h5_dataset *d) {
+    uhn_ctx *ctx = w->ctx;
+    if (!d->name || uhn_h5_type_size(d->type) == 0 || d->rank < 0 || d->rank > UHN_H5_MAX_RANK ||
+        !d->description || !d->units)
+        return uhn_fail(ctx, UHN_EINTERNAL, "invalid dataset description for '%s'",
+                        d->name ? d->name : "(null)");
+    hsize_t dims[UHN_H5_MAX_RANK];
+    int64_t count = 1;
+    for (int i = 0; i < d->rank; ++i) {
+        if (d->dims[i] < 0)
+            return uhn_fail(ctx, UHN_EINTERNAL, "negative extent for dataset '%s'", d->name);
+        dims[i] = (hsize_t)d->dims[i];
+        count *= d->dims[i];
+    }
+    if (count > 0 && !d->data)
+        return uhn_fail(ctx, UHN_EINTERNAL, "no data for dataset '%s'", d->name);
+    hid_t space = d->rank > 0 ? H5Screate_simple(d->rank, dims, NULL) : H5Screate(H5S_SCALAR);
+    hid_t did = H5I_INVALID_HID;
+    int st = UHN_OK;
+    if (space >= 0)
+        did = H5Dcreate2(w->fid, d->name, file_type(d->type), space, H5P_DEFAULT, H5P_DEFAULT,
+                         H5P_DEFAULT);
+    if (space < 0 || did < 0 ||
+        (count > 0 &&
+         H5Dwrite(did, native_type(d->type), H5S_ALL, H5S_ALL, H5P_DEFAULT, d->data) < 0))
+        st = uhn_fail(ctx, UHN_EIO, "cannot write dataset '%s' to '%s' (is the disk full?)",
+                      d->name, w->path);
+    if (st == UHN_OK) st = string_attr_on(w, did, d->name, "description", d->description);
+    if (st == UHN_OK) st = string_attr_on(w, did, d->name, "units", d->units);
+    if (st == UHN_OK && d->axes) st = string_attr_on(w, did, d->name, "axes", d->axes);
+    st = h5_close(ctx, &did, st);
+    return h5_close(ctx, &space, st);
+}
+
+int uhn_h5_write_dataset(uhn_h5_writer *w, const uhn_h5_dataset *d) {
+    double t0 = uhn_wtime();
+    int st = write_dataset(w, d);
+    w->ctx->timers.io += uhn_wtime() - t0;
+    return st;
+}
+
+int uhn_h5_write_group(uhn_h5_writer *w, const char *path) {
+    double t0 = uhn_wtime();
+    int st = UHN_OK;
+    hid_t gid = H5Gcreate2(w->fid, path, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (gid < 0) st = uhn_fail(w->ctx, UHN_EIO, "cannot create group '%s' in '%s'", path, w->path);
+    st = h5_close(w->ctx, &gid, st);
+    w->ctx->timers.io += uhn_wtime() - t0;
+    return st;
+}
+
+static void iso_time(time_t t, char buf[32]) {
+    struct tm tm;
+    if (gmtime_r(&t, &tm) && strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0) return;
+    snprintf(buf, 32, "unknown");
+}
+
+/* argv joined by spaces, arguments with blanks or quotes single-quoted.
+ * Returns a malloc'ed string or NULL. */
+static char *join_argv(int argc, char **argv) {
+    size_t len = 1;
+    for (int i = 0; i < argc; ++i) len += 4 * strlen(argv[i]) + 3;
+    char *s = malloc(len), *p = s;
+    if (!s) return NULL;
+    for (int i = 0; i < argc; ++i) {
+        int quote = !*argv[i] || strpbrk(argv[i], " \t\n'\"\\$") != NULL;
+        if (i) *p++ = ' ';
+        if (quote) *p++ = '\'';
+        for (const char *c = argv[i]; *c; ++c) {
+            if (quote && *c == '\'') {
+                memcpy(p, "'\\''", 4);
+                p += 4;
+            } else
+                *p++ = *c;
+        }
+        if (quote) *p++ = '\'';
+    }
+    *p = '\0';
+    return s;
+}
+
+int uhn_h5_write_provenance(uhn_h5_writer *w, const char *group, time_t start, int argc,
+                            char **argv) {
+    uhn_ctx *ctx = w->ctx;
+    char mpi_lib[MPI_MAX_LIBRARY_VERSION_STRING] = "", mpi_std[32], hdf5[32], t0[32], t1[32];
+    int len = 0, major = 0, minor = 0;
+    unsigned hmaj = 0, hmin = 0, hrel = 0;
+    UHN_MPI(ctx, MPI_Get_library_version(mpi_lib, &len));
+    UHN_MPI(ctx, MPI_Get_version(&major, &minor));
+    mpi_lib[strcspn(mpi_lib, "\n,")] = '\0'; /* the first line is the name and version */
+    snprintf(mpi_std, sizeof mpi_std, "%d.%d", major, minor);
+    if (H5get_libversion(&hmaj, &hmin, &hrel) < 0)
+        return uhn_fail(ctx, UHN_EIO, "cannot query the HDF5 library version");
+    snprintf(hdf5, sizeof hdf5, "%u.%u.%u", hmaj, hmin, hrel);
+    iso_time(start, t0);
+    iso_time(time(NULL), t1);
+    char *cmdline = join_argv(argc, argv);
+    if (!cmdline) return uhn_fail(ctx, UHN_ENOMEM, "out of memory writing provenance");
+
+    const struct {
+        const char *name, *value;
+    } strings[] = {
+        {"uhn_version", UHN_VERSION_STRING},
+        {"git_commit", UHN_GIT_COMMIT},
+        {"compiler", UHN_COMPILER},
+        {"build_type", UHN_BUILD_TYPE},
+        {"mpi_library", mpi_lib},
+        {"mpi_standard", mpi_std},
+        {"hdf5_version", hdf5},
+        {"start_time", t0},
+        {"end_time", t1},
+        {"command_line", cmdline},
+    };
+    int st = uhn_h5_write_group(w, group);
+    for (size_t i = 0; st == UHN_OK && i < sizeof strings / sizeof strings[0]; ++i)
+        st = uhn_h5_attr_string(w, group, strings[i].name, strings[i].value);
+    if (st == UHN_OK) st = uhn_h5_attr_int64(w, group, "ranks", ctx->size);
+    if (st == UHN_OK) st = uhn_h5_attr_int64(w, group, "threads", ctx->nthreads);
+    free(cmdline);
+    return st;
+}
+
+static int writer_commit(uhn_h5_writer *w) {
+    uhn_ctx *ctx = w->ctx;
+    int st = UHN_OK;
+    if (H5Fclose(w->fid) < 0)
+        st = uhn_fail(ctx, UHN_EIO, "writing '%s' failed when closing it (is the disk full?)",
+                      w->path);
+    w->fid = H5I_INVALID_HID;
+    /* Make the data durable before the rename makes it visible. */
+    int fd = st == UHN_OK ? open(w->tmp, O_RDONLY) : -1;
+    if (st == UHN_OK && fd < 0)
+        st = uhn_fail(ctx, UHN_EIO, "cannot reopen '%s': %s", w->tmp, strerror(errno));
+    if (fd >= 0) {
+        if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
+            st = uhn_fail(ctx, UHN_EIO, "syncing '%s' failed: %s", w->tmp, strerror(errno));
+        close(fd);
+    }
+    if (st == UHN_OK && rename(w->tmp, w->path) != 0)
+        st = uhn_fail(ctx, UHN_EIO, "cannot rename '%s' to '%s': %s", w->tmp, w->path,
+                      strerror(errno));
+    if (st != UHN_OK) unlink(w->tmp);
+    free(w);
+    return st;
+}
+
+int uhn_h5_writer_commit(uhn_h5_writer *w) {
+    uhn_ctx *ctx = w->ctx;
+    double t0 = uhn_wtime();
+    int st = writer_commit(w);
+    ctx->timers.io += uhn_wtime() - t0;
+    return st;
+}
+
+void uhn_h5_writer_abort(uhn_h5_writer *w) {
+    if (!w) return;
+    if (w->fid >= 0) H5Fclose(w->fid); /* its status is moot: the file goes */
+    unlink(w->tmp);
+    free(w);
+}
