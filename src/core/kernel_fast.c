@@ -9,6 +9,7 @@
  * Thread partials are merged in thread order, so results are deterministic.
  */
 #include <cblas.h>
+#include <float.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,22 +106,14 @@ static const float *cue_row_sums(const uhn_step *st, const uhn_tile *t, uhn_scra
 }
 
 /*
- * Scores of the tile for every query, turned into h (raw) or r (uhn); in the
+ * Scores of the tile for every query: s (raw; beta comes later) or r (uhn); in the
  * uhn mode, distances that round-off leaves near zero are recomputed with the
  * reference definition so that exact matches are exact.
  */
-static void tile_scores(const uhn_step *st, const uhn_tile *t, float *St, uhn_scratch *scr,
-                        int want_r) {
+static void tile_scores(const uhn_step *st, const uhn_tile *t, float *St, uhn_scratch *scr) {
     const uhn_params *p = st->p;
     st->p->sim->block(t, st->qb, St, scr);
-    if (!want_r && p->score == UHN_SCORE_RAW) {
-        const float beta = (float)p->beta;
-        int64_t n = st->B * t->tn;
-#pragma omp simd
-        for (int64_t e = 0; e < n; ++e) St[e] *= beta;
-        return;
-    }
-    if (p->score == UHN_SCORE_RAW) return;
+    if (p->score == UHN_SCORE_RAW) return; /* beta is applied by tile_weights */
     unsigned flags = uhn_similarity_flags(p->sim);
     int dot = is_dot(st);
     int64_t ld = 0;
@@ -161,7 +154,7 @@ int uhn_kernel_fast_rsum(uhn_ctx *ctx, const uhn_step *st, double *rsum, int64_t
             int64_t i0 = tile * tn;
             uhn_tile t = {bk->keys + i0 * bk->K, bk->key_norm2 + i0, bk->key_sum + i0,
                           (bk->n_local - i0 < tn ? bk->n_local - i0 : tn), bk->K};
-            tile_scores(st, &t, me->St, &me->scr, 1);
+            tile_scores(st, &t, me->St, &me->scr);
             for (int64_t j = 0; j < st->B; ++j)
                 for (int64_t i = 0; i < t.tn; ++i) {
                     float r = me->St[j * t.tn + i];
@@ -178,11 +171,17 @@ int uhn_kernel_fast_rsum(uhn_ctx *ctx, const uhn_step *st, double *rsum, int64_t
     return UHN_OK;
 }
 
-/* Weights of one query over one tile, in place in h[0..tn); updates its record. */
+/*
+ * Weights of one query over one tile, in place in h[0..tn) (which holds the
+ * scores before beta); updates its record. beta is applied in double: the
+ * softmax exponent is beta * (s - s_max), exact for any finite beta, and the
+ * running maximum is kept both as beta * s_max (r->m) and as s_max (r->best).
+ */
 static void tile_weights(const uhn_step *st, int64_t j, float *h, int64_t tn, int64_t g0,
                          const float *Y, uhn_rec *r) {
     const uhn_params *p = st->p;
     const int64_t O = st->bank->O;
+    const double beta = p->beta;
     if (p->score == UHN_SCORE_UHN) {
         if (st->nexact[j] > 0) { /* spec §2: 1 on exact matches, separation skipped */
             for (int64_t i = 0; i < tn; ++i) {
@@ -192,27 +191,26 @@ static void tile_weights(const uhn_step *st, int64_t j, float *h, int64_t tn, in
             }
             return;
         }
-        for (int64_t i = 0; i < tn; ++i) h[i] = (float)uhn_h_of_r(p->beta, h[i], st->rsum[j]);
+        for (int64_t i = 0; i < tn; ++i) h[i] = (float)uhn_h_of_r(1.0, h[i], st->rsum[j]);
     }
     int64_t imax = 0;
     for (int64_t i = 1; i < tn; ++i)
         if (h[i] > h[imax]) imax = i;
     switch (st->kind) {
     case UHN_RED_LSE: {
-        float hmax = h[imax];
-        if (r->idx < 0 || hmax > r->m) {
-            float scale = r->idx < 0 ? 0.0f : (float)exp(r->m - hmax);
+        if (r->idx < 0 || h[imax] > r->best) { /* a new running maximum */
+            double m = beta * h[imax];
+            float scale = r->idx < 0 ? 0.0f : (float)exp(r->m - m);
             float *z = uhn_rec_z(r);
             r->s *= scale;
             for (int64_t k = 0; k < O; ++k) z[k] *= scale;
-            r->m = hmax;
+            r->m = m, r->best = h[imax], r->idx = g0 + imax;
         }
-        if (r->idx < 0 || hmax > r->best) r->best = hmax, r->idx = g0 + imax;
-        const float m = (float)r->m;
+        const double smax = r->best;
         double s = 0;
 #pragma omp simd reduction(+ : s)
         for (int64_t i = 0; i < tn; ++i) {
-            h[i] = expf(h[i] - m);
+            h[i] = expf((float)(beta * (h[i] - smax)));
             s += h[i];
         }
         r->s += s;
@@ -222,16 +220,16 @@ static void tile_weights(const uhn_step *st, int64_t j, float *h, int64_t tn, in
         double s = 0;
         for (int64_t i = 0; i < tn; ++i) {
             int bad;
-            double gv = uhn_rule_g(st->rule, st->param, h[i], &bad);
-            if (bad) uhn_rec_bad(r, g0 + i, h[i]);
-            h[i] = (float)gv;
-            s += gv;
+            double hv = beta * h[i], gv = uhn_rule_g(st->rule, st->param, hv, &bad);
+            if (bad) uhn_rec_bad(r, g0 + i, hv);
+            h[i] = (float)fmin(gv, FLT_MAX);
+            s += h[i];
             if (r->idx < 0 || gv > r->best) r->best = gv, r->idx = g0 + i;
         }
         r->s += s;
         break;
     }
-    case UHN_RED_MAX:
+    case UHN_RED_MAX: /* the order of beta * s is the order of s */
         if (r->idx < 0 || h[imax] > r->best) {
             r->best = h[imax], r->idx = g0 + imax, r->s = 1;
             memcpy(uhn_rec_z(r), Y + imax * O, (size_t)O * sizeof(float));
@@ -239,7 +237,7 @@ static void tile_weights(const uhn_step *st, int64_t j, float *h, int64_t tn, in
         memset(h, 0, (size_t)tn * sizeof(float));
         break;
     case UHN_RED_TOPK:
-        for (int64_t i = 0; i < tn; ++i) uhn_rec_topk_offer(r, h[i], g0 + i, Y + i * O);
+        for (int64_t i = 0; i < tn; ++i) uhn_rec_topk_offer(r, beta * h[i], g0 + i, Y + i * O);
         memset(h, 0, (size_t)tn * sizeof(float));
         break;
     }
@@ -302,7 +300,7 @@ int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs) {
             uhn_tile t = {bk->keys + i0 * bk->K, bk->key_norm2 + i0, bk->key_sum + i0,
                           (bk->n_local - i0 < tn ? bk->n_local - i0 : tn), bk->K};
             const float *Y = bk->values + i0 * bk->O;
-            tile_scores(st, &t, me->St, &me->scr, 0);
+            tile_scores(st, &t, me->St, &me->scr);
             for (int64_t j = 0; j < st->B; ++j)
                 tile_weights(st, j, me->St + j * t.tn, t.tn, bk->row0 + i0, Y,
                              uhn_rec_at(me->recs, st->rec_bytes, j));

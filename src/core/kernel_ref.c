@@ -49,7 +49,7 @@ int uhn_kernel_ref(uhn_ctx *ctx, const uhn_step *st, void *recs) {
         for (int64_t i = 0; i < bk->n_local; ++i) {
             const float *x = bk->keys + i * K, *y = bk->values + i * O;
             const int64_t g = bk->row0 + i;
-            double h, gval;
+            double h, gval, sc; /* sc: the score before beta */
             if (p->score == UHN_SCORE_UHN) {
                 int zero;
                 double rr = ref_r(st, x, j, &zero);
@@ -60,22 +60,22 @@ int uhn_kernel_ref(uhn_ctx *ctx, const uhn_step *st, void *recs) {
                     for (int64_t k = 0; k < O; ++k) z[k] += (float)(gval * y[k]);
                     continue;
                 }
-                h = uhn_h_of_r(p->beta, rr, st->rsum[j]);
+                sc = uhn_h_of_r(1.0, rr, st->rsum[j]);
             } else {
-                h = p->beta * uhn_similarity_ref(p->sim, x, st->v + j * K, uhn_step_cue(st, j), K);
+                sc = uhn_similarity_ref(p->sim, x, st->v + j * K, uhn_step_cue(st, j), K);
             }
+            h = p->beta * sc;
             switch (st->kind) {
             case UHN_RED_LSE:
-                if (r->idx < 0 || h > r->m) {
+                if (r->idx < 0 || sc > r->best) { /* a new maximum: rescale what came before */
                     double scale = r->idx < 0 ? 0.0 : exp(r->m - h);
                     r->s *= scale;
                     for (int64_t k = 0; k < O; ++k) z[k] = (float)(z[k] * scale);
-                    r->m = h;
+                    r->m = h, r->best = sc, r->idx = g;
                 }
-                gval = exp(h - r->m);
+                gval = exp(p->beta * (sc - r->best)); /* exact for any finite beta */
                 r->s += gval;
                 for (int64_t k = 0; k < O; ++k) z[k] += (float)(gval * y[k]);
-                if (r->idx < 0 || h > r->best) r->best = h, r->idx = g;
                 break;
             case UHN_RED_LINEAR: {
                 int bad;
@@ -87,8 +87,8 @@ int uhn_kernel_ref(uhn_ctx *ctx, const uhn_step *st, void *recs) {
                 break;
             }
             case UHN_RED_MAX:
-                if (r->idx < 0 || h > r->best) {
-                    r->best = h, r->idx = g, r->s = 1;
+                if (r->idx < 0 || sc > r->best) {
+                    r->best = sc, r->idx = g, r->s = 1;
                     memcpy(z, y, (size_t)O * sizeof(float));
                 }
                 break;

@@ -114,7 +114,7 @@ void uhn_rec_finish(uhn_rec *r, int normalize, float *z, int64_t *index, float *
     *lse = NAN;
     switch ((uhn_red_kind)r->kind) {
     case UHN_RED_LSE:
-        gstar = exp(r->best - r->m);
+        gstar = 1.0; /* the arg-max is the maximum: exp(m - m) */
         *lse = r->m + log(r->s);
         memcpy(z, uhn_rec_z(r), (size_t)O * sizeof(float));
         break;

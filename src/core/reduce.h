@@ -24,11 +24,11 @@ typedef enum {
 } uhn_red_kind;
 
 typedef struct uhn_rec {
-    double m;      /* LSE: running maximum of h (-inf when no row seen) */
-    double s;      /* LSE: sum exp(h - m); LINEAR: sum g; MAX: 1 once a row is seen */
-    double best;   /* key of the arg-max: h (LSE, MAX, TOPK) or g (LINEAR) */
-    int64_t idx;   /* global index of the arg-max, -1 when none */
-    int64_t bad;   /* lowest global index whose score breaks the rule's domain, -1 none */
+    double m;    /* LSE: running maximum of h = beta * s, in double (-inf when no row seen) */
+    double s;    /* LSE: sum exp(h - m); LINEAR: sum g; MAX: 1 once a row is seen */
+    double best; /* key of the arg-max: the score s before beta (LSE, MAX), h (TOPK), g (LINEAR) */
+    int64_t idx; /* global index of the arg-max, -1 when none */
+    int64_t bad; /* lowest global index whose score breaks the rule's domain, -1 none */
     double badval; /* that score */
     int32_t kind;  /* uhn_red_kind */
     int32_t nslot; /* TOPK: k; the number filled is in `used` */
