@@ -9,4 +9,8 @@
 #include "uhn/bank.h"
 #include "uhn/engine.h"
 #include "uhn/h5io.h"
+#include "uhn/dataset.h"
+#include "uhn/corrupt.h"
+#include "uhn/metrics.h"
+#include "uhn/deck.h"
 #endif

@@ -1,0 +1,133 @@
+/* The table of deck keys and the corruption ranges the deck checks. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "io/deck_keys.h"
+#include "uhn/separation.h"
+#include "uhn/similarity.h"
+
+static const char *sim_at(int i) {
+    const uhn_similarity *s = uhn_similarity_at(i);
+    return s ? uhn_similarity_name(s) : NULL;
+}
+static const char *sep_at(int i) {
+    const uhn_separation *s = uhn_separation_at(i);
+    return s ? uhn_separation_name(s) : NULL;
+}
+
+static const deck_names similarities = {NULL, uhn_similarity_count, sim_at};
+static const deck_names separations = {NULL, uhn_separation_count, sep_at};
+static const deck_names hetero = {(const char *const[]){"none", "halves", NULL}, NULL, NULL};
+static const deck_names scores = {(const char *const[]){"raw", "uhn", NULL}, NULL, NULL};
+static const deck_names scales = {(const char *const[]){"none", "pixels", NULL}, NULL, NULL};
+static const deck_names corruptions = {
+    (const char *const[]){"none", "gaussian", "mask_top", "random_pixels", "inpaint", NULL}, NULL,
+    NULL};
+
+/* The same names and order as corruptions above. */
+static const deck_corruption corruption_table[] = {
+    {"none", -HUGE_VAL, HUGE_VAL, 0, 0, "0", "ignored"},
+    {"gaussian", 0, HUGE_VAL, 0, 0, "0.1", "noise variance >= 0"},
+    {"mask_top", 0, 1, 0, 1, "0.5", "fraction of rows in [0, 1]"},
+    {"random_pixels", 0, 1, 0, 1, "0.5", "probability in [0, 1]"},
+    {"inpaint", 0, 1e9, 1, 1, "7", "border width in pixels, an integer >= 0"},
+};
+
+const deck_corruption *deck_corruption_find(const char *name) {
+    for (size_t i = 0; i < sizeof corruption_table / sizeof corruption_table[0]; ++i)
+        if (!strcmp(corruption_table[i].name, name)) return &corruption_table[i];
+    return NULL;
+}
+
+int deck_names_count(const deck_names *n) {
+    if (n->count) return n->count();
+    int c = 0;
+    while (n->list[c]) ++c;
+    return c;
+}
+
+const char *deck_names_at(const deck_names *n, int i) {
+    if (i < 0 || i >= deck_names_count(n)) return NULL;
+    return n->at ? n->at(i) : n->list[i];
+}
+
+/* output.file: the deck's name with .ini replaced by .h5. */
+static void derive_file(const uhn_deck *d, char *out, size_t n) {
+    const char *name = uhn_deck_name(d);
+    size_t len = strlen(name);
+    if (len > 4 && !strcmp(name + len - 4, ".ini")) len -= 4;
+    snprintf(out, n, "%.*s.h5", (int)len, name);
+}
+
+/* query.level: the corruption's default level. */
+static void derive_level(const uhn_deck *d, char *out, size_t n) {
+    const deck_corruption *c = deck_corruption_find(uhn_deck_str(d, UHN_KEY_QUERY_CORRUPTION, 0));
+    snprintf(out, n, "%s", c ? c->level_default : "0");
+}
+
+#define INF HUGE_VAL
+/* clang-format off */
+const deck_key uhn_deck_keys[UHN_KEY_COUNT] = {
+    {UHN_KEY_DATA_SOURCE, "data", "source", UHN_DECK_STRING, 0, "fashion-mnist:train", NULL, NULL,
+     0, 0, 0, NULL, "-",
+     "data set spec: fashion-mnist[:train or :test], hdf5:FILE, synthetic:KIND?n=...&h=...&w=..."},
+    {UHN_KEY_DATA_HETERO, "data", "hetero", UHN_DECK_NAME, 0, "none", NULL, NULL,
+     0, 0, 0, &hetero, "-",
+     "hetero-association: none (auto), halves (top half of the image as key -> bottom half as value)"},
+    {UHN_KEY_MEMORY_N, "memory", "n", UHN_DECK_INT, 1, NULL, NULL, NULL,
+     1, INF, 0, NULL, "memories", "memories stored per trial (a random subset of the images); items may be ranges "
+     "start:stop:step or start:stop:logK (K values per decade)"},
+    {UHN_KEY_NETWORK_SIMILARITY, "network", "similarity", UHN_DECK_NAME, 1, "dot", NULL, NULL,
+     0, 0, 0, &similarities, "-", "similarity functions (spec §1)"},
+    {UHN_KEY_NETWORK_SEPARATION, "network", "separation", UHN_DECK_NAME, 1, "softmax", NULL, NULL,
+     0, 0, 0, &separations, "-", "separation functions (spec §3)"},
+    {UHN_KEY_NETWORK_BETA, "network", "beta", UHN_DECK_DOUBLE, 1, "1", NULL, NULL,
+     0, INF, 1, NULL, "-", "inverse temperature beta"},
+    {UHN_KEY_NETWORK_PARAM, "network", "param", UHN_DECK_DOUBLE, 1, "default", NULL, NULL,
+     -INF, INF, 0, NULL, "-",
+     "parameter of the separations that take one (power p, topk k, threshold t); default = theirs"},
+    {UHN_KEY_NETWORK_SCORE, "network", "score", UHN_DECK_NAME, 0, "raw", NULL, NULL,
+     0, 0, 0, &scores, "-", "score mode: raw (h = s) or uhn (distances as 1/d)"},
+    {UHN_KEY_NETWORK_NORMALIZE, "network", "normalize", UHN_DECK_BOOL, 0, "on", NULL, NULL,
+     0, 0, 0, NULL, "-", "normalise the weights to sum 1"},
+    {UHN_KEY_NETWORK_STEPS, "network", "steps", UHN_DECK_INT, 0, "1", NULL, NULL,
+     1, INF, 0, NULL, "steps", "update steps T of the dynamics (spec §5)"},
+    {UHN_KEY_NETWORK_STEP_SIZE, "network", "step_size", UHN_DECK_DOUBLE, 0, "1", NULL, NULL,
+     0, 1, 1, NULL, "-", "step size alpha of the dynamics"},
+    {UHN_KEY_NETWORK_TOL, "network", "tol", UHN_DECK_DOUBLE, 0, "0", NULL, NULL,
+     0, INF, 0, NULL, "-", "early-stop tolerance on the update (0: run all steps)"},
+    {UHN_KEY_NETWORK_CUE_ONLY, "network", "cue_only", UHN_DECK_BOOL, 1, "off", NULL, NULL,
+     0, 0, 0, NULL, "-",
+     "similarity over the known pixels only (spec §1); `both` = off, on side by side"},
+    {UHN_KEY_QUERY_CORRUPTION, "query", "corruption", UHN_DECK_NAME, 0, "mask_top", NULL, NULL,
+     0, 0, 0, &corruptions, "-", "corruption of the queries"},
+    {UHN_KEY_QUERY_LEVEL, "query", "level", UHN_DECK_DOUBLE, 1, NULL, derive_level,
+     "by corruption: none 0, gaussian 0.1, mask_top 0.5, random_pixels 0.5, inpaint 7",
+     -INF, INF, 0, NULL, "by corruption",
+     "corruption levels: gaussian variance >= 0; mask_top fraction, random_pixels probability in "
+     "[0, 1]; inpaint border width (integer pixels)"},
+    {UHN_KEY_QUERY_COUNT, "query", "count", UHN_DECK_INT, 0, "0", NULL, NULL,
+     0, INF, 0, NULL, "queries", "queries per trial, each a stored image (0: all N stored)"},
+    {UHN_KEY_EXPERIMENT_TRIALS, "experiment", "trials", UHN_DECK_INT, 0, "10", NULL, NULL,
+     1, INF, 0, NULL, "trials", "trials per sweep point, each with its own random subset"},
+    {UHN_KEY_EXPERIMENT_THRESHOLD, "experiment", "threshold", UHN_DECK_DOUBLE, 0, "50", NULL,
+     NULL, 0, INF, 1, NULL, "squared error",
+     "a retrieval is correct when its squared error is below this"},
+    {UHN_KEY_EXPERIMENT_THRESHOLD_SCALE, "experiment", "threshold_scale", UHN_DECK_NAME, 0, "none",
+     NULL, NULL, 0, 0, 0, &scales, "-",
+     "none: threshold as given; pixels: threshold * K / 784 (scaled by pixel count)"},
+    {UHN_KEY_EXPERIMENT_SEED, "experiment", "seed", UHN_DECK_UINT64, 0, "0", NULL, NULL,
+     0, 0, 0, NULL, "-", "seed of every random choice (subsets, corruptions)"},
+    {UHN_KEY_OUTPUT_FILE, "output", "file", UHN_DECK_STRING, 0, NULL, derive_file,
+     "the deck's name with .ini replaced by .h5", 0, 0, 0, NULL, "path", "the HDF5 results file"},
+    {UHN_KEY_OUTPUT_SAVE_IMAGES, "output", "save_images", UHN_DECK_INT, 0, "0", NULL, NULL,
+     0, INF, 0, NULL, "queries", "retrieved images saved for the first k queries of each point"},
+    {UHN_KEY_OUTPUT_QUIET, "output", "quiet", UHN_DECK_BOOL, 0, "off", NULL, NULL,
+     0, 0, 0, NULL, "-", "no progress lines (batch jobs)"},
+};
+/* clang-format on */
+
+const char *const uhn_deck_sections[] = {"data",  "memory",     "network",
+                                         "query", "experiment", "output"};
+const int uhn_deck_nsections = sizeof uhn_deck_sections / sizeof uhn_deck_sections[0];

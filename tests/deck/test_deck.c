@@ -1,0 +1,497 @@
+/*
+ * The input deck of `uhn run` (serial, label unit): a full deck read back key
+ * by key, the defaults, overrides, the sweep product and its order, the
+ * effective parameters, the README table, and every error path with its exact
+ * message.
+ */
+#define _POSIX_C_SOURCE 200809L /* open_memstream */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../unit/check.h"
+#include "uhn/deck.h"
+
+static uhn_ctx *ctx;
+
+/* Parses text as "t.ini"; expects success. */
+static uhn_deck *parse_ok(const char *text, int nov, char **ov) {
+    uhn_deck *d = NULL;
+    int rc = uhn_deck_parse(ctx, "t.ini", text, nov, ov, &d);
+    CHECK_MSG(rc == UHN_OK && d, "expected success, got %d: %s", rc, ctx->msg);
+    return d;
+}
+
+/* Parses text as "t.ini"; expects UHN_EINPUT with exactly `msg`. */
+#define EXPECT_ERR(text, nov, ov, want)                                                            \
+    do {                                                                                           \
+        uhn_deck *d_ = (uhn_deck *)1;                                                              \
+        ctx->msg[0] = '\0';                                                                        \
+        int rc_ = uhn_deck_parse(ctx, "t.ini", (text), (nov), (ov), &d_);                          \
+        CHECK_INT(UHN_EINPUT, rc_);                                                                \
+        CHECK(d_ == NULL);                                                                         \
+        CHECK_MSG(!strcmp(ctx->msg, (want)), "expected message\n  \"%s\"\ngot\n  \"%s\"", (want),  \
+                  ctx->msg);                                                                       \
+    } while (0)
+
+static const char *full_deck = "; a full deck\n"
+                               "[data]\n"
+                               "source = synthetic:uniform?n=500&h=4&w=4\n"
+                               "hetero = none\n"
+                               "[memory]\n"
+                               "n = 10, 20,\n"
+                               "    50\n"
+                               "[network]\n"
+                               "similarity = dot, manhattan\n"
+                               "separation = softmax, power\n"
+                               "beta = 2.5, 1e3\n"
+                               "param = default, 3\n"
+                               "score = uhn\n"
+                               "normalize = off\n"
+                               "steps = 4\n"
+                               "step_size = 0.5\n"
+                               "tol = 1e-6\n"
+                               "cue_only = both\n"
+                               "[query]\n"
+                               "corruption = random_pixels\n"
+                               "level = 0.25, 0.5, 0.75 ; inline comment\n"
+                               "count = 10\n"
+                               "[experiment]\n"
+                               "trials = 3\n"
+                               "threshold = 12.5\n"
+                               "threshold_scale = pixels\n"
+                               "seed = 18446744073709551615\n"
+                               "[output]\n"
+                               "file = out/res.h5\n"
+                               "save_images = 2\n"
+                               "quiet = yes\n";
+
+static void test_full(void) {
+    check_context("full deck");
+    uhn_deck *d = parse_ok(full_deck, 0, NULL);
+    if (!d) return;
+    CHECK(!strcmp(uhn_deck_text(d), full_deck));
+    CHECK(!strcmp(uhn_deck_name(d), "t.ini"));
+    CHECK(!strcmp(uhn_deck_str(d, UHN_KEY_DATA_SOURCE, 0), "synthetic:uniform?n=500&h=4&w=4"));
+    CHECK(!strcmp(uhn_deck_str(d, UHN_KEY_DATA_HETERO, 0), "none"));
+    CHECK_INT(3, uhn_deck_count(d, UHN_KEY_MEMORY_N));
+    CHECK_INT(10, uhn_deck_int(d, UHN_KEY_MEMORY_N, 0));
+    CHECK_INT(20, uhn_deck_int(d, UHN_KEY_MEMORY_N, 1));
+    CHECK_INT(50, uhn_deck_int(d, UHN_KEY_MEMORY_N, 2));
+    CHECK_INT(2, uhn_deck_count(d, UHN_KEY_NETWORK_SIMILARITY));
+    CHECK(!strcmp(uhn_deck_str(d, UHN_KEY_NETWORK_SIMILARITY, 1), "manhattan"));
+    CHECK(!strcmp(uhn_deck_str(d, UHN_KEY_NETWORK_SEPARATION, 1), "power"));
+    CHECK_NEAR(2.5, uhn_deck_double(d, UHN_KEY_NETWORK_BETA, 0), 0);
+    CHECK_NEAR(1000, uhn_deck_double(d, UHN_KEY_NETWORK_BETA, 1), 0);
+    CHECK(!strcmp(uhn_deck_str(d, UHN_KEY_NETWORK_BETA, 1), "1000"));
+    CHECK(isnan(uhn_deck_double(d, UHN_KEY_NETWORK_PARAM, 0)));
+    CHECK_NEAR(3, uhn_deck_double(d, UHN_KEY_NETWORK_PARAM, 1), 0);
+    CHECK(!strcmp(uhn_deck_str(d, UHN_KEY_NETWORK_SCORE, 0), "uhn"));
+    CHECK_INT(0, uhn_deck_bool(d, UHN_KEY_NETWORK_NORMALIZE, 0));
+    CHECK_INT(4, uhn_deck_int(d, UHN_KEY_NETWORK_STEPS, 0));
+    CHECK_NEAR(0.5, uhn_deck_double(d, UHN_KEY_NETWORK_STEP_SIZE, 0), 0);
+    CHECK_NEAR(1e-6, uhn_deck_double(d, UHN_KEY_NETWORK_TOL, 0), 0);
+    CHECK_INT(2, uhn_deck_count(d, UHN_KEY_NETWORK_CUE_ONLY));
+    CHECK_INT(0, uhn_deck_bool(d, UHN_KEY_NETWORK_CUE_ONLY, 0));
+    CHECK_INT(1, uhn_deck_bool(d, UHN_KEY_NETWORK_CUE_ONLY, 1));
+    CHECK(!strcmp(uhn_deck_str(d, UHN_KEY_QUERY_CORRUPTION, 0), "random_pixels"));
+    CHECK_INT(3, uhn_deck_count(d, UHN_KEY_QUERY_LEVEL));
+    CHECK_NEAR(0.75, uhn_deck_double(d, UHN_KEY_QUERY_LEVEL, 2), 0);
+    CHECK_INT(10, uhn_deck_int(d, UHN_KEY_QUERY_COUNT, 0));
+    CHECK_INT(3, uhn_deck_int(d, UHN_KEY_EXPERIMENT_TRIALS, 0));
+    CHECK_NEAR(12.5, uhn_deck_double(d, UHN_KEY_EXPERIMENT_THRESHOLD, 0), 0);
+    CHECK(!strcmp(uhn_deck_str(d, UHN_KEY_EXPERIMENT_THRESHOLD_SCALE, 0), "pixels"));
+    CHECK(uhn_deck_u64(d, UHN_KEY_EXPERIMENT_SEED, 0) == UINT64_MAX);
+    CHECK(!strcmp(uhn_deck_str(d, UHN_KEY_OUTPUT_FILE, 0), "out/res.h5"));
+    CHECK_INT(2, uhn_deck_int(d, UHN_KEY_OUTPUT_SAVE_IMAGES, 0));
+    CHECK_INT(1, uhn_deck_bool(d, UHN_KEY_OUTPUT_QUIET, 0));
+    /* wrong-type getters and out-of-range indices */
+    CHECK_INT(0, uhn_deck_int(d, UHN_KEY_NETWORK_BETA, 0));
+    CHECK(isnan(uhn_deck_double(d, UHN_KEY_MEMORY_N, 0)));
+    CHECK(uhn_deck_str(d, UHN_KEY_MEMORY_N, 3) == NULL);
+
+    /* the sweep: 3 n x 2 sim x 2 sep x 2 beta x 2 param x 2 cue_only x 3 level */
+    CHECK_INT(7, uhn_deck_naxes());
+    static const uhn_deck_key_id axes[] = {UHN_KEY_MEMORY_N,           UHN_KEY_NETWORK_SIMILARITY,
+                                           UHN_KEY_NETWORK_SEPARATION, UHN_KEY_NETWORK_BETA,
+                                           UHN_KEY_NETWORK_PARAM,      UHN_KEY_NETWORK_CUE_ONLY,
+                                           UHN_KEY_QUERY_LEVEL};
+    for (int i = 0; i < 7; ++i) CHECK_INT(axes[i], uhn_deck_axis(i));
+    CHECK_INT(UHN_KEY_COUNT, uhn_deck_axis(7));
+    CHECK_INT(3 * 2 * 2 * 2 * 2 * 2 * 3, uhn_deck_npoints(d));
+    int idx[UHN_KEY_COUNT];
+    /* row-major: level fastest, n slowest */
+    int64_t np = uhn_deck_npoints(d), seen = 0;
+    for (int64_t p = 0; p < np; ++p) {
+        uhn_deck_point(d, p, idx);
+        int64_t q = 0;
+        for (int i = 0; i < 7; ++i) q = q * uhn_deck_count(d, axes[i]) + idx[axes[i]];
+        seen += q == p;
+        CHECK_INT(0, idx[UHN_KEY_NETWORK_STEPS]);
+    }
+    CHECK_INT(np, seen);
+    uhn_deck_point(d, 1, idx);
+    CHECK_INT(1, idx[UHN_KEY_QUERY_LEVEL]);
+    CHECK_INT(0, idx[UHN_KEY_NETWORK_CUE_ONLY]);
+    uhn_deck_point(d, 3, idx);
+    CHECK_INT(0, idx[UHN_KEY_QUERY_LEVEL]);
+    CHECK_INT(1, idx[UHN_KEY_NETWORK_CUE_ONLY]);
+    uhn_deck_point(d, np - 1, idx);
+    CHECK_INT(2, idx[UHN_KEY_MEMORY_N]);
+    CHECK_INT(1, idx[UHN_KEY_NETWORK_SIMILARITY]);
+    CHECK_INT(2, idx[UHN_KEY_QUERY_LEVEL]);
+    uhn_deck_point(d, 96, idx); /* 96 = 1 * 96: the second n, everything else first */
+    CHECK_INT(1, idx[UHN_KEY_MEMORY_N]);
+    CHECK_INT(0, idx[UHN_KEY_NETWORK_SIMILARITY]);
+    CHECK_INT(0, idx[UHN_KEY_QUERY_LEVEL]);
+
+    /* engine parameters at the last point */
+    uhn_params p;
+    uhn_deck_point(d, np - 1, idx);
+    uhn_deck_params(d, idx, &p);
+    CHECK(p.sim == uhn_similarity_find("manhattan"));
+    CHECK(p.sep == uhn_separation_find("power"));
+    CHECK_NEAR(1000, p.beta, 0);
+    CHECK_NEAR(3, p.param, 0);
+    CHECK_INT(UHN_SCORE_UHN, p.score);
+    CHECK_INT(0, p.normalize);
+    CHECK_INT(4, p.steps);
+    CHECK_NEAR(0.5, p.step_size, 0);
+    CHECK_NEAR(1e-6, p.tol, 0);
+    CHECK_INT(1, p.cue_only);
+
+    /* effective parameters */
+    uhn_deck_entry e;
+    uhn_deck_entry_at(d, UHN_KEY_MEMORY_N, &e);
+    CHECK(!strcmp(e.section, "memory") && !strcmp(e.key, "n"));
+    CHECK(!strcmp(e.value, "10, 20, 50"));
+    CHECK(!strcmp(e.units, "memories"));
+    CHECK(e.is_set);
+    uhn_deck_entry_at(d, UHN_KEY_NETWORK_CUE_ONLY, &e);
+    CHECK(!strcmp(e.value, "off, on"));
+    uhn_deck_entry_at(d, UHN_KEY_NETWORK_PARAM, &e);
+    CHECK(!strcmp(e.value, "default, 3"));
+    uhn_deck_entry_at(d, UHN_KEY_EXPERIMENT_SEED, &e);
+    CHECK(!strcmp(e.value, "18446744073709551615"));
+    uhn_deck_destroy(d);
+}
+
+static void test_defaults(void) {
+    check_context("defaults");
+    uhn_deck *d = parse_ok("[memory]\nn=100\n", 0, NULL);
+    if (!d) return;
+    static const char *const expect[UHN_KEY_COUNT][2] = {
+        [UHN_KEY_DATA_SOURCE] = {"source", "fashion-mnist:train"},
+        [UHN_KEY_DATA_HETERO] = {"hetero", "none"},
+        [UHN_KEY_MEMORY_N] = {"n", "100"},
+        [UHN_KEY_NETWORK_SIMILARITY] = {"similarity", "dot"},
+        [UHN_KEY_NETWORK_SEPARATION] = {"separation", "softmax"},
+        [UHN_KEY_NETWORK_BETA] = {"beta", "1"},
+        [UHN_KEY_NETWORK_PARAM] = {"param", "default"},
+        [UHN_KEY_NETWORK_SCORE] = {"score", "raw"},
+        [UHN_KEY_NETWORK_NORMALIZE] = {"normalize", "on"},
+        [UHN_KEY_NETWORK_STEPS] = {"steps", "1"},
+        [UHN_KEY_NETWORK_STEP_SIZE] = {"step_size", "1"},
+        [UHN_KEY_NETWORK_TOL] = {"tol", "0"},
+        [UHN_KEY_NETWORK_CUE_ONLY] = {"cue_only", "off"},
+        [UHN_KEY_QUERY_CORRUPTION] = {"corruption", "mask_top"},
+        [UHN_KEY_QUERY_LEVEL] = {"level", "0.5"},
+        [UHN_KEY_QUERY_COUNT] = {"count", "0"},
+        [UHN_KEY_EXPERIMENT_TRIALS] = {"trials", "10"},
+        [UHN_KEY_EXPERIMENT_THRESHOLD] = {"threshold", "50"},
+        [UHN_KEY_EXPERIMENT_THRESHOLD_SCALE] = {"threshold_scale", "none"},
+        [UHN_KEY_EXPERIMENT_SEED] = {"seed", "0"},
+        [UHN_KEY_OUTPUT_FILE] = {"file", "t.h5"},
+        [UHN_KEY_OUTPUT_SAVE_IMAGES] = {"save_images", "0"},
+        [UHN_KEY_OUTPUT_QUIET] = {"quiet", "off"},
+    };
+    for (int i = 0; i < UHN_KEY_COUNT; ++i) {
+        uhn_deck_entry e;
+        uhn_deck_entry_at(d, i, &e);
+        CHECK_MSG(!strcmp(e.key, expect[i][0]), "key %d: expected %s, got %s", i, expect[i][0],
+                  e.key);
+        CHECK_MSG(!strcmp(e.value, expect[i][1]), "%s: expected %s, got %s", e.key, expect[i][1],
+                  e.value);
+        CHECK_INT(i == UHN_KEY_MEMORY_N, e.is_set);
+        CHECK(e.description && e.description[0] && e.units && e.units[0]);
+    }
+    CHECK_INT(1, uhn_deck_npoints(d));
+    CHECK_INT(1, uhn_deck_bool(d, UHN_KEY_NETWORK_NORMALIZE, 0));
+    CHECK_INT(10, uhn_deck_int(d, UHN_KEY_EXPERIMENT_TRIALS, 0));
+    uhn_params p;
+    int idx[UHN_KEY_COUNT];
+    uhn_deck_point(d, 0, idx);
+    uhn_deck_params(d, idx, &p);
+    CHECK(p.sim == uhn_similarity_find("dot") && p.sep == uhn_separation_find("softmax"));
+    CHECK(isnan(p.param) && p.beta == 1 && p.steps == 1 && p.normalize == 1 && !p.cue_only);
+    uhn_deck_destroy(d);
+
+    /* derived defaults follow the corruption; a name without .ini gets .h5 */
+    uhn_deck *g = NULL;
+    int rc = uhn_deck_parse(ctx, "dir/study", "[memory]\nn=5\n[query]\ncorruption=inpaint\n", 0,
+                            NULL, &g);
+    CHECK_INT(UHN_OK, rc);
+    if (g) {
+        CHECK(!strcmp(uhn_deck_str(g, UHN_KEY_QUERY_LEVEL, 0), "7"));
+        CHECK(!strcmp(uhn_deck_str(g, UHN_KEY_OUTPUT_FILE, 0), "dir/study.h5"));
+        uhn_deck_destroy(g);
+    }
+}
+
+static void test_overrides(void) {
+    check_context("overrides");
+    char *ov[] = {"network.beta=4, 8", "memory.n = 7", "output.quiet=on",
+                  "query.corruption=gaussian", "data.source=hdf5:a=b.h5"};
+    uhn_deck *d = parse_ok("[memory]\nn = 100\n[network]\nbeta = 1\n", 5, ov);
+    if (!d) return;
+    CHECK_INT(2, uhn_deck_count(d, UHN_KEY_NETWORK_BETA));
+    CHECK_NEAR(8, uhn_deck_double(d, UHN_KEY_NETWORK_BETA, 1), 0);
+    CHECK_INT(7, uhn_deck_int(d, UHN_KEY_MEMORY_N, 0));
+    CHECK_INT(1, uhn_deck_bool(d, UHN_KEY_OUTPUT_QUIET, 0));
+    CHECK(!strcmp(uhn_deck_str(d, UHN_KEY_QUERY_LEVEL, 0), "0.1")); /* gaussian's default */
+    CHECK(!strcmp(uhn_deck_str(d, UHN_KEY_DATA_SOURCE, 0), "hdf5:a=b.h5"));
+    CHECK_INT(2, uhn_deck_npoints(d));
+    /* the raw text is the file's, not the overrides' */
+    CHECK(!strcmp(uhn_deck_text(d), "[memory]\nn = 100\n[network]\nbeta = 1\n"));
+    uhn_deck_destroy(d);
+}
+
+/* The values of memory.n in a deck "[memory]\nn = <n>" joined by ", ". */
+static void check_n(const char *n, const char *want) {
+    char text[256];
+    snprintf(text, sizeof text, "[memory]\nn = %s\n", n);
+    uhn_deck *d = parse_ok(text, 0, NULL);
+    if (!d) return;
+    uhn_deck_entry e;
+    uhn_deck_entry_at(d, UHN_KEY_MEMORY_N, &e);
+    CHECK_MSG(!strcmp(e.value, want), "n = %s: expected %s, got %s", n, want, e.value);
+    uhn_deck_destroy(d);
+}
+
+static void test_ranges(void) {
+    check_context("integer ranges");
+    check_n("10:50:20, 100", "10, 30, 50, 100");
+    check_n("5:5:3", "5");
+    check_n("10:10000:log1", "10, 100, 1000, 10000");
+    check_n("1:10:log2", "1, 3, 10");
+    check_n("1:20:log10", "1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20");
+    check_n("100:150:log10", "100, 126");
+    const char *what = "is not a range (start:stop:step with step >= 1, or start:stop:logK with K "
+                       "in [1, 1000] and start >= 1; start <= stop)";
+    const char *bad[] = {"10:5:1",    "1:10:0",  "1:10:logx", "1:10", "1:10:log0",
+                         "0:10:log1", "1:10:2x", ":10:1",     "1::1", "1:10:log1001"};
+    for (int i = 0; i < 10; ++i) {
+        char text[128], msg[512];
+        snprintf(text, sizeof text, "[memory]\nn = %s\n", bad[i]);
+        snprintf(msg, sizeof msg, "t.ini:2: [memory] n: '%s' %s", bad[i], what);
+        EXPECT_ERR(text, 0, NULL, msg);
+    }
+    EXPECT_ERR("[memory]\nn = 0:10:2\n", 0, NULL,
+               "t.ini:2: [memory] n: 0 is out of range (must be >= 1)");
+    EXPECT_ERR("[memory]\nn = 1:100000:1\n", 0, NULL,
+               "t.ini:2: [memory] n: '1:100000:1' gives more than 10000 values");
+    EXPECT_ERR("[memory]\nn = 10:30:10, 20\n", 0, NULL,
+               "t.ini:2: [memory] n: '20' is listed twice");
+    EXPECT_ERR("[memory]\nn = 10\n[network]\nsteps = 1:3:1\n", 0, NULL,
+               "t.ini:4: [network] steps: '1:3:1' is not an integer");
+}
+
+static void test_errors(void) {
+    check_context("errors");
+    const char *M = "[memory]\nn = 20\n";
+    char sims[512] = "";
+    for (int i = 0; i < uhn_similarity_count(); ++i)
+        snprintf(sims + strlen(sims), sizeof sims - strlen(sims), "%s%s", i ? ", " : "",
+                 uhn_similarity_name(uhn_similarity_at(i)));
+    char msg[1024];
+
+    EXPECT_ERR("[memory]\nn = 1\n[foo]\n", 0, NULL,
+               "t.ini:3: [foo]: unknown section (valid: data, memory, network, query, "
+               "experiment, output)");
+    EXPECT_ERR("n = 1\n[memory]\n", 0, NULL, "t.ini:1: [] n: key outside any section");
+    EXPECT_ERR("[memory]\nn = 1\n[network]\nbetta = 2\n", 0, NULL,
+               "t.ini:4: [network] betta: unknown key (valid in [network]: similarity, "
+               "separation, beta, param, score, normalize, steps, step_size, tol, cue_only)");
+    EXPECT_ERR("[memory]\nn = 1\n\nn = 2\n", 0, NULL,
+               "t.ini:4: [memory] n: duplicate key (first set at line 2)");
+    EXPECT_ERR("[network]\nbeta = 1\n", 0, NULL, "t.ini: [memory] n: required key missing");
+    EXPECT_ERR("[memory]\nn = 10x\n", 0, NULL, "t.ini:2: [memory] n: '10x' is not an integer");
+    EXPECT_ERR("[memory]\nn = 99999999999999999999\n", 0, NULL,
+               "t.ini:2: [memory] n: '99999999999999999999' is not an integer");
+    EXPECT_ERR("[memory]\nn = 10, 0\n", 0, NULL,
+               "t.ini:2: [memory] n: 0 is out of range (must be >= 1)");
+    EXPECT_ERR("[memory]\nn = 10, , 30\n", 0, NULL,
+               "t.ini:2: [memory] n: empty item 2 of the list '10, , 30'");
+    EXPECT_ERR("[memory]\nn = 10,\n", 0, NULL,
+               "t.ini:2: [memory] n: empty item 2 of the list '10,'");
+    EXPECT_ERR("[memory]\nn = 10, 20, 10\n", 0, NULL, "t.ini:2: [memory] n: '10' is listed twice");
+    EXPECT_ERR("[memory]\nn = 10\n[network]\nbeta = 1, 1.0\n", 0, NULL,
+               "t.ini:4: [network] beta: '1' is listed twice");
+    EXPECT_ERR("[memory]\nn =\n", 0, NULL, "t.ini:2: [memory] n: empty value");
+    const char *bad_doubles[] = {"nan", "inf", "-Inf", "1e999", "1.5s", "0x", "abc"};
+    for (int i = 0; i < 7; ++i) {
+        char text[128];
+        snprintf(text, sizeof text, "%s[network]\nbeta = %s\n", M, bad_doubles[i]);
+        snprintf(msg, sizeof msg, "t.ini:4: [network] beta: '%s' is not a finite number",
+                 bad_doubles[i]);
+        EXPECT_ERR(text, 0, NULL, msg);
+    }
+    EXPECT_ERR("[memory]\nn = 20\n[network]\nbeta = 0\n", 0, NULL,
+               "t.ini:4: [network] beta: 0 is out of range (must be > 0)");
+    EXPECT_ERR("[memory]\nn = 20\n[network]\nstep_size = 1.5\n", 0, NULL,
+               "t.ini:4: [network] step_size: 1.5 is out of range (must be in (0, 1])");
+    EXPECT_ERR("[memory]\nn = 20\n[network]\ntol = -1e-3\n", 0, NULL,
+               "t.ini:4: [network] tol: -1e-3 is out of range (must be >= 0)");
+    EXPECT_ERR("[memory]\nn = 20\n[network]\nsteps = 1, 2\n", 0, NULL,
+               "t.ini:4: [network] steps: takes one value, not a list ('1, 2')");
+    EXPECT_ERR("[memory]\nn = 20\n[network]\nsteps = 0\n", 0, NULL,
+               "t.ini:4: [network] steps: 0 is out of range (must be >= 1)");
+    EXPECT_ERR("[memory]\nn = 20\n[experiment]\ntrials = 2.5\n", 0, NULL,
+               "t.ini:4: [experiment] trials: '2.5' is not an integer");
+    EXPECT_ERR("[memory]\nn = 20\n[experiment]\nthreshold = 0\n", 0, NULL,
+               "t.ini:4: [experiment] threshold: 0 is out of range (must be > 0)");
+    snprintf(msg, sizeof msg, "t.ini:4: [network] similarity: unknown name 'cosin' (valid: %s)",
+             sims);
+    EXPECT_ERR("[memory]\nn = 20\n[network]\nsimilarity = dot, cosin\n", 0, NULL, msg);
+    EXPECT_ERR("[memory]\nn = 20\n[query]\ncorruption = blur\n", 0, NULL,
+               "t.ini:4: [query] corruption: unknown name 'blur' (valid: none, gaussian, "
+               "mask_top, random_pixels, inpaint)");
+    EXPECT_ERR("[memory]\nn = 20\n[data]\nhetero = thirds\n", 0, NULL,
+               "t.ini:4: [data] hetero: unknown name 'thirds' (valid: none, halves)");
+    EXPECT_ERR("[memory]\nn = 20\n[network]\nnormalize = maybe\n", 0, NULL,
+               "t.ini:4: [network] normalize: 'maybe' is not a boolean (on/off, true/false, "
+               "yes/no, 1/0)");
+    EXPECT_ERR("[memory]\nn = 20\n[output]\nquiet = both\n", 0, NULL,
+               "t.ini:4: [output] quiet: 'both' is not a boolean (on/off, true/false, yes/no, "
+               "1/0)");
+    EXPECT_ERR("[memory]\nn = 20\n[network]\ncue_only = of\n", 0, NULL,
+               "t.ini:4: [network] cue_only: 'of' is not a boolean (on/off, true/false, yes/no, "
+               "1/0, both)");
+    EXPECT_ERR("[memory]\nn = 20\n[experiment]\nseed = -1\n", 0, NULL,
+               "t.ini:4: [experiment] seed: '-1' is not an unsigned 64-bit integer");
+    EXPECT_ERR("[memory]\nn = 20\n[experiment]\nseed = 18446744073709551616\n", 0, NULL,
+               "t.ini:4: [experiment] seed: '18446744073709551616' is not an unsigned 64-bit "
+               "integer");
+    EXPECT_ERR("[memory]\nn 20\n", 0, NULL,
+               "t.ini:2: syntax error (expected [section] or key = value)");
+    EXPECT_ERR("[memory\nn = 20\n", 0, NULL,
+               "t.ini:1: syntax error (expected [section] or key = value)");
+    {
+        char text[512] = "[memory]\nn = 1";
+        for (int i = 0; i < 100; ++i) strcat(text, ", 2");
+        strcat(text, "\n");
+        EXPECT_ERR(text, 0, NULL, "t.ini:2: line longer than 197 characters");
+    }
+    EXPECT_ERR("[memory]\nn = 20\n[network]\nbeta = 1\n  steps = 2\n", 0, NULL,
+               "t.ini:5: [network] beta: an indented line continues the previous key's value; "
+               "remove the indentation");
+
+    /* overrides */
+    char *ov1[] = {"memory.n"};
+    EXPECT_ERR(M, 1, ov1, "override 'memory.n': expected section.key=value");
+    char *ov2[] = {"n=3"};
+    EXPECT_ERR(M, 1, ov2, "override 'n=3': expected section.key=value");
+    char *ov3[] = {"foo.x=1"};
+    EXPECT_ERR(M, 1, ov3,
+               "override 'foo.x=1': [foo] x: unknown section [foo] (valid: data, memory, "
+               "network, query, experiment, output)");
+    char *ov4[] = {"network.betta=1"};
+    EXPECT_ERR(M, 1, ov4,
+               "override 'network.betta=1': [network] betta: unknown key (valid in [network]: "
+               "similarity, separation, beta, param, score, normalize, steps, step_size, tol, "
+               "cue_only)");
+    char *ov5[] = {"network.beta=2", "network.beta=3"};
+    EXPECT_ERR(M, 2, ov5,
+               "override 'network.beta=3': [network] beta: given twice on the command line");
+    char *ov6[] = {"network.beta=-1"};
+    EXPECT_ERR(M, 1, ov6,
+               "override 'network.beta=-1': [network] beta: -1 is out of range (must be > 0)");
+
+    /* cross-key checks */
+    EXPECT_ERR("[memory]\nn = 50, 20\n[query]\ncount = 30\n", 0, NULL,
+               "t.ini:4: [query] count: 30 queries per trial, but the smallest memory.n is 20 "
+               "(queries are stored images: count <= n)");
+    EXPECT_ERR("[memory]\nn = 20\n[query]\nlevel = 0.5, 1.5\n", 0, NULL,
+               "t.ini:4: [query] level: 1.5 is out of range for mask_top (fraction of rows in "
+               "[0, 1])");
+    EXPECT_ERR("[memory]\nn = 20\n[query]\ncorruption = random_pixels\nlevel = -0.1\n", 0, NULL,
+               "t.ini:5: [query] level: -0.1 is out of range for random_pixels (probability in "
+               "[0, 1])");
+    EXPECT_ERR("[memory]\nn = 20\n[query]\ncorruption = gaussian\nlevel = -0.1\n", 0, NULL,
+               "t.ini:5: [query] level: -0.1 is out of range for gaussian (noise variance >= "
+               "0)");
+    EXPECT_ERR("[memory]\nn = 20\n[query]\ncorruption = inpaint\nlevel = 2.5\n", 0, NULL,
+               "t.ini:5: [query] level: 2.5 is out of range for inpaint (border width in "
+               "pixels, an integer >= 0)");
+    EXPECT_ERR("[memory]\nn = 20\n[data]\nhetero = halves\n[network]\nsteps = 3\n", 0, NULL,
+               "t.ini:4: [data] hetero: hetero-association needs network.steps = 1, not 3");
+    EXPECT_ERR("[memory]\nn = 20\n[network]\ncue_only = both\n[query]\ncorruption = gaussian\n", 0,
+               NULL,
+               "t.ini:4: [network] cue_only: on needs a masking corruption (mask_top, "
+               "random_pixels, inpaint), not gaussian");
+    EXPECT_ERR("[memory]\nn = 20\n[network]\nparam = 3\n", 0, NULL,
+               "t.ini:4: [network] param: none of the separations (softmax) takes a parameter");
+    EXPECT_ERR("[memory]\nn = 20\n[network]\nseparation = softmax, topk\nparam = 2.5\n", 0, NULL,
+               "t.ini:5: [network] param: 2.5 is not valid for topk (k must be a positive "
+               "integer)");
+    char *ov7[] = {"query.corruption=none"};
+    EXPECT_ERR("[memory]\nn = 20\n[network]\ncue_only = on\n", 1, ov7,
+               "t.ini:4: [network] cue_only: on needs a masking corruption (mask_top, "
+               "random_pixels, inpaint), not none");
+
+    /* checks that need the data */
+    uhn_deck *d = parse_ok("[memory]\nn = 20, 500\n[data]\nhetero = halves\n", 0, NULL);
+    if (d) {
+        CHECK_INT(UHN_OK, uhn_deck_check_data(ctx, d, 500, 28));
+        CHECK_INT(UHN_EINPUT, uhn_deck_check_data(ctx, d, 499, 28));
+        CHECK(!strcmp(ctx->msg, "t.ini:2: [memory] n: 500 memories, but the data set "
+                                "'fashion-mnist:train' has only 499 images"));
+        CHECK_INT(UHN_EINPUT, uhn_deck_check_data(ctx, d, 500, 27));
+        CHECK(!strcmp(ctx->msg, "t.ini:4: [data] hetero: halves needs an even image height, "
+                                "not 27"));
+        uhn_deck_destroy(d);
+    }
+}
+
+static void test_print_keys(void) {
+    check_context("README table");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    uhn_deck_print_keys(f);
+    fclose(f);
+    int lines = 0;
+    for (size_t i = 0; i < len; ++i) lines += buf[i] == '\n';
+    CHECK_INT(UHN_KEY_COUNT + 2, lines);
+    /* six '|' a row: no cell may hold a pipe of its own */
+    for (char *row = buf; row && *row;) {
+        char *nl = strchr(row, '\n');
+        int pipes = 0;
+        for (char *c = row; c < (nl ? nl : row + strlen(row)); ++c) pipes += *c == '|';
+        CHECK_MSG(pipes == 6, "row with %d pipes: %.*s", pipes, (int)(nl ? nl - row : 80), row);
+        row = nl ? nl + 1 : NULL;
+    }
+    CHECK_CONTAINS(buf, "| section | key | default | units / range | meaning |\n");
+    CHECK_CONTAINS(buf, "| memory | n (list) | (required) | memories, >= 1 |");
+    CHECK_CONTAINS(buf, "| network | step_size | 1 | in (0, 1] |");
+    CHECK_CONTAINS(buf, "| query | corruption | mask_top | none, gaussian, mask_top, "
+                        "random_pixels, inpaint |");
+    CHECK_CONTAINS(buf, "| network | cue_only (list) | off | on/off/both |");
+    free(buf);
+}
+
+int main(int argc, char **argv) {
+    MPI_Init(&argc, &argv);
+    if (uhn_ctx_create(MPI_COMM_WORLD, &ctx) != UHN_OK) MPI_Abort(MPI_COMM_WORLD, 1);
+    test_full();
+    test_defaults();
+    test_overrides();
+    test_ranges();
+    test_errors();
+    test_print_keys();
+    int code = check_finish("test_deck");
+    uhn_ctx_destroy(ctx);
+    MPI_Finalize();
+    return code;
+}
