@@ -16,13 +16,13 @@
 
 #include "core/kernel.h"
 
-/* Rows per tile: small enough that a tile's keys (and values) stay in L2
- * between scoring and projection when B is small; larger when B is large so
- * that the SGEMMs run at full speed. */
+/* Rows per tile: for a few queries, small enough (32 KiB) that a tile read
+ * from memory for scoring is still in L1 for its projection; for many, up to
+ * 512 rows so that the two SGEMMs run at full speed. */
 static int64_t tile_rows(int64_t K, int64_t O, int64_t B) {
-    int64_t bytes = B <= 8 ? (32 << 10) : (1536 << 10);
+    int64_t bytes = B <= 2 * UHN_SMALL_BATCH ? (32 << 10) : (1536 << 10);
     int64_t tn = bytes / (4 * (K + O));
-    if (B > 8 && tn > 512) tn = 512;
+    if (tn > 512) tn = 512;
     return tn < 4 ? 4 : tn;
 }
 
@@ -250,7 +250,7 @@ static void tile_project(const uhn_step *st, const float *G, int64_t tn, const f
     if (st->kind == UHN_RED_LSE || st->kind == UHN_RED_LINEAR) {
         float *Z = uhn_rec_z(uhn_rec_at(recs, st->rec_bytes, 0));
         int ldz = (int)(st->rec_bytes / sizeof(float));
-        if (B <= 4) { /* as in the similarity kernels: loops beat a GEMV call here */
+        if (B <= UHN_SMALL_BATCH) {
             for (int64_t j = 0; j < B; ++j) {
                 float *z = uhn_rec_z(uhn_rec_at(recs, st->rec_bytes, j));
                 const float *g = G + j * tn;

@@ -100,13 +100,9 @@ static double js_ref(const float *x, const float *q, const uint8_t *mask, int64_
 
 /* ---------- fast block kernels ---------- */
 
-/* Below this many queries a tile's dot products are plain SIMD loops: OpenBLAS's
- * per-call overhead dominates a GEMV on an L1/L2-sized tile. */
-#define SMALL_B 4
-
 /* St (B x tn) = Qc . X^T: the cue-masked dot products. */
 static void gemm_dot(const uhn_tile *t, const uhn_qblock *qb, float *St) {
-    if (qb->B <= SMALL_B) {
+    if (qb->B <= UHN_SMALL_BATCH) {
         const int64_t K = t->K, tn = t->tn;
         for (int64_t j = 0; j < qb->B; ++j) {
             const float *q = qb->q + j * K;

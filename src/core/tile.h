@@ -8,6 +8,11 @@
 
 #include <stdint.h>
 
+/* Up to this many queries, the fast kernel scores and projects a tile with plain
+ * SIMD loops instead of OpenBLAS: a GEMV call's overhead dominates on an
+ * L1-sized tile (measured in `uhn bench`, iterated single query). */
+#define UHN_SMALL_BATCH 4
+
 typedef struct uhn_tile {
     const float *x;     /* tn x K keys */
     const float *norm2; /* tn: ||x||^2 */
