@@ -62,6 +62,12 @@ typedef struct uhn_h5_name {
 int uhn_h5_name_parse(uhn_ctx *ctx, const char *arg, const char *default_dataset, const char *role,
                       uhn_h5_name *out);
 
+/* A file access property list for one-rank opens (close it with H5Pclose):
+ * HDF5's file locks are kept, but a file system with locking disabled is not an
+ * error. Returned as int64_t (an hid_t) so this header needs no hdf5.h; a
+ * negative value on failure. Not collective. */
+int64_t uhn_h5_serial_fapl(void);
+
 /* 1 when both paths exist and are the same file (hard links included).
  * Not collective. */
 int uhn_h5_same_file(const char *a, const char *b);

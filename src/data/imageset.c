@@ -27,16 +27,9 @@ static const struct {
     int is_uint8;
 } pixel_types[] = {{"uint8", 1}, {"float32", 0}, {"float64", 0}};
 
-/* Opens the file read-only; like h5io, a file system without locking is not
- * an error. */
+/* Opens the file read-only with h5io's one-rank file access list. */
 static hid_t open_ro(const char *file) {
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-#if H5_VERSION_GE(1, 10, 7)
-    if (fapl >= 0 && H5Pset_file_locking(fapl, 1, 1) < 0) {
-        H5Pclose(fapl);
-        return H5I_INVALID_HID;
-    }
-#endif
+    hid_t fapl = (hid_t)uhn_h5_serial_fapl();
     hid_t fid = fapl < 0 ? H5I_INVALID_HID : H5Fopen(file, H5F_ACC_RDONLY, fapl);
     if (fapl >= 0) H5Pclose(fapl);
     return fid;

@@ -92,7 +92,7 @@ static int h5_quiet(uhn_ctx *ctx) {
 /* File access for one-rank opens: HDF5's file locks are kept, but a file
  * system with locking disabled (common for parallel file systems) is not an
  * error. MPI-IO access does not lock. */
-static hid_t serial_fapl(void) {
+int64_t uhn_h5_serial_fapl(void) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
 #if H5_VERSION_GE(1, 10, 7)
     if (fapl >= 0 && H5Pset_file_locking(fapl, 1, 1) < 0) {
@@ -247,7 +247,7 @@ static int open_file_serial(uhn_ctx *ctx, const uhn_h5_name *n, hid_t *fid) {
     if (access(n->file, R_OK) != 0)
         return uhn_fail(ctx, UHN_EINPUT, "%s%scannot read '%s': %s", ROLE(n), n->file,
                         strerror(errno));
-    hid_t fapl = serial_fapl();
+    hid_t fapl = (hid_t)uhn_h5_serial_fapl();
     *fid = fapl < 0 ? H5I_INVALID_HID : H5Fopen(n->file, H5F_ACC_RDONLY, fapl);
     if (fapl >= 0) H5Pclose(fapl);
     if (*fid < 0)
@@ -609,7 +609,7 @@ static int writer_create(uhn_ctx *ctx, const char *path, uhn_h5_writer **out) {
     for (int attempt = 0; attempt < 1000 && w->fid < 0; ++attempt) {
         snprintf(w->tmp, sizeof w->tmp, "%s.tmp.%ld.%d", path, (long)getpid(), attempt);
         if (access(w->tmp, F_OK) == 0) continue;
-        hid_t fapl = serial_fapl();
+        hid_t fapl = (hid_t)uhn_h5_serial_fapl();
         w->fid = fapl < 0 ? H5I_INVALID_HID : H5Fcreate(w->tmp, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
         if (fapl >= 0) H5Pclose(fapl);
         if (w->fid < 0) {

@@ -9,24 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
 #include "uhn/dataset.h"
 #include "uhn/rng.h"
+#include "check.h"
 
 static uhn_ctx *ctx;
 
+/* Every rank must agree on `want`; a failure must carry `needle`. */
 static void expect(const char *what, int got, int want, const char *needle) {
-    int lo = got, hi = got;
-    MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_INT, MPI_MIN, ctx->comm);
-    MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_INT, MPI_MAX, ctx->comm);
-    check_context("%s", what);
-    CHECK_MSG(lo == hi, "ranks disagree: %d..%d", lo, hi);
-    CHECK_MSG(got == want, "status expected %d, got %d (msg: \"%s\")", want, got, ctx->msg);
-    if (want != UHN_OK && needle) {
-        CHECK_CONTAINS(ctx->msg, needle);
-        CHECK_MSG(!strchr(ctx->msg, '\n'), "message is not one line: \"%s\"", ctx->msg);
-    }
-    ctx->msg[0] = '\0';
+    check_status_mpi(ctx, what, got, want, needle);
 }
 
 static uhn_dataset *open_ok(const char *spec) {

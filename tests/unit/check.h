@@ -152,4 +152,26 @@ static inline int check_finish_mpi(MPI_Comm comm, const char *name) {
     return total[0] ? 1 : 0;
 }
 
+#ifdef UHN_CONTEXT_H
+/*
+ * For MPI tests of collective calls: every rank must return the same status,
+ * equal to `want`; a failure's message (ctx->msg) must contain `needle` and be
+ * one line. Clears ctx->msg for the next call. Collective.
+ */
+static inline void check_status_mpi(uhn_ctx *ctx, const char *what, int got, int want,
+                                    const char *needle) {
+    int lo = got, hi = got;
+    MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_INT, MPI_MIN, ctx->comm);
+    MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_INT, MPI_MAX, ctx->comm);
+    check_context("%s", what);
+    CHECK_MSG(lo == hi, "ranks disagree: %d..%d", lo, hi);
+    CHECK_MSG(got == want, "status expected %d, got %d (msg: \"%s\")", want, got, ctx->msg);
+    if (want != UHN_OK && needle) {
+        CHECK_CONTAINS(ctx->msg, needle);
+        CHECK_MSG(!strchr(ctx->msg, '\n'), "message is not one line: \"%s\"", ctx->msg);
+    }
+    ctx->msg[0] = '\0';
+}
+#endif
+
 #endif
