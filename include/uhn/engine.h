@@ -44,6 +44,10 @@ typedef struct uhn_params {
     int energy;                /* 1 (default): report E for the pairs of spec §5, which
                                 * costs one more scoring pass at the final state v_T;
                                 * 0: skip it (capacity studies, benchmarks) */
+    int hold;                  /* 1 (default, spec §5): known (clamp) coordinates are held at
+                                * the query value after every step; 0: the clamp mask is only
+                                * the cue set of cue_only and every coordinate moves (the UHN
+                                * paper compares the raw output z; E may then rise) */
 } uhn_params;
 
 /* Fills the defaults of spec §8. Not collective. */

@@ -146,6 +146,9 @@ typedef struct uhn_h5_dataset {
 
 int uhn_h5_write_dataset(uhn_h5_writer *w, const uhn_h5_dataset *d);
 
+/* The open temporary file's HDF5 id (an hid_t) for writers of richer layouts
+ * (dimension scales, strings); the writer still owns and closes it. */
+int64_t uhn_h5_writer_fid(const uhn_h5_writer *w);
 /* Creates a group (parents must exist). */
 int uhn_h5_write_group(uhn_h5_writer *w, const char *path);
 

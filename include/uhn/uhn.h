@@ -13,4 +13,5 @@
 #include "uhn/corrupt.h"
 #include "uhn/metrics.h"
 #include "uhn/deck.h"
+#include "uhn/study.h"
 #endif

@@ -10,6 +10,7 @@ static const struct {
     uhn_command_fn fn;
     const char *help;
 } commands[] = {
+    {"run", uhn_cmd_run, "run the capacity study an input deck describes"},
     {"recall", uhn_cmd_recall, "recall queries from a memory bank stored in HDF5"},
     {"bench", uhn_cmd_bench, "measure engine throughput against bandwidth and SGEMM"},
 };

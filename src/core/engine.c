@@ -23,6 +23,7 @@ void uhn_params_default(uhn_params *p) {
     p->tol = 0.0;
     p->kernel = UHN_KERNEL_FAST;
     p->energy = 1;
+    p->hold = 1;
 }
 
 static int sim_is(const uhn_params *p, const char *name) {
@@ -372,9 +373,10 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
             }
             float delta = 0;
             const float alpha = (float)p->step_size;
+            const int hold = cj && p->hold;
             for (int64_t k = 0; k < K; ++k) {
                 float nv = p->step_size == 1.0 ? z[k] : vj[k] + alpha * (z[k] - vj[k]);
-                if (cj && cj[k]) nv = q0[j * K + k]; /* clamped: held at the cue */
+                if (hold && cj[k]) nv = q0[j * K + k]; /* clamped: held at the cue */
                 float d = fabsf(nv - vj[k]);
                 delta = d > delta ? d : delta;
                 vj[k] = nv;

@@ -495,28 +495,11 @@ static int join_effective(uhn_ctx *ctx, uhn_deck *d, int k) {
 
 /* ---- cross-key checks that need no data ------------------------------- */
 
-static int64_t min_n(const uhn_deck *d) {
-    int64_t m = INT64_MAX;
-    for (int j = 0; j < d->count[UHN_KEY_MEMORY_N]; ++j)
-        if (d->val[UHN_KEY_MEMORY_N][j].i < m) m = d->val[UHN_KEY_MEMORY_N][j].i;
-    return m;
-}
-
 static int64_t max_n(const uhn_deck *d) {
     int64_t m = 0;
     for (int j = 0; j < d->count[UHN_KEY_MEMORY_N]; ++j)
         if (d->val[UHN_KEY_MEMORY_N][j].i > m) m = d->val[UHN_KEY_MEMORY_N][j].i;
     return m;
-}
-
-static int check_count(uhn_ctx *ctx, const uhn_deck *d) {
-    int64_t c = uhn_deck_int(d, UHN_KEY_QUERY_COUNT, 0), m = min_n(d);
-    if (c > m)
-        return key_fail(ctx, d, UHN_KEY_QUERY_COUNT,
-                        "%" PRId64 " queries per trial, but the smallest memory.n is %" PRId64
-                        " (queries are stored images: count <= n)",
-                        c, m);
-    return UHN_OK;
 }
 
 static int check_level(uhn_ctx *ctx, const uhn_deck *d) {
@@ -575,7 +558,7 @@ static int check_param(uhn_ctx *ctx, const uhn_deck *d) {
 }
 
 typedef int (*deck_check_fn)(uhn_ctx *ctx, const uhn_deck *d);
-static const deck_check_fn cross_checks[] = {check_count, check_level, check_hetero, check_cue_only,
+static const deck_check_fn cross_checks[] = {check_level, check_hetero, check_cue_only,
                                              check_param};
 
 /* ---- public ----------------------------------------------------------- */
@@ -771,6 +754,7 @@ void uhn_deck_params(const uhn_deck *d, const int idx[UHN_KEY_COUNT], uhn_params
     p->step_size = uhn_deck_double(d, UHN_KEY_NETWORK_STEP_SIZE, 0);
     p->tol = uhn_deck_double(d, UHN_KEY_NETWORK_TOL, 0);
     p->cue_only = uhn_deck_bool(d, UHN_KEY_NETWORK_CUE_ONLY, idx[UHN_KEY_NETWORK_CUE_ONLY]);
+    p->hold = uhn_deck_bool(d, UHN_KEY_QUERY_HOLD, 0);
 }
 
 void uhn_deck_entry_at(const uhn_deck *d, int i, uhn_deck_entry *e) {

@@ -108,7 +108,11 @@ const deck_key uhn_deck_keys[UHN_KEY_COUNT] = {
      "corruption levels: gaussian variance >= 0; mask_top fraction, random_pixels probability in "
      "[0, 1]; inpaint border width (integer pixels)"},
     {UHN_KEY_QUERY_COUNT, "query", "count", UHN_DECK_INT, 0, "0", NULL, NULL,
-     0, INF, 0, NULL, "queries", "queries per trial, each a stored image (0: all N stored)"},
+     0, INF, 0, NULL, "queries", "queries per trial: the first min(count, N) stored images, corrupted (0: all N)"},
+    {UHN_KEY_QUERY_HOLD, "query", "hold", UHN_DECK_BOOL, 0, "off", NULL, NULL,
+     0, 0, 0, NULL, "-",
+     "hold the known pixels of a masked query at their values (spec §5 clamp); off: compare "
+     "the raw output, as the UHN paper did"},
     {UHN_KEY_EXPERIMENT_TRIALS, "experiment", "trials", UHN_DECK_INT, 0, "10", NULL, NULL,
      1, INF, 0, NULL, "trials", "trials per sweep point, each with its own random subset"},
     {UHN_KEY_EXPERIMENT_THRESHOLD, "experiment", "threshold", UHN_DECK_DOUBLE, 0, "50", NULL,

@@ -734,6 +734,10 @@ int uhn_h5_write_dataset(uhn_h5_writer *w, const uhn_h5_dataset *d) {
     return st;
 }
 
+int64_t uhn_h5_writer_fid(const uhn_h5_writer *w) {
+    return (int64_t)w->fid;
+}
+
 int uhn_h5_write_group(uhn_h5_writer *w, const char *path) {
     double t0 = uhn_wtime();
     int st = UHN_OK;

@@ -85,12 +85,9 @@ int main(int argc, char **argv) {
     expect_load_error(path, 0, NULL, msg);
 
     check_context("parse error through load");
-    text = "[memory]\nn = 10\n[query]\ncount = 11\n";
+    text = "[memory]\nn = 10\n[query]\ncount = -1\n";
     write_deck("count.ini", text, strlen(text), path, sizeof path);
-    snprintf(msg, sizeof msg,
-             "%s:4: [query] count: 11 queries per trial, but the smallest memory.n is 10 "
-             "(queries are stored images: count <= n)",
-             path);
+    snprintf(msg, sizeof msg, "%s:4: [query] count: -1 is out of range (must be >= 0)", path);
     expect_load_error(path, 0, NULL, msg);
 
     check_context("override error through load");

@@ -1,0 +1,70 @@
+/*
+ * Capacity studies: `uhn run DECK`, the sweep an input deck describes.
+ *
+ * For every sweep point of the deck (uhn_deck_point order) and every trial, a
+ * random subset of memory.n images is stored (sharded over the ranks), the
+ * first query.count of them are corrupted and recalled, and each retrieval is
+ * scored against its true image (squared error, MSE, 1 - SSIM, outcome class
+ * of spec §7). Every finished point is written at once to "OUT.partial"
+ * (atomically: temporary file and rename); the complete results replace OUT
+ * at the end and the partial file is removed. A later run of the same deck
+ * resumes from OUT.partial and gives bit-identical results on the same ranks
+ * and threads. SIGTERM and SIGUSR1 finish the current point, write it, and
+ * stop with UHN_ESIGNAL (exit status 3).
+ *
+ * Random choices are keyed so that they do not depend on the rank count, the
+ * thread count or the other axes: the stored subset by (seed, trial, N), a
+ * query's corruption by (seed, trial, query). Every similarity, separation,
+ * beta, param, cue_only and level of a given N and trial sees the same
+ * memories and the same queries.
+ */
+#ifndef UHN_STUDY_H
+#define UHN_STUDY_H
+
+#include <stdint.h>
+#include "uhn/context.h"
+#include "uhn/deck.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* RNG streams of the subset draw and its shuffle. */
+#define UHN_STREAM_SUBSET  0x53554231u /* "SUB1" */
+#define UHN_STREAM_SHUFFLE 0x53554232u /* "SUB2" */
+
+/*
+ * The stored subset of trial `trial`: n distinct indices of [0, population),
+ * drawn with Floyd's algorithm and put in a uniformly random order with a
+ * Fisher-Yates shuffle, from uhn_rng keyed by (seed, stream, index = trial *
+ * 2^32 + n). out holds n entries. Requires 1 <= n <= population, n < 2^32 and
+ * 0 <= trial < 2^31. Returns 0, or -1 on bad arguments or when memory runs
+ * out. Deterministic; not collective; thread-safe.
+ */
+int uhn_subset(uint64_t seed, int64_t trial, int64_t population, int64_t n, int64_t *out);
+
+/* Options of a run besides the deck. */
+typedef struct uhn_study_opts {
+    int resume;         /* 1: earlier results (OUT.partial or OUT) must exist */
+    int fresh;          /* 1: ignore earlier results and start over (OUT is replaced at the end) */
+    int64_t max_points; /* > 0: compute at most this many new points, then stop (UHN_ESIGNAL) */
+    int quiet;          /* 1: no progress lines and no table (as output.quiet = on) */
+    int argc;           /* the command line, recorded in the provenance (not owned) */
+    char **argv;
+} uhn_study_opts;
+
+/*
+ * Runs the study of deck d. Collective over ctx->comm; the status is agreed.
+ * UHN_EINPUT for input errors (with one line in ctx->msg), UHN_ESIGNAL when
+ * stopped by SIGTERM/SIGUSR1 or max_points after a clean checkpoint.
+ */
+int uhn_study_run(uhn_ctx *ctx, const uhn_deck *d, const uhn_study_opts *o);
+
+/* Installs the SIGTERM and SIGUSR1 handlers that ask a running study to stop
+ * after its current point. Not collective; call once per process. */
+void uhn_study_catch_signals(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,441 @@
+#!/usr/bin/python3
+"""Plots and tabulates the results file of a capacity study (`uhn run DECK`).
+
+    plot_study.py RESULTS.h5 [--x AXIS] [--y METRIC] [--out PNG] [--table]
+                  [--images PNG] [--where AXIS=VALUE[,VALUE...] ...]
+
+RESULTS.h5 is the file `uhn run` writes (or its checkpoint OUT.partial). Every
+per-point dataset has the shape of the sweep axes
+[n, similarity, separation, beta, param, cue_only, level], which are stored as
+root datasets (HDF5 dimension scales) of those names.
+
+Plot (--out PNG; also the default when neither --table nor --images is given,
+then written next to RESULTS as STEM.png, or STEM_METRIC.png for another
+metric): METRIC against the x axis, one line per combination of the other axes
+that have more than one value, error bars = the METRIC_std dataset (standard
+deviation over trials). The default x axis is the first of n, level, beta,
+param with more than one value (else the first axis with more than one value);
+n and beta are drawn on a log scale when they span more than a decade. A
+checkpoint (root attribute complete = 0) is plotted with its done points only,
+and the title says so.
+
+--table prints a markdown table on stdout: one row per combination of the
+other axes with more than one value, one column per x value, cells
+"mean ± std" of METRIC ("—" for a point not done yet).
+
+--images PNG draws the saved images (output.save_images > 0): for each chosen
+point (the first --image-points done points, in file order, that pass
+--where) three rows, query / retrieved / truth, of its first --image-queries
+saved queries, each retrieval labelled with its outcome and squared error.
+
+--where AXIS=V1[,V2...] keeps only those values of an axis (for the plot, the
+table and the images); param accepts "default", cue_only on/off.
+
+METRIC is one of frac_correct (default), mse, dssim, sq_error. Errors (missing
+file, not a uhn results file, unknown axis or metric, --images without saved
+images) are one line on stderr and exit status 2.
+"""
+import argparse
+import itertools
+import math
+import os
+import sys
+
+import numpy as np
+
+AXES = ["n", "similarity", "separation", "beta", "param", "cue_only", "level"]
+X_PREFERENCE = ["n", "level", "beta", "param"]
+METRICS = ["frac_correct", "mse", "dssim", "sq_error"]
+STRING_AXES = ("similarity", "separation")
+LOG_AXES = ("n", "beta")
+IMAGE_SETS = ("query", "retrieved", "truth", "image_index", "recalled_index", "sq_error",
+              "outcome")
+OUTCOMES = {0: "correct", 1: "wrong", 2: "metastable"}
+PROG = "plot_study.py"
+
+
+class UsageError(Exception):
+    """A one-line error: printed on stderr, exit status 2."""
+
+
+# ---------------------------------------------------------------------------
+# Reading
+
+
+class Study:
+    """The parts of a results file this script uses (all read at once)."""
+
+    def __init__(self, path, metric):
+        import h5py
+
+        if not os.path.exists(path):
+            hint = ""
+            if os.path.exists(path + ".partial"):
+                hint = f" (the checkpoint {path}.partial exists: plot that)"
+            raise UsageError(f"no such file: {path}{hint}")
+        try:
+            f = h5py.File(path, "r")
+        except OSError:
+            raise UsageError(f"{path} is not a uhn results file (not an HDF5 file)")
+        with f:
+            if "effective_deck" not in f.attrs:
+                raise UsageError(f"{path} is not a uhn results file (no effective_deck attribute)")
+            missing = [a for a in AXES + [metric, metric + "_std", "done"] if a not in f]
+            if missing:
+                raise UsageError(f"{path} is not a uhn results file (no dataset {missing[0]})")
+            self.path = path
+            self.deck_name = _str(f.attrs.get("deck_name", os.path.basename(path)))
+            self.complete = int(f.attrs.get("complete", 1)) != 0
+            self.trials = int(f.attrs.get("trials", 0))
+            self.values = {}
+            for a in AXES:
+                d = f[a]
+                if d.dtype.kind in "OSU":
+                    self.values[a] = [_str(v) for v in d[()]]
+                else:
+                    self.values[a] = [v.item() for v in d[()]]
+            self.mean = np.asarray(f[metric][()], dtype=float)
+            self.std = np.asarray(f[metric + "_std"][()], dtype=float)
+            self.units = _str(f[metric].attrs.get("units", ""))
+            self.done = np.asarray(f["done"][()]).astype(bool)
+            self.saved_images = 0  # saved queries per point (output.save_images)
+            if "images" in f and "retrieved" in f["images"]:
+                self.saved_images = int(f["images/retrieved"].shape[len(AXES)])
+        self.shape = self.done.shape
+        self.mean[~self.done] = np.nan
+        self.std[~self.done] = np.nan
+        if self.mean.shape != tuple(len(self.values[a]) for a in AXES):
+            raise UsageError(f"{path} is not a uhn results file (the shape of {metric} "
+                             f"does not match the axes)")
+        self.npoints = int(self.done.size)
+        self.ndone = int(self.done.sum())
+
+    def read_images(self, point, nq):
+        """query, retrieved, truth, image_index, recalled_index, sq_error, outcome of the
+        first nq saved queries of one point (a tuple of axis indices)."""
+        import h5py
+
+        with h5py.File(self.path, "r") as f:
+            g = f["images"]
+            return {k: np.asarray(g[k][point + (slice(0, nq),)]) for k in IMAGE_SETS}
+
+
+def _str(v):
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+# ---------------------------------------------------------------------------
+# Axis values, labels and selections
+
+
+def fmt_value(axis, v):
+    """An axis value as the deck would spell it."""
+    if axis in STRING_AXES:
+        return v
+    if axis == "cue_only":
+        return "on" if v else "off"
+    if axis == "param" and (v is None or (isinstance(v, float) and math.isnan(v))):
+        return "default"
+    if axis == "n":
+        return str(int(v))
+    return f"{v:g}"
+
+
+def series_label(axes, values):
+    """A line's legend label: "euclidean, cue-only", "dot", "n=100, beta=10"."""
+    parts = []
+    for a, v in zip(axes, values):
+        if a in STRING_AXES:
+            parts.append(v)
+        elif a == "cue_only":
+            if v:
+                parts.append("cue-only")
+        else:
+            parts.append(f"{a}={fmt_value(a, v)}")
+    if not parts:
+        return "full query" if "cue_only" in axes else ""
+    return ", ".join(parts)
+
+
+def value_matches(axis, v, text):
+    t = text.strip()
+    if axis in STRING_AXES:
+        return v == t
+    if axis == "cue_only":
+        on = {"on": 1, "1": 1, "true": 1, "yes": 1, "off": 0, "0": 0, "false": 0, "no": 0}
+        if t.lower() not in on:
+            raise UsageError(f"--where cue_only={t}: expected on or off")
+        return int(v) == on[t.lower()]
+    if t == "default":
+        return isinstance(v, float) and math.isnan(v)
+    try:
+        x = float(t)
+    except ValueError:
+        raise UsageError(f"--where {axis}={t}: not a number")
+    return math.isclose(float(v), x, rel_tol=1e-9, abs_tol=0.0)
+
+
+def selection(study, where):
+    """The kept indices of every axis after the --where filters."""
+    keep = {a: list(range(len(study.values[a]))) for a in AXES}
+    for w in where:
+        axis, sep, vals = w.partition("=")
+        axis = axis.strip()
+        if not sep:
+            raise UsageError(f"--where {w}: expected AXIS=VALUE[,VALUE...]")
+        if axis not in AXES:
+            raise UsageError(f"unknown axis '{axis}' in --where (axes: {', '.join(AXES)})")
+        wanted = [t for t in vals.split(",") if t.strip()]
+        keep[axis] = [i for i in keep[axis]
+                      if any(value_matches(axis, study.values[axis][i], t) for t in wanted)]
+        if not keep[axis]:
+            have = ", ".join(fmt_value(axis, v) for v in study.values[axis])
+            raise UsageError(f"--where {w}: no such value (the file has {axis} = {have})")
+    return keep
+
+
+def choose_x(keep, x):
+    if x is not None:
+        if x not in AXES:
+            raise UsageError(f"unknown axis '{x}' (axes: {', '.join(AXES)})")
+        return x
+    for a in X_PREFERENCE + AXES:
+        if len(keep[a]) > 1:
+            return a
+    return "n"
+
+
+def line_axes(keep, x):
+    return [a for a in AXES if a != x and len(keep[a]) > 1]
+
+
+def combinations(study, keep, lines):
+    """(indices, values) of every combination of the line axes, in file order."""
+    for idx in itertools.product(*(keep[a] for a in lines)):
+        yield idx, [study.values[a][i] for a, i in zip(lines, idx)]
+
+
+def point_index(keep, x, xi, lines, idx):
+    """The full axis index of a point: the line axes at idx, x at xi, the rest first kept."""
+    full = []
+    for a in AXES:
+        if a == x:
+            full.append(xi)
+        elif a in lines:
+            full.append(idx[lines.index(a)])
+        else:
+            full.append(keep[a][0])
+    return tuple(full)
+
+
+def is_numeric_x(study, keep, x):
+    if x in STRING_AXES or x == "cue_only":
+        return False
+    return not any(isinstance(study.values[x][i], float) and math.isnan(study.values[x][i])
+                   for i in keep[x])
+
+
+def fixed_description(study, keep, x, lines):
+    """"separation=softmax, beta=1, ..." for the axes with one kept value."""
+    parts = []
+    for a in AXES:
+        if a == x or a in lines:
+            continue
+        parts.append(f"{a}={fmt_value(a, study.values[a][keep[a][0]])}")
+    return ", ".join(parts)
+
+
+def stem(path):
+    base = path[:-len(".partial")] if path.endswith(".partial") else path
+    return os.path.splitext(base)[0]
+
+
+# ---------------------------------------------------------------------------
+# Outputs
+
+
+def fmt_cell(metric, mean, std):
+    if not np.isfinite(mean):
+        return "—"
+    if metric == "frac_correct":
+        return f"{mean:.2f} ± {std:.2f}"
+    return f"{mean:.3g} ± {std:.2g}"
+
+
+def table(study, keep, x, metric):
+    lines = line_axes(keep, x)
+    head = lines if lines else ["metric"]
+    xcols = [f"{x} = {fmt_value(x, study.values[x][i])}" for i in keep[x]]
+    out = ["| " + " | ".join(head + xcols) + " |",
+           "|" + "---|" * (len(head) + len(xcols))]
+    for idx, vals in combinations(study, keep, lines):
+        row = [fmt_value(a, v) for a, v in zip(lines, vals)] if lines else [metric]
+        for xi in keep[x]:
+            p = point_index(keep, x, xi, lines, idx)
+            row.append(fmt_cell(metric, study.mean[p], study.std[p]))
+        out.append("| " + " | ".join(row) + " |")
+    return "\n".join(out)
+
+
+def plot(study, keep, x, metric, out):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines = line_axes(keep, x)
+    numeric = is_numeric_x(study, keep, x)
+    xvals = [study.values[x][i] for i in keep[x]]
+    pos = [float(v) for v in xvals] if numeric else list(range(len(xvals)))
+    log = (numeric and x in LOG_AXES and min(pos) > 0 and max(pos) / min(pos) > 10)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    nlines = 0
+    for idx, vals in combinations(study, keep, lines):
+        pts = [point_index(keep, x, xi, lines, idx) for xi in keep[x]]
+        m = np.array([study.mean[p] for p in pts])
+        s = np.array([study.std[p] for p in pts])
+        ok = np.isfinite(m)
+        if not ok.any():
+            continue
+        xs = np.array(pos)[ok]
+        ax.errorbar(xs, m[ok], yerr=np.nan_to_num(s[ok]), marker="o", capsize=3,
+                    label=series_label(lines, vals) or None)
+        nlines += 1
+    if log:
+        ax.set_xscale("log")
+    if not numeric:
+        ax.set_xticks(pos)
+        ax.set_xticklabels([fmt_value(x, v) for v in xvals])
+    ax.set_xlabel(x)
+    ax.set_ylabel(f"{metric} ({study.units})" if study.units and study.units != "-" else metric)
+    if metric == "frac_correct":
+        ax.set_ylim(-0.03, 1.03)
+    ax.grid(True, alpha=0.3)
+    title = f"{os.path.splitext(study.deck_name)[0]}: {metric} vs {x}"
+    if not study.complete:
+        title += f" (partial: {study.ndone} of {study.npoints} points done)"
+    fixed = fixed_description(study, keep, x, lines)
+    if fixed:
+        title += "\n" + fixed
+    ax.set_title(title, fontsize=10)
+    if nlines > 1 or (nlines == 1 and lines):
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return log, nlines
+
+
+def plot_images(study, keep, out, npoints, nqueries):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not study.saved_images:
+        raise UsageError(f"{study.path} has no saved images (run the study with "
+                         f"output.save_images > 0)")
+    nq = max(1, min(nqueries, study.saved_images))
+    chosen = []
+    for p in itertools.product(*(keep[a] for a in AXES)):
+        if study.done[p]:
+            data = study.read_images(p, nq)
+            if (data["image_index"] >= 0).any():
+                chosen.append((p, data))
+        if len(chosen) >= npoints:
+            break
+    if not chosen:
+        raise UsageError(f"{study.path} has no saved images among the chosen points")
+    truth = np.concatenate([d["truth"].ravel() for _, d in chosen])
+    lo, hi = float(np.nanmin(truth)), float(np.nanmax(truth))
+    if not hi > lo:
+        hi = lo + 1.0
+    varying = [a for a in AXES if len(keep[a]) > 1]
+    fig = plt.figure(figsize=(1.5 * nq + 0.8, 5.0 * len(chosen)), layout="constrained")
+    subs = fig.subfigures(len(chosen), 1, squeeze=False)[:, 0]
+    for sub, (p, d) in zip(subs, chosen):
+        label = ", ".join(f"{a}={fmt_value(a, study.values[a][p[AXES.index(a)]])}"
+                          for a in (varying or ["n"]))
+        sub.suptitle(label, fontsize=10)
+        axs = sub.subplots(3, nq, squeeze=False)
+        for j in range(nq):
+            for r, key in enumerate(("query", "retrieved", "truth")):
+                ax = axs[r, j]
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if j == 0:
+                    ax.set_ylabel(key)
+                if d["image_index"][j] < 0:
+                    continue
+                img = np.clip((np.nan_to_num(d[key][j]) - lo) / (hi - lo), 0, 1)
+                if img.shape[-1] == 1:
+                    ax.imshow(img[..., 0], cmap="gray", vmin=0, vmax=1)
+                else:
+                    ax.imshow(img)
+                if key == "query":
+                    ax.set_title(f"image {d['image_index'][j]}", fontsize=8)
+                elif key == "retrieved":
+                    oc = OUTCOMES.get(int(d["outcome"][j]), "?")
+                    ax.set_title(f"{oc}, err {d['sq_error'][j]:.3g}", fontsize=7)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return len(chosen), nq
+
+
+# ---------------------------------------------------------------------------
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results", help="results file of `uhn run` (or its OUT.partial)")
+    ap.add_argument("--x", default=None, help="the x axis: one of " + ", ".join(AXES))
+    ap.add_argument("--y", default="frac_correct", help="the metric: one of " + ", ".join(METRICS))
+    ap.add_argument("--out", default=None, help="the plot (PNG)")
+    ap.add_argument("--table", action="store_true", help="print a markdown table on stdout")
+    ap.add_argument("--images", default=None, metavar="PNG", help="a figure of the saved images")
+    ap.add_argument("--where", action="append", default=[], metavar="AXIS=VALUE",
+                    help="keep only these values of an axis (repeatable)")
+    ap.add_argument("--image-points", type=int, default=4,
+                    help="points in the --images figure (default 4)")
+    ap.add_argument("--image-queries", type=int, default=4,
+                    help="saved queries per point in the --images figure (default 4)")
+    args = ap.parse_args(argv)
+    try:
+        if args.y not in METRICS:
+            raise UsageError(f"unknown metric '{args.y}' (metrics: {', '.join(METRICS)})")
+        if args.x is not None and args.x not in AXES:
+            raise UsageError(f"unknown axis '{args.x}' (axes: {', '.join(AXES)})")
+        study = Study(args.results, args.y)
+        keep = selection(study, args.where)
+        x = choose_x(keep, args.x)
+        if args.images and not study.saved_images:
+            raise UsageError(f"{args.results} has no saved images (run the study with "
+                             f"output.save_images > 0)")
+        out = args.out
+        if out is None and not args.table and not args.images:
+            suffix = "" if args.y == "frac_correct" else "_" + args.y
+            out = stem(args.results) + suffix + ".png"
+        if args.table:
+            print(table(study, keep, x, args.y))
+            if not study.complete:
+                print(f"{PROG}: partial results: {study.ndone} of {study.npoints} points done",
+                      file=sys.stderr)
+        if out:
+            log, nlines = plot(study, keep, x, args.y, out)
+            state = ("complete" if study.complete
+                     else f"partial: {study.ndone} of {study.npoints} points done")
+            print(f"{PROG}: wrote {out}: {args.y} vs {x}{' (log x)' if log else ''}, "
+                  f"{nlines} line{'s' if nlines != 1 else ''} ({state})", file=sys.stderr)
+        if args.images:
+            npts, nq = plot_images(study, keep, args.images, args.image_points, args.image_queries)
+            print(f"{PROG}: wrote {args.images}: {npts} point{'s' if npts != 1 else ''} x "
+                  f"{nq} quer{'ies' if nq != 1 else 'y'}", file=sys.stderr)
+    except UsageError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,534 @@
+/*
+ * The results file of `uhn run`, its checkpoints and resumption.
+ *
+ * Rank 0 rewrites the whole file after every point, under a temporary name
+ * renamed onto "OUT.partial" (uhn_h5_writer), so a checkpoint is either the
+ * previous one or the new one, never half of each. The complete file replaces
+ * OUT at the end and OUT.partial is removed. The results are small (a few
+ * numbers per point and trial, plus the optional saved images), so rewriting
+ * costs milliseconds.
+ *
+ * Layout (README "Results file"): the sweep axes are HDF5 dimension scales
+ * (n, similarity, separation, beta, param, cue_only, level, and trial); every
+ * per-point dataset has the shape of the sweep and its dimensions attached to
+ * those scales. The attribute effective_deck (one "[section] key = value" line
+ * per key except output.file and output.quiet) decides whether a file belongs
+ * to a deck.
+ */
+#define _GNU_SOURCE /* strptime, timegm */
+#include <errno.h>
+#include <hdf5.h>
+#include <hdf5_hl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "experiments/study_impl.h"
+
+static const char *const stat_names[NSTAT] = {
+    "frac_correct", "frac_correct_std", "sq_error", "sq_error_std",
+    "mse",          "mse_std",          "dssim",    "dssim_std"};
+static const char *const stat_desc[NSTAT] = {
+    "fraction of queries recalled correctly (squared error below the threshold), mean over trials",
+    "standard deviation over trials of the fraction correct",
+    "squared error sum_k (z_k - y_k)^2 of a retrieval against its true image, mean over trials of "
+    "the trial mean",
+    "standard deviation over trials of the trial mean squared error",
+    "mean squared error per pixel value, mean over trials of the trial mean",
+    "standard deviation over trials of the trial mean MSE",
+    "1 - SSIM (Gaussian window, as skimage), mean over trials of the trial mean",
+    "standard deviation over trials of the trial mean 1 - SSIM"};
+static const char *const stat_units[NSTAT] = {"fraction",
+                                              "fraction",
+                                              "squared pixel value",
+                                              "squared pixel value",
+                                              "squared pixel value",
+                                              "squared pixel value",
+                                              "-",
+                                              "-"};
+static const char *const trial_names[NTRIAL] = {"frac_correct", "sq_error", "mse", "dssim"};
+static const char *const count_names[UHN_OUTCOME_COUNT] = {"count_correct", "count_wrong",
+                                                           "count_metastable"};
+static const char *const axis_desc[STUDY_NAXES] = {
+    "memories stored per trial",
+    "similarity function (spec §1)",
+    "separation function (spec §3)",
+    "inverse temperature beta",
+    "parameter of the separation (power p, topk k, threshold t); NaN = its default",
+    "1 when similarities use the known pixels of the query only (spec §1)",
+    "corruption level of the queries"};
+
+/* ------------------------------------------------------------------------ */
+/* Memory                                                                   */
+
+static int alloc_results(study *s) {
+    int64_t P = s->npoints, S = s->save;
+    int ok = 1;
+#define ALLOC(field, n)                                                                            \
+    do {                                                                                           \
+        s->field = calloc((size_t)(n) > 0 ? (size_t)(n) : 1, sizeof *s->field);                    \
+        ok = ok && s->field;                                                                       \
+    } while (0)
+    ALLOC(stat, NSTAT * P);
+    ALLOC(outcomes, UHN_OUTCOME_COUNT * P);
+    ALLOC(queries, P);
+    ALLOC(seconds, P);
+    ALLOC(done, P);
+    ALLOC(trial, NTRIAL * P * s->trials);
+    if (s->ctx->rank == 0 && S > 0) {
+        ALLOC(img_retrieved, P * S * s->Ko);
+        ALLOC(img_query, P * S * s->Kk);
+        ALLOC(img_truth, P * S * s->Ko);
+        ALLOC(img_index, P * S);
+        ALLOC(img_recalled, P * S);
+        ALLOC(img_weight, P * S);
+        ALLOC(img_sq, P * S);
+        ALLOC(img_dssim, P * S);
+        ALLOC(img_outcome, P * S);
+    }
+#undef ALLOC
+    if (!ok) return UHN_ENOMEM;
+    for (int64_t i = 0; i < NSTAT * P; ++i) s->stat[i] = NAN;
+    for (int64_t i = 0; i < NTRIAL * P * s->trials; ++i) s->trial[i] = NAN;
+    for (int64_t i = 0; s->img_outcome && i < P * S; ++i) {
+        s->img_index[i] = s->img_recalled[i] = -1;
+        s->img_outcome[i] = -1;
+        s->img_weight[i] = NAN;
+        s->img_sq[i] = s->img_dssim[i] = NAN;
+    }
+    for (int64_t i = 0; s->img_retrieved && i < P * S * s->Ko; ++i)
+        s->img_retrieved[i] = s->img_truth[i] = NAN;
+    for (int64_t i = 0; s->img_query && i < P * S * s->Kk; ++i) s->img_query[i] = NAN;
+    return UHN_OK;
+}
+
+void study_io_free(study *s) {
+    free(s->stat), free(s->outcomes), free(s->queries), free(s->seconds), free(s->done);
+    free(s->trial), free(s->img_retrieved), free(s->img_query), free(s->img_truth);
+    free(s->img_index), free(s->img_recalled), free(s->img_weight), free(s->img_sq);
+    free(s->img_dssim), free(s->img_outcome), free(s->effective);
+}
+
+/* The deck's identity: every effective key but output.file and output.quiet. */
+static int build_effective(study *s) {
+    size_t len = 1;
+    for (int i = 0; i < UHN_KEY_COUNT; ++i) {
+        uhn_deck_entry e;
+        uhn_deck_entry_at(s->d, i, &e);
+        len += strlen(e.section) + strlen(e.key) + strlen(e.value) + 8;
+    }
+    char *t = malloc(len), *at = t;
+    if (!t) return UHN_ENOMEM;
+    *at = '\0';
+    for (int i = 0; i < UHN_KEY_COUNT; ++i) {
+        if (i == UHN_KEY_OUTPUT_FILE || i == UHN_KEY_OUTPUT_QUIET) continue;
+        uhn_deck_entry e;
+        uhn_deck_entry_at(s->d, i, &e);
+        at += sprintf(at, "[%s] %s = %s\n", e.section, e.key, e.value);
+    }
+    s->effective = t;
+    return UHN_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing (rank 0)                                                         */
+
+typedef struct wctx {
+    study *s;
+    uhn_h5_writer *w;
+    hid_t fid;
+    hid_t scale[STUDY_NAXES + 1];       /* the axes, then trial */
+    const char *label[STUDY_NAXES + 1]; /* their names */
+} wctx;
+
+static int h5fail(study *s, const char *what, const char *name) {
+    return uhn_fail(s->ctx, UHN_EIO, "cannot write %s '%s' to the results of '%s'", what, name,
+                    s->out);
+}
+
+/* A dataset of `rank` dims; its first min(rank, naxes) dims attached to the
+ * axis scales (and dim naxes to trial when with_trial). */
+static int put(wctx *c, const char *name, hid_t mtype, int rank, const hsize_t *dims,
+               const void *data, const char *desc, const char *units, int naxes, int with_trial) {
+    study *s = c->s;
+    hid_t sp = H5Screate_simple(rank, dims, NULL);
+    hid_t id =
+        sp < 0 ? -1 : H5Dcreate2(c->fid, name, mtype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = id >= 0 && H5Dwrite(id, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0;
+    for (int a = 0; ok && a < naxes; ++a)
+        ok = H5DSattach_scale(id, c->scale[a], (unsigned)a) >= 0 &&
+             H5DSset_label(id, (unsigned)a, c->label[a]) >= 0;
+    if (ok && with_trial)
+        ok = H5DSattach_scale(id, c->scale[STUDY_NAXES], (unsigned)naxes) >= 0 &&
+             H5DSset_label(id, (unsigned)naxes, "trial") >= 0;
+    if (id >= 0) H5Dclose(id);
+    if (sp >= 0) H5Sclose(sp);
+    if (!ok) return h5fail(s, "dataset", name);
+    UHN_CALL(uhn_h5_attr_string(c->w, name, "description", desc));
+    return uhn_h5_attr_string(c->w, name, "units", units);
+}
+
+/* The scale of axis a (or trial, a == STUDY_NAXES). */
+static int put_scale(wctx *c, int a) {
+    study *s = c->s;
+    const uhn_deck *d = s->d;
+    const char *name = "trial", *desc = "trial (a random subset of memories each)", *units = "-";
+    hsize_t n = (hsize_t)s->trials;
+    void *buf = NULL;
+    hid_t mt = H5T_NATIVE_INT64, st = -1;
+    uhn_deck_key_id k = UHN_KEY_COUNT;
+    if (a < STUDY_NAXES) {
+        k = uhn_deck_axis(a);
+        uhn_deck_entry e;
+        uhn_deck_entry_at(d, (int)k, &e);
+        name = e.key;
+        desc = axis_desc[a];
+        units = e.units;
+        n = (hsize_t)s->dims[a];
+    }
+    int64_t *iv = NULL;
+    double *dv = NULL;
+    const char **sv = NULL;
+    if (k == UHN_KEY_NETWORK_SIMILARITY || k == UHN_KEY_NETWORK_SEPARATION) {
+        sv = malloc(n * sizeof *sv);
+        for (hsize_t j = 0; sv && j < n; ++j) sv[j] = uhn_deck_str(d, k, (int)j);
+        st = H5Tcopy(H5T_C_S1);
+        H5Tset_size(st, H5T_VARIABLE);
+        H5Tset_cset(st, H5T_CSET_UTF8);
+        mt = st;
+        buf = sv;
+    } else if (k == UHN_KEY_NETWORK_BETA || k == UHN_KEY_NETWORK_PARAM ||
+               k == UHN_KEY_QUERY_LEVEL) {
+        dv = malloc(n * sizeof *dv);
+        for (hsize_t j = 0; dv && j < n; ++j) dv[j] = uhn_deck_double(d, k, (int)j);
+        mt = H5T_NATIVE_DOUBLE;
+        buf = dv;
+    } else {
+        iv = malloc(n * sizeof *iv);
+        for (hsize_t j = 0; iv && j < n; ++j)
+            iv[j] = k == UHN_KEY_COUNT              ? (int64_t)j
+                    : k == UHN_KEY_NETWORK_CUE_ONLY ? uhn_deck_bool(d, k, (int)j)
+                                                    : uhn_deck_int(d, k, (int)j);
+        buf = iv;
+    }
+    int ok = buf != NULL;
+    hid_t sp = H5Screate_simple(1, &n, NULL);
+    hid_t id = ok ? H5Dcreate2(c->fid, name, mt, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    ok = id >= 0 && H5Dwrite(id, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0 &&
+         H5DSset_scale(id, name) >= 0;
+    if (ok) {
+        c->scale[a] = id;
+        c->label[a] = name;
+    } else if (id >= 0)
+        H5Dclose(id);
+    if (sp >= 0) H5Sclose(sp);
+    if (st >= 0) H5Tclose(st);
+    free(iv), free(dv), free(sv);
+    if (!ok) return h5fail(s, "axis", name);
+    UHN_CALL(uhn_h5_attr_string(c->w, name, "description", desc));
+    return uhn_h5_attr_string(c->w, name, "units", units);
+}
+
+static int write_contents(wctx *c, int complete) {
+    study *s = c->s;
+    uhn_h5_writer *w = c->w;
+    const uhn_deck *d = s->d;
+    int64_t P = s->npoints, ndone = 0;
+    for (int64_t p = 0; p < P; ++p) ndone += s->done[p];
+
+    /* Identity and parameters. */
+    UHN_CALL(uhn_h5_attr_string(w, "/", "title", "uhn capacity study"));
+    UHN_CALL(uhn_h5_attr_int64(w, "/", "format", STUDY_FORMAT));
+    UHN_CALL(uhn_h5_attr_string(w, "/", "deck", uhn_deck_text(d)));
+    UHN_CALL(uhn_h5_attr_string(w, "/", "deck_name", uhn_deck_name(d)));
+    UHN_CALL(uhn_h5_attr_string(w, "/", "effective_deck", s->effective));
+    UHN_CALL(uhn_h5_attr_int64(w, "/", "complete", complete));
+    UHN_CALL(uhn_h5_attr_int64(w, "/", "points_total", P));
+    UHN_CALL(uhn_h5_attr_int64(w, "/", "points_done", ndone));
+    UHN_CALL(uhn_h5_attr_string(w, "/", "data_source", uhn_dataset_spec(s->ds)));
+    UHN_CALL(uhn_h5_attr_int64(w, "/", "data_images", uhn_dataset_n(s->ds)));
+    UHN_CALL(uhn_h5_attr_int64(w, "/", "image_height", s->H));
+    UHN_CALL(uhn_h5_attr_int64(w, "/", "image_width", s->W));
+    UHN_CALL(uhn_h5_attr_int64(w, "/", "image_channels", s->C));
+    UHN_CALL(uhn_h5_attr_int64(w, "/", "key_length", s->Kk));
+    UHN_CALL(uhn_h5_attr_int64(w, "/", "value_length", s->Ko));
+    UHN_CALL(uhn_h5_attr_double(w, "/", "threshold_effective", s->threshold));
+    UHN_CALL(uhn_h5_attr_int64(w, "/", "trials", s->trials));
+    UHN_CALL(uhn_h5_write_group(w, "parameters"));
+    for (int i = 0; i < UHN_KEY_COUNT; ++i) {
+        uhn_deck_entry e;
+        uhn_deck_entry_at(d, i, &e);
+        char an[128];
+        snprintf(an, sizeof an, "%s.%s", e.section, e.key);
+        UHN_CALL(uhn_h5_attr_string(w, "parameters", an, e.value));
+    }
+    UHN_CALL(uhn_h5_write_provenance(w, "provenance", s->first_start, s->o->argc, s->o->argv));
+    UHN_CALL(uhn_h5_attr_int64(w, "provenance", "resumes", s->resumes));
+
+    /* Axes and results. */
+    for (int a = 0; a <= STUDY_NAXES; ++a) UHN_CALL(put_scale(c, a));
+    hsize_t dims[STUDY_NAXES + 5];
+    for (int a = 0; a < STUDY_NAXES; ++a) dims[a] = (hsize_t)s->dims[a];
+    for (int i = 0; i < NSTAT; ++i)
+        UHN_CALL(put(c, stat_names[i], H5T_NATIVE_DOUBLE, STUDY_NAXES, dims, s->stat + i * P,
+                     stat_desc[i], stat_units[i], STUDY_NAXES, 0));
+    static const char *const count_desc[UHN_OUTCOME_COUNT] = {
+        "queries recalled correctly, over all trials",
+        "queries settled on another stored memory (weight >= 0.99 on a wrong index), over all "
+        "trials",
+        "queries that ended in a mixture of memories (neither), over all trials"};
+    for (int o = 0; o < UHN_OUTCOME_COUNT; ++o)
+        UHN_CALL(put(c, count_names[o], H5T_NATIVE_INT64, STUDY_NAXES, dims, s->outcomes + o * P,
+                     count_desc[o], "queries", STUDY_NAXES, 0));
+    UHN_CALL(put(c, "queries", H5T_NATIVE_INT64, STUDY_NAXES, dims, s->queries,
+                 "queries scored, over all trials", "queries", STUDY_NAXES, 0));
+    UHN_CALL(put(c, "seconds", H5T_NATIVE_DOUBLE, STUDY_NAXES, dims, s->seconds,
+                 "wall-clock time of the point (slowest rank)", "s", STUDY_NAXES, 0));
+    UHN_CALL(put(c, "done", H5T_NATIVE_UINT8, STUDY_NAXES, dims, s->done,
+                 "1 when the point is finished (a checkpoint holds some)", "-", STUDY_NAXES, 0));
+    UHN_CALL(uhn_h5_write_group(w, "per_trial"));
+    dims[STUDY_NAXES] = (hsize_t)s->trials;
+    for (int i = 0; i < NTRIAL; ++i) {
+        char name[64];
+        snprintf(name, sizeof name, "per_trial/%s", trial_names[i]);
+        UHN_CALL(put(c, name, H5T_NATIVE_DOUBLE, STUDY_NAXES + 1, dims,
+                     s->trial + (int64_t)i * P * s->trials, stat_desc[2 * i], stat_units[2 * i],
+                     STUDY_NAXES, 1));
+    }
+    if (s->save > 0) {
+        UHN_CALL(uhn_h5_write_group(w, "images"));
+        hsize_t *q = dims + STUDY_NAXES;
+        q[0] = (hsize_t)s->save;
+        q[1] = (hsize_t)s->Ho, q[2] = (hsize_t)s->W, q[3] = (hsize_t)s->C;
+        const int R = STUDY_NAXES + 4, R1 = STUDY_NAXES + 1;
+        UHN_CALL(put(c, "images/retrieved", H5T_NATIVE_FLOAT, R, dims, s->img_retrieved,
+                     "retrieved image z of the first queries of trial 0 (NaN: no such query)",
+                     "pixel value", STUDY_NAXES, 0));
+        UHN_CALL(put(c, "images/truth", H5T_NATIVE_FLOAT, R, dims, s->img_truth,
+                     "true image y of those queries (the bottom half with hetero = halves)",
+                     "pixel value", STUDY_NAXES, 0));
+        q[1] = (hsize_t)s->Hk;
+        UHN_CALL(put(c, "images/query", H5T_NATIVE_FLOAT, R, dims, s->img_query,
+                     "corrupted query (the top half with hetero = halves)", "pixel value",
+                     STUDY_NAXES, 0));
+        UHN_CALL(put(c, "images/image_index", H5T_NATIVE_INT64, R1, dims, s->img_index,
+                     "data set index of the true image (-1: no such query)", "image", STUDY_NAXES,
+                     0));
+        UHN_CALL(put(c, "images/recalled_index", H5T_NATIVE_INT64, R1, dims, s->img_recalled,
+                     "data set index of the memory with the largest weight n*", "image",
+                     STUDY_NAXES, 0));
+        UHN_CALL(put(c, "images/weight", H5T_NATIVE_FLOAT, R1, dims, s->img_weight,
+                     "the largest weight w[n*]", "-", STUDY_NAXES, 0));
+        UHN_CALL(put(c, "images/sq_error", H5T_NATIVE_DOUBLE, R1, dims, s->img_sq,
+                     "squared error of the retrieval", "squared pixel value", STUDY_NAXES, 0));
+        UHN_CALL(put(c, "images/dssim", H5T_NATIVE_DOUBLE, R1, dims, s->img_dssim,
+                     "1 - SSIM of the retrieval", "-", STUDY_NAXES, 0));
+        UHN_CALL(put(c, "images/outcome", H5T_NATIVE_INT32, R1, dims, s->img_outcome,
+                     "outcome class: 0 correct, 1 wrong, 2 metastable, -1 no such query", "-",
+                     STUDY_NAXES, 0));
+    }
+    return UHN_OK;
+}
+
+static int write_file(study *s, const char *path, int complete) {
+    wctx c;
+    memset(&c, 0, sizeof c);
+    c.s = s;
+    for (int a = 0; a <= STUDY_NAXES; ++a) c.scale[a] = -1;
+    UHN_CALL(uhn_h5_writer_create(s->ctx, path, &c.w));
+    c.fid = (hid_t)uhn_h5_writer_fid(c.w);
+    int st = write_contents(&c, complete);
+    for (int a = 0; a <= STUDY_NAXES; ++a)
+        if (c.scale[a] >= 0) H5Dclose(c.scale[a]);
+    if (st != UHN_OK) {
+        uhn_h5_writer_abort(c.w);
+        return st;
+    }
+    return uhn_h5_writer_commit(c.w);
+}
+
+int study_io_checkpoint(study *s, int complete) {
+    int st = UHN_OK;
+    if (s->loaded_complete) return UHN_OK;
+    if (s->ctx->rank == 0) {
+        st = write_file(s, complete ? s->out : s->partial, complete);
+        if (st == UHN_OK && complete && unlink(s->partial) != 0 && errno != ENOENT)
+            st = uhn_fail(s->ctx, UHN_EIO, "cannot remove the checkpoint '%s'", s->partial);
+    }
+    return uhn_agree(s->ctx, st);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading (rank 0)                                                         */
+
+static int read_attr_string(hid_t obj, const char *name, char **out) {
+    *out = NULL;
+    if (H5Aexists(obj, name) <= 0) return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    char *v = NULL;
+    int ok = a >= 0 && H5Aread(a, t, &v) >= 0 && v;
+    if (ok) *out = strdup(v);
+    if (v) H5free_memory(v);
+    H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
+    return ok && *out ? 0 : -1;
+}
+
+static int read_attr_int64(hid_t obj, const char *name, int64_t *v) {
+    if (H5Aexists(obj, name) <= 0) return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    int ok = a >= 0 && H5Aread(a, H5T_NATIVE_INT64, v) >= 0;
+    if (a >= 0) H5Aclose(a);
+    return ok ? 0 : -1;
+}
+
+/* The first line where a and b differ, as "'<line a>' there, '<line b>' here". */
+static void first_difference(const char *there, const char *here, char *buf, size_t len) {
+    const char *a = there, *b = here;
+    while (*a || *b) {
+        size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+        if (la != lb || strncmp(a, b, la)) {
+            snprintf(buf, len, "'%.*s' there, '%.*s' here", (int)(la < 200 ? la : 200), a,
+                     (int)(lb < 200 ? lb : 200), b);
+            return;
+        }
+        a += la + (a[la] == '\n');
+        b += lb + (b[lb] == '\n');
+    }
+    snprintf(buf, len, "(no difference)");
+}
+
+/* Reads dataset `name` of exactly n elements into buf. */
+static int get(study *s, hid_t fid, const char *path, const char *name, hid_t mtype, int64_t n,
+               void *buf) {
+    hid_t id = H5Lexists(fid, name, H5P_DEFAULT) > 0 ? H5Dopen2(fid, name, H5P_DEFAULT) : -1;
+    hid_t sp = id >= 0 ? H5Dget_space(id) : -1;
+    int64_t have = sp >= 0 ? (int64_t)H5Sget_simple_extent_npoints(sp) : -1;
+    int ok = id >= 0 && have == n && H5Dread(id, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0;
+    if (sp >= 0) H5Sclose(sp);
+    if (id >= 0) H5Dclose(id);
+    if (ok) return UHN_OK;
+    return uhn_fail(s->ctx, UHN_EINPUT,
+                    "'%s': dataset '%s' is %s; the file is damaged: remove it or run with --fresh",
+                    path, name, id < 0 ? "missing" : "not the shape this deck needs");
+}
+
+static int load_file(study *s, const char *path) {
+    uhn_ctx *ctx = s->ctx;
+    hid_t fapl = (hid_t)uhn_h5_serial_fapl();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* this module reports its own errors */
+    hid_t fid = fapl >= 0 ? H5Fopen(path, H5F_ACC_RDONLY, fapl) : -1;
+    H5Pclose(fapl);
+    if (fid < 0)
+        return uhn_fail(ctx, UHN_EINPUT,
+                        "'%s' exists but is not an HDF5 file; remove it or run with --fresh", path);
+    char *eff = NULL;
+    int64_t complete = 0, resumes = 0;
+    int st = UHN_OK;
+    if (read_attr_string(fid, "effective_deck", &eff) != 0 ||
+        read_attr_int64(fid, "complete", &complete) != 0)
+        st = uhn_fail(ctx, UHN_EINPUT,
+                      "'%s' is not the results of a uhn run (no effective_deck attribute); "
+                      "remove it, set output.file, or run with --fresh",
+                      path);
+    else if (strcmp(eff, s->effective)) {
+        char diff[512];
+        first_difference(eff, s->effective, diff, sizeof diff);
+        st = uhn_fail(ctx, UHN_EINPUT,
+                      "'%s' holds results of another deck (%s); run with --fresh to replace it, or "
+                      "set output.file",
+                      path, diff);
+    }
+    free(eff);
+    int64_t P = s->npoints, T = s->trials, S = s->save;
+    for (int i = 0; st == UHN_OK && i < NSTAT; ++i)
+        st = get(s, fid, path, stat_names[i], H5T_NATIVE_DOUBLE, P, s->stat + i * P);
+    for (int o = 0; st == UHN_OK && o < UHN_OUTCOME_COUNT; ++o)
+        st = get(s, fid, path, count_names[o], H5T_NATIVE_INT64, P, s->outcomes + o * P);
+    if (st == UHN_OK) st = get(s, fid, path, "queries", H5T_NATIVE_INT64, P, s->queries);
+    if (st == UHN_OK) st = get(s, fid, path, "seconds", H5T_NATIVE_DOUBLE, P, s->seconds);
+    if (st == UHN_OK) st = get(s, fid, path, "done", H5T_NATIVE_UINT8, P, s->done);
+    for (int i = 0; st == UHN_OK && i < NTRIAL; ++i) {
+        char name[64];
+        snprintf(name, sizeof name, "per_trial/%s", trial_names[i]);
+        st = get(s, fid, path, name, H5T_NATIVE_DOUBLE, P * T, s->trial + i * P * T);
+    }
+    if (st == UHN_OK && S > 0) {
+        const struct {
+            const char *name;
+            hid_t t;
+            int64_t n;
+            void *buf;
+        } im[] = {
+            {"images/retrieved", H5T_NATIVE_FLOAT, P * S * s->Ko, s->img_retrieved},
+            {"images/truth", H5T_NATIVE_FLOAT, P * S * s->Ko, s->img_truth},
+            {"images/query", H5T_NATIVE_FLOAT, P * S * s->Kk, s->img_query},
+            {"images/image_index", H5T_NATIVE_INT64, P * S, s->img_index},
+            {"images/recalled_index", H5T_NATIVE_INT64, P * S, s->img_recalled},
+            {"images/weight", H5T_NATIVE_FLOAT, P * S, s->img_weight},
+            {"images/sq_error", H5T_NATIVE_DOUBLE, P * S, s->img_sq},
+            {"images/dssim", H5T_NATIVE_DOUBLE, P * S, s->img_dssim},
+            {"images/outcome", H5T_NATIVE_INT32, P * S, s->img_outcome},
+        };
+        for (size_t i = 0; st == UHN_OK && i < sizeof im / sizeof im[0]; ++i)
+            st = get(s, fid, path, im[i].name, im[i].t, im[i].n, im[i].buf);
+    }
+    if (st == UHN_OK) {
+        hid_t g = H5Gopen2(fid, "provenance", H5P_DEFAULT);
+        char *start = NULL;
+        if (g >= 0) {
+            read_attr_int64(g, "resumes", &resumes);
+            if (read_attr_string(g, "start_time", &start) == 0) {
+                struct tm tm;
+                memset(&tm, 0, sizeof tm);
+                if (strptime(start, "%Y-%m-%dT%H:%M:%SZ", &tm)) s->first_start = timegm(&tm);
+            }
+            free(start);
+            H5Gclose(g);
+        }
+        s->resumes = resumes + 1;
+        s->loaded_complete = complete != 0;
+        if (complete) s->resumes = resumes;
+    }
+    H5Fclose(fid);
+    return st;
+}
+
+int study_io_init(study *s) {
+    uhn_ctx *ctx = s->ctx;
+    int st = build_effective(s);
+    if (st == UHN_OK) st = alloc_results(s);
+    if (st != UHN_OK) st = uhn_fail(ctx, UHN_ENOMEM, "out of memory for the results");
+    UHN_CALL(uhn_agree(ctx, st));
+    s->first_start = s->start;
+    if (ctx->rank == 0 && !s->o->fresh) {
+        struct stat sb;
+        if (stat(s->partial, &sb) == 0)
+            st = load_file(s, s->partial);
+        else if (stat(s->out, &sb) == 0)
+            st = load_file(s, s->out);
+        else if (s->o->resume)
+            st = uhn_fail(ctx, UHN_EINPUT,
+                          "--resume: there is nothing to resume: neither '%s' "
+                          "nor '%s' exists",
+                          s->partial, s->out);
+    }
+    UHN_CALL(uhn_agree(ctx, st));
+    int64_t flags[2] = {s->loaded_complete, s->resumes};
+    UHN_MPI(ctx, MPI_Bcast(flags, 2, MPI_INT64_T, 0, ctx->comm));
+    UHN_MPI(ctx, MPI_Bcast(s->done, (int)s->npoints, MPI_UINT8_T, 0, ctx->comm));
+    s->loaded_complete = (int)flags[0];
+    s->resumes = flags[1];
+    if (ctx->rank == 0 && !s->quiet && s->loaded_complete)
+        printf("uhn run: '%s' already holds the complete results of this deck (run with --fresh "
+               "to compute them again)\n",
+               s->out);
+    return UHN_OK;
+}
