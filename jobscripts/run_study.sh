@@ -35,14 +35,8 @@ command -v "$MPIEXEC" >/dev/null || die "MPI launcher '$MPIEXEC' not found (set 
 "$PY" -c 'import h5py, numpy, matplotlib' 2>/dev/null ||
   die "$PY needs h5py, numpy and matplotlib (Debian: python3-h5py python3-numpy python3-matplotlib)"
 
-MPIFLAGS=()
-if "$MPIEXEC" --version 2>/dev/null | grep -q "Open MPI"; then
-  MPIFLAGS+=(--oversubscribe)
-  if [[ $(id -u) -eq 0 ]]; then
-    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-  fi
-fi
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+# shellcheck source=jobscripts/mpi_env.sh
+source "$HERE/jobscripts/mpi_env.sh"
 
 DECK=$(cd "$(dirname "$DECK")" && pwd)/$(basename "$DECK")
 UHN=$(cd "$(dirname "$UHN")" && pwd)/uhn

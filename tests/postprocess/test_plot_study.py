@@ -32,14 +32,8 @@ import zlib
 import h5py
 import numpy as np
 
-MPI_ENV = {
-    "OMPI_ALLOW_RUN_AS_ROOT": "1",
-    "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-    "OMPI_MCA_rmaps_base_oversubscribe": "1",
-    "OMP_NUM_THREADS": "1",
-    "ASAN_OPTIONS": "detect_leaks=0",
-    "PYTHONDONTWRITEBYTECODE": "1",
-}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
+from uhn_cli import MPI_ENV  # noqa: E402  (the MPI environment every CLI test uses)
 
 DECK_N = """\
 [memory]
