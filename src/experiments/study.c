@@ -95,6 +95,11 @@ void uhn_study_catch_signals(void) {
 /* ------------------------------------------------------------------------ */
 /* Set-up                                                                   */
 
+/* Queries per trial with n memories: the first min(count, n) stored images. */
+static int64_t queries_for(const study *s, int64_t n) {
+    return s->count > 0 && s->count < n ? s->count : n;
+}
+
 static int64_t dmax(const uhn_deck *d, uhn_deck_key_id key) {
     int64_t m = 0;
     for (int j = 0; j < uhn_deck_count(d, key); ++j)
@@ -158,7 +163,7 @@ static int study_setup(study *s) {
         !strcmp(uhn_deck_str(d, UHN_KEY_EXPERIMENT_THRESHOLD_SCALE, 0), "pixels"), s->Ko);
     UHN_CALL(uhn_h5_check_output(ctx, s->out, "[output] file"));
 
-    int64_t qmax = s->count > 0 && s->count < nmax ? s->count : nmax;
+    int64_t qmax = queries_for(s, nmax);
     int64_t qb = qmax < QUERY_CHUNK ? qmax : QUERY_CHUNK;
     int64_t row0, nloc_max;
     uhn_bank_partition(nmax, ctx->size, 0, &row0, &nloc_max);
@@ -250,7 +255,7 @@ static int run_trial(study *s, int64_t p, const uhn_params *prm, int64_t n, doub
     uhn_ctx *ctx = s->ctx;
     UHN_CALL(load_bank(s, n, t));
     UHN_CALL(uhn_params_check(ctx, prm, s->bank));
-    int64_t q = s->count > 0 && s->count < n ? s->count : n;
+    int64_t q = queries_for(s, n);
     int use_mask = prm->cue_only || prm->hold;
     for (int64_t c0 = 0; c0 < q; c0 += QUERY_CHUNK) {
         int64_t nb = q - c0 < QUERY_CHUNK ? q - c0 : QUERY_CHUNK;
@@ -350,9 +355,8 @@ static void point_label(const study *s, int64_t p, char *buf, size_t len) {
 static double point_work(const study *s, int64_t p) {
     int idx[UHN_KEY_COUNT];
     uhn_deck_point(s->d, p, idx);
-    double n = (double)uhn_deck_int(s->d, UHN_KEY_MEMORY_N, idx[UHN_KEY_MEMORY_N]);
-    double q = s->count > 0 && s->count < n ? (double)s->count : n;
-    return n * q * (double)s->trials;
+    int64_t n = uhn_deck_int(s->d, UHN_KEY_MEMORY_N, idx[UHN_KEY_MEMORY_N]);
+    return (double)n * (double)queries_for(s, n) * (double)s->trials;
 }
 
 static void fmt_hms(double sec, char buf[32]) {

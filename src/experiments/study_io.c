@@ -62,6 +62,104 @@ static const char *const axis_desc[STUDY_NAXES] = {
     "1 when similarities use the known pixels of the query only (spec §1)",
     "corruption level of the queries"};
 
+/* What follows the sweep axes in the shape of a result dataset. */
+typedef enum { SHAPE_POINT, SHAPE_TRIAL, SHAPE_QUERY, SHAPE_KEY_IMAGE, SHAPE_VALUE_IMAGE } shape;
+
+/* One result dataset: written by write_contents, read back by load_file. */
+typedef struct field {
+    char name[48]; /* path in the file */
+    hid_t mtype;
+    shape shape;
+    void *buf;
+    const char *desc, *units;
+} field;
+
+#define MAX_FIELDS (NSTAT + UHN_OUTCOME_COUNT + 3 + NTRIAL + 9)
+
+static void add(field *f, int *n, const char *name, hid_t mtype, shape sh, void *buf,
+                const char *desc, const char *units) {
+    field *x = &f[(*n)++];
+    snprintf(x->name, sizeof x->name, "%s", name);
+    x->mtype = mtype;
+    x->shape = sh;
+    x->buf = buf;
+    x->desc = desc;
+    x->units = units;
+}
+
+/* Every result dataset of s, in file order (the images only when save > 0);
+ * returns how many. The per-trial ones live in group per_trial, the images in
+ * group images. */
+static int result_fields(study *s, field f[MAX_FIELDS]) {
+    static const char *const count_desc[UHN_OUTCOME_COUNT] = {
+        "queries recalled correctly, over all trials",
+        "queries settled on another stored memory (weight >= 0.99 on a wrong index), over all "
+        "trials",
+        "queries that ended in a mixture of memories (neither), over all trials"};
+    int64_t P = s->npoints;
+    int n = 0;
+    for (int i = 0; i < NSTAT; ++i)
+        add(f, &n, stat_names[i], H5T_NATIVE_DOUBLE, SHAPE_POINT, s->stat + i * P, stat_desc[i],
+            stat_units[i]);
+    for (int o = 0; o < UHN_OUTCOME_COUNT; ++o)
+        add(f, &n, count_names[o], H5T_NATIVE_INT64, SHAPE_POINT, s->outcomes + o * P,
+            count_desc[o], "queries");
+    add(f, &n, "queries", H5T_NATIVE_INT64, SHAPE_POINT, s->queries,
+        "queries scored, over all trials", "queries");
+    add(f, &n, "seconds", H5T_NATIVE_DOUBLE, SHAPE_POINT, s->seconds,
+        "wall-clock time of the point (slowest rank)", "s");
+    add(f, &n, "done", H5T_NATIVE_UINT8, SHAPE_POINT, s->done,
+        "1 when the point is finished (a checkpoint holds some)", "-");
+    for (int i = 0; i < NTRIAL; ++i) {
+        char name[48];
+        snprintf(name, sizeof name, "per_trial/%s", trial_names[i]);
+        add(f, &n, name, H5T_NATIVE_DOUBLE, SHAPE_TRIAL, s->trial + (int64_t)i * P * s->trials,
+            stat_desc[2 * i], stat_units[2 * i]);
+    }
+    if (s->save == 0) return n;
+    add(f, &n, "images/retrieved", H5T_NATIVE_FLOAT, SHAPE_VALUE_IMAGE, s->img_retrieved,
+        "retrieved image z of the first queries of trial 0 (NaN: no such query)", "pixel value");
+    add(f, &n, "images/truth", H5T_NATIVE_FLOAT, SHAPE_VALUE_IMAGE, s->img_truth,
+        "true image y of those queries (the bottom half with hetero = halves)", "pixel value");
+    add(f, &n, "images/query", H5T_NATIVE_FLOAT, SHAPE_KEY_IMAGE, s->img_query,
+        "corrupted query (the top half with hetero = halves)", "pixel value");
+    add(f, &n, "images/image_index", H5T_NATIVE_INT64, SHAPE_QUERY, s->img_index,
+        "data set index of the true image (-1: no such query)", "image");
+    add(f, &n, "images/recalled_index", H5T_NATIVE_INT64, SHAPE_QUERY, s->img_recalled,
+        "data set index of the memory with the largest weight n*", "image");
+    add(f, &n, "images/weight", H5T_NATIVE_FLOAT, SHAPE_QUERY, s->img_weight,
+        "the largest weight w[n*]", "-");
+    add(f, &n, "images/sq_error", H5T_NATIVE_DOUBLE, SHAPE_QUERY, s->img_sq,
+        "squared error of the retrieval", "squared pixel value");
+    add(f, &n, "images/dssim", H5T_NATIVE_DOUBLE, SHAPE_QUERY, s->img_dssim,
+        "1 - SSIM of the retrieval", "-");
+    add(f, &n, "images/outcome", H5T_NATIVE_INT32, SHAPE_QUERY, s->img_outcome,
+        "outcome class: 0 correct, 1 wrong, 2 metastable, -1 no such query", "-");
+    return n;
+}
+
+/* The dimensions of a field (the sweep axes, then its own); returns the rank. */
+static int field_dims(const study *s, const field *f, hsize_t dims[STUDY_NAXES + 4]) {
+    for (int a = 0; a < STUDY_NAXES; ++a) dims[a] = (hsize_t)s->dims[a];
+    hsize_t *t = dims + STUDY_NAXES;
+    switch (f->shape) {
+    case SHAPE_POINT:
+        return STUDY_NAXES;
+    case SHAPE_TRIAL:
+        t[0] = (hsize_t)s->trials;
+        return STUDY_NAXES + 1;
+    case SHAPE_QUERY:
+        t[0] = (hsize_t)s->save;
+        return STUDY_NAXES + 1;
+    default:
+        t[0] = (hsize_t)s->save;
+        t[1] = (hsize_t)(f->shape == SHAPE_KEY_IMAGE ? s->Hk : s->Ho);
+        t[2] = (hsize_t)s->W;
+        t[3] = (hsize_t)s->C;
+        return STUDY_NAXES + 4;
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Memory                                                                   */
 
@@ -150,26 +248,26 @@ static int h5fail(study *s, const char *what, const char *name) {
                     s->out);
 }
 
-/* A dataset of `rank` dims; its first min(rank, naxes) dims attached to the
- * axis scales (and dim naxes to trial when with_trial). */
-static int put(wctx *c, const char *name, hid_t mtype, int rank, const hsize_t *dims,
-               const void *data, const char *desc, const char *units, int naxes, int with_trial) {
+/* A result dataset: its sweep dimensions attached to the axis scales (and the
+ * next one to trial for per-trial data), with description and units. */
+static int put(wctx *c, const field *f) {
     study *s = c->s;
+    hsize_t dims[STUDY_NAXES + 4];
+    int rank = field_dims(s, f, dims);
     hid_t sp = H5Screate_simple(rank, dims, NULL);
     hid_t id =
-        sp < 0 ? -1 : H5Dcreate2(c->fid, name, mtype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int ok = id >= 0 && H5Dwrite(id, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0;
-    for (int a = 0; ok && a < naxes; ++a)
+        sp < 0 ? -1
+               : H5Dcreate2(c->fid, f->name, f->mtype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = id >= 0 && H5Dwrite(id, f->mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, f->buf) >= 0;
+    int nscales = f->shape == SHAPE_TRIAL ? STUDY_NAXES + 1 : STUDY_NAXES;
+    for (int a = 0; ok && a < nscales; ++a)
         ok = H5DSattach_scale(id, c->scale[a], (unsigned)a) >= 0 &&
              H5DSset_label(id, (unsigned)a, c->label[a]) >= 0;
-    if (ok && with_trial)
-        ok = H5DSattach_scale(id, c->scale[STUDY_NAXES], (unsigned)naxes) >= 0 &&
-             H5DSset_label(id, (unsigned)naxes, "trial") >= 0;
     if (id >= 0) H5Dclose(id);
     if (sp >= 0) H5Sclose(sp);
-    if (!ok) return h5fail(s, "dataset", name);
-    UHN_CALL(uhn_h5_attr_string(c->w, name, "description", desc));
-    return uhn_h5_attr_string(c->w, name, "units", units);
+    if (!ok) return h5fail(s, "dataset", f->name);
+    UHN_CALL(uhn_h5_attr_string(c->w, f->name, "description", f->desc));
+    return uhn_h5_attr_string(c->w, f->name, "units", f->units);
 }
 
 /* The scale of axis a (or trial, a == STUDY_NAXES). */
@@ -271,66 +369,11 @@ static int write_contents(wctx *c, int complete) {
 
     /* Axes and results. */
     for (int a = 0; a <= STUDY_NAXES; ++a) UHN_CALL(put_scale(c, a));
-    hsize_t dims[STUDY_NAXES + 5];
-    for (int a = 0; a < STUDY_NAXES; ++a) dims[a] = (hsize_t)s->dims[a];
-    for (int i = 0; i < NSTAT; ++i)
-        UHN_CALL(put(c, stat_names[i], H5T_NATIVE_DOUBLE, STUDY_NAXES, dims, s->stat + i * P,
-                     stat_desc[i], stat_units[i], STUDY_NAXES, 0));
-    static const char *const count_desc[UHN_OUTCOME_COUNT] = {
-        "queries recalled correctly, over all trials",
-        "queries settled on another stored memory (weight >= 0.99 on a wrong index), over all "
-        "trials",
-        "queries that ended in a mixture of memories (neither), over all trials"};
-    for (int o = 0; o < UHN_OUTCOME_COUNT; ++o)
-        UHN_CALL(put(c, count_names[o], H5T_NATIVE_INT64, STUDY_NAXES, dims, s->outcomes + o * P,
-                     count_desc[o], "queries", STUDY_NAXES, 0));
-    UHN_CALL(put(c, "queries", H5T_NATIVE_INT64, STUDY_NAXES, dims, s->queries,
-                 "queries scored, over all trials", "queries", STUDY_NAXES, 0));
-    UHN_CALL(put(c, "seconds", H5T_NATIVE_DOUBLE, STUDY_NAXES, dims, s->seconds,
-                 "wall-clock time of the point (slowest rank)", "s", STUDY_NAXES, 0));
-    UHN_CALL(put(c, "done", H5T_NATIVE_UINT8, STUDY_NAXES, dims, s->done,
-                 "1 when the point is finished (a checkpoint holds some)", "-", STUDY_NAXES, 0));
     UHN_CALL(uhn_h5_write_group(w, "per_trial"));
-    dims[STUDY_NAXES] = (hsize_t)s->trials;
-    for (int i = 0; i < NTRIAL; ++i) {
-        char name[64];
-        snprintf(name, sizeof name, "per_trial/%s", trial_names[i]);
-        UHN_CALL(put(c, name, H5T_NATIVE_DOUBLE, STUDY_NAXES + 1, dims,
-                     s->trial + (int64_t)i * P * s->trials, stat_desc[2 * i], stat_units[2 * i],
-                     STUDY_NAXES, 1));
-    }
-    if (s->save > 0) {
-        UHN_CALL(uhn_h5_write_group(w, "images"));
-        hsize_t *q = dims + STUDY_NAXES;
-        q[0] = (hsize_t)s->save;
-        q[1] = (hsize_t)s->Ho, q[2] = (hsize_t)s->W, q[3] = (hsize_t)s->C;
-        const int R = STUDY_NAXES + 4, R1 = STUDY_NAXES + 1;
-        UHN_CALL(put(c, "images/retrieved", H5T_NATIVE_FLOAT, R, dims, s->img_retrieved,
-                     "retrieved image z of the first queries of trial 0 (NaN: no such query)",
-                     "pixel value", STUDY_NAXES, 0));
-        UHN_CALL(put(c, "images/truth", H5T_NATIVE_FLOAT, R, dims, s->img_truth,
-                     "true image y of those queries (the bottom half with hetero = halves)",
-                     "pixel value", STUDY_NAXES, 0));
-        q[1] = (hsize_t)s->Hk;
-        UHN_CALL(put(c, "images/query", H5T_NATIVE_FLOAT, R, dims, s->img_query,
-                     "corrupted query (the top half with hetero = halves)", "pixel value",
-                     STUDY_NAXES, 0));
-        UHN_CALL(put(c, "images/image_index", H5T_NATIVE_INT64, R1, dims, s->img_index,
-                     "data set index of the true image (-1: no such query)", "image", STUDY_NAXES,
-                     0));
-        UHN_CALL(put(c, "images/recalled_index", H5T_NATIVE_INT64, R1, dims, s->img_recalled,
-                     "data set index of the memory with the largest weight n*", "image",
-                     STUDY_NAXES, 0));
-        UHN_CALL(put(c, "images/weight", H5T_NATIVE_FLOAT, R1, dims, s->img_weight,
-                     "the largest weight w[n*]", "-", STUDY_NAXES, 0));
-        UHN_CALL(put(c, "images/sq_error", H5T_NATIVE_DOUBLE, R1, dims, s->img_sq,
-                     "squared error of the retrieval", "squared pixel value", STUDY_NAXES, 0));
-        UHN_CALL(put(c, "images/dssim", H5T_NATIVE_DOUBLE, R1, dims, s->img_dssim,
-                     "1 - SSIM of the retrieval", "-", STUDY_NAXES, 0));
-        UHN_CALL(put(c, "images/outcome", H5T_NATIVE_INT32, R1, dims, s->img_outcome,
-                     "outcome class: 0 correct, 1 wrong, 2 metastable, -1 no such query", "-",
-                     STUDY_NAXES, 0));
-    }
+    if (s->save > 0) UHN_CALL(uhn_h5_write_group(w, "images"));
+    field f[MAX_FIELDS];
+    int nf = result_fields(s, f);
+    for (int i = 0; i < nf; ++i) UHN_CALL(put(c, &f[i]));
     return UHN_OK;
 }
 
@@ -447,38 +490,14 @@ static int load_file(study *s, const char *path) {
                       path, diff);
     }
     free(eff);
-    int64_t P = s->npoints, T = s->trials, S = s->save;
-    for (int i = 0; st == UHN_OK && i < NSTAT; ++i)
-        st = get(s, fid, path, stat_names[i], H5T_NATIVE_DOUBLE, P, s->stat + i * P);
-    for (int o = 0; st == UHN_OK && o < UHN_OUTCOME_COUNT; ++o)
-        st = get(s, fid, path, count_names[o], H5T_NATIVE_INT64, P, s->outcomes + o * P);
-    if (st == UHN_OK) st = get(s, fid, path, "queries", H5T_NATIVE_INT64, P, s->queries);
-    if (st == UHN_OK) st = get(s, fid, path, "seconds", H5T_NATIVE_DOUBLE, P, s->seconds);
-    if (st == UHN_OK) st = get(s, fid, path, "done", H5T_NATIVE_UINT8, P, s->done);
-    for (int i = 0; st == UHN_OK && i < NTRIAL; ++i) {
-        char name[64];
-        snprintf(name, sizeof name, "per_trial/%s", trial_names[i]);
-        st = get(s, fid, path, name, H5T_NATIVE_DOUBLE, P * T, s->trial + i * P * T);
-    }
-    if (st == UHN_OK && S > 0) {
-        const struct {
-            const char *name;
-            hid_t t;
-            int64_t n;
-            void *buf;
-        } im[] = {
-            {"images/retrieved", H5T_NATIVE_FLOAT, P * S * s->Ko, s->img_retrieved},
-            {"images/truth", H5T_NATIVE_FLOAT, P * S * s->Ko, s->img_truth},
-            {"images/query", H5T_NATIVE_FLOAT, P * S * s->Kk, s->img_query},
-            {"images/image_index", H5T_NATIVE_INT64, P * S, s->img_index},
-            {"images/recalled_index", H5T_NATIVE_INT64, P * S, s->img_recalled},
-            {"images/weight", H5T_NATIVE_FLOAT, P * S, s->img_weight},
-            {"images/sq_error", H5T_NATIVE_DOUBLE, P * S, s->img_sq},
-            {"images/dssim", H5T_NATIVE_DOUBLE, P * S, s->img_dssim},
-            {"images/outcome", H5T_NATIVE_INT32, P * S, s->img_outcome},
-        };
-        for (size_t i = 0; st == UHN_OK && i < sizeof im / sizeof im[0]; ++i)
-            st = get(s, fid, path, im[i].name, im[i].t, im[i].n, im[i].buf);
+    field f[MAX_FIELDS];
+    int nf = result_fields(s, f);
+    for (int i = 0; st == UHN_OK && i < nf; ++i) {
+        hsize_t dims[STUDY_NAXES + 4];
+        int rank = field_dims(s, &f[i], dims);
+        int64_t count = 1;
+        for (int a = 0; a < rank; ++a) count *= (int64_t)dims[a];
+        st = get(s, fid, path, f[i].name, f[i].mtype, count, f[i].buf);
     }
     if (st == UHN_OK) {
         hid_t g = H5Gopen2(fid, "provenance", H5P_DEFAULT);
@@ -493,9 +512,8 @@ static int load_file(study *s, const char *path) {
             free(start);
             H5Gclose(g);
         }
-        s->resumes = resumes + 1;
         s->loaded_complete = complete != 0;
-        if (complete) s->resumes = resumes;
+        s->resumes = complete ? resumes : resumes + 1; /* this run resumes a checkpoint */
     }
     H5Fclose(fid);
     return st;

@@ -51,6 +51,19 @@ def common_args(description):
     return ap
 
 
+def finish(p, timeout, hang_msg):
+    """Waits for process p (started with start_new_session=True); returns
+    (rc, stdout, stderr). After `timeout` s its process group is killed and the
+    test fails with hang_msg and the output."""
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        raise TestFailure(f"{hang_msg}\nstdout:\n{out}\nstderr:\n{err}")
+    return p.returncode, out, err
+
+
 class Runner:
     def __init__(self, args):
         self.uhn = os.path.abspath(args.uhn)
@@ -69,14 +82,7 @@ class Runner:
         cmd = [self.mpiexec] + self.pre + [self.np_flag, str(ranks), self.uhn] + [str(a) for a in argv]
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=self.env, cwd=cwd, start_new_session=True)
-        try:
-            out, err = p.communicate(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            out, err = p.communicate()
-            raise TestFailure(f"HANG: no exit after {self.timeout:.0f} s: {' '.join(cmd)}\n"
-                              f"stdout:\n{out}\nstderr:\n{err}")
-        return p.returncode, out, err
+        return finish(p, self.timeout, f"HANG: no exit after {self.timeout:.0f} s: {' '.join(cmd)}")
 
     def recall_ok(self, ranks, argv, cwd=None):
         """Runs `uhn recall argv` and requires exit status 0."""

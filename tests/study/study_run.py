@@ -39,7 +39,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
-from uhn_cli import (Runner, TestFailure, check, common_args, main_wrapper,  # noqa: E402
+from uhn_cli import (Runner, TestFailure, check, common_args, finish, main_wrapper,  # noqa: E402
                      program_stderr_lines)
 
 EXIT_INPUT, EXIT_SIGNAL = 2, 3
@@ -368,14 +368,7 @@ def signal_when_partial(p, partial, sig, timeout, what):
             raise TestFailure(f"{what}: no checkpoint after {timeout} s")
         time.sleep(0.01)
     p.send_signal(sig)
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        raise TestFailure(f"{what}: no exit {timeout} s after the signal\nstdout:\n{out}\n"
-                          f"stderr:\n{err}")
-    return p.returncode, out, err
+    return finish(p, timeout, f"{what}: no exit {timeout} s after the signal")
 
 
 def case_signal(runner, work, args):
