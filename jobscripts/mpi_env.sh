@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the job scripts: the launcher flags and environment Open MPI needs
 # here. Sets the array MPIFLAGS for "$MPIEXEC" (which the caller has checked):
 # --oversubscribe (more ranks than cores), and as root the two variables Open

@@ -52,7 +52,8 @@ typedef struct uhn_ctx {
     int nthreads;          /* OpenMP threads used inside this rank */
     int verbose;           /* 0 quiet, 1 normal, 2 debug (rank 0 prints) */
     int status;            /* status of the last uhn_fail on this rank */
-    char msg[UHN_MSG_MAX]; /* its message (one line, no newline) */
+    char msg[UHN_MSG_MAX]; /* its message (one line, control characters escaped) */
+    char param[32];        /* the engine parameter the message is about ("" when none) */
     uhn_timers timers;
 } uhn_ctx;
 
@@ -61,8 +62,32 @@ int uhn_ctx_create(MPI_Comm comm, uhn_ctx **out);
 /* Frees the context and its communicator. Collective. NULL is allowed. */
 void uhn_ctx_destroy(uhn_ctx *ctx);
 
-/* Records a one-line error message and returns status. Not collective. */
+/*
+ * Records a one-line error message and returns status. Not collective. Every
+ * control character (C0, DEL, C1), U+2028/U+2029 and every byte that is not
+ * valid UTF-8 is escaped (\xNN, \uNNNN), so that a message is one line in any
+ * terminal or parser whatever the user's input held.
+ */
 int uhn_fail(uhn_ctx *ctx, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Like uhn_fail, for a message about one engine parameter (`beta`, `steps`,
+ * `separation`, ...): the message must start with the parameter's name, and
+ * the name is kept in ctx->param so that a front end can put its own label
+ * there (uhn_relabel): a command-line flag or a deck key. The engine speaks of
+ * parameters, never of one front end's flags. Not collective.
+ */
+int uhn_fail_param(uhn_ctx *ctx, int status, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/*
+ * When ctx->msg is about parameter ctx->param, replaces the parameter's name
+ * at the start of the message by `label` and a separator: sep = " " gives
+ * "--beta must be ...", sep = ": " gives "deck.ini:4: [network] beta: must be
+ * ...". Returns 1 when relabelled, 0 otherwise. Not collective (call it on
+ * every rank after uhn_agree; the parameter is agreed with the message).
+ */
+int uhn_relabel(uhn_ctx *ctx, const char *label, const char *sep);
 
 /*
  * Agrees on a status across all ranks. Collective over ctx->comm. Returns

@@ -15,7 +15,9 @@
  * An indented line continues the list of the key above it.
  *
  * Parsing is strict: unknown sections or keys, duplicate keys, missing required
- * keys, bad numbers (trailing junk, NaN, Inf, out of range), unknown names,
+ * keys, bad numbers (trailing junk, NaN, Inf, overflow, underflow below the
+ * smallest normal double, integers outside the key's range as checked in 64
+ * bits; see uhn/parse.h), unknown names,
  * empty list items and impossible combinations are one-line errors of the form
  * "DECK:LINE: [section] key: what is wrong" (or "override 'x.y=z': ..." for a
  * command-line override), recorded with uhn_fail (status UHN_EINPUT).
@@ -30,6 +32,7 @@
 #include <stdio.h>
 #include "uhn/context.h"
 #include "uhn/engine.h"
+#include "uhn/parse.h" /* the numbers of a deck are parsed and worded by uhn/parse.h */
 
 #ifdef __cplusplus
 extern "C" {
@@ -98,6 +101,17 @@ void uhn_deck_destroy(uhn_deck *d);
 /* The raw deck text as read (owned by the deck) and the name given at load. */
 const char *uhn_deck_text(const uhn_deck *d);
 const char *uhn_deck_name(const uhn_deck *d);
+
+/*
+ * Where a key got its value, as deck messages begin: "DECK:LINE: [section] key"
+ * (the first line that sets it; continuation lines do not move it),
+ * "override 'x.y=z': [section] key" when the command line set it, or
+ * "DECK: [section] key" for a default. A front end prefixes a message from a
+ * later layer with it: uhn_fail(ctx, st, "%s: %s", uhn_deck_where(d, k), msg).
+ * The string is owned by the deck. An invalid key gives the deck's name.
+ * Not collective.
+ */
+const char *uhn_deck_where(const uhn_deck *d, uhn_deck_key_id key);
 
 /* Number of values of a key (1 for a scalar key, >= 1 for an axis). */
 int uhn_deck_count(const uhn_deck *d, uhn_deck_key_id key);

@@ -4,7 +4,11 @@
  * replicated on every rank, and an atomic writer of self-describing files.
  *
  * Reading accepts any HDF5 integer or floating-point type, and enumerations
- * over an integer (h5py's bool), converted to the requested memory type.
+ * over an integer (h5py's bool), converted to the requested memory type. A
+ * finite value that overflows the memory type float32 (a float64 1e300) is an
+ * input error naming its row and column, not an Inf; a dataset stored through
+ * a filter this HDF5 library lacks (h5py's lzf) is refused when opened, naming
+ * the filter.
  *
  * Errors are recorded with uhn_fail as one line naming the role (for example
  * "--memories"), the file and the dataset; HDF5's own error-stack printing is
@@ -68,8 +72,15 @@ int uhn_h5_name_parse(uhn_ctx *ctx, const char *arg, const char *default_dataset
  * negative value on failure. Not collective. */
 int64_t uhn_h5_serial_fapl(void);
 
-/* 1 when both paths exist and are the same file (hard links included).
- * Not collective. */
+/*
+ * 1 when both paths exist and name the same file: the same path, a symbolic
+ * link to it (links are followed) or a hard link (same device and inode);
+ * 0 otherwise, also when either does not exist (a new output is never an
+ * input). Commands use it to refuse an output that is one of their inputs
+ * (recall: --memories, --queries, --values, --clamp; run: the deck, its data
+ * set, its checkpoint) before any work. Not collective: call it on every rank
+ * with the same arguments, or on rank 0 and agree.
+ */
 int uhn_h5_same_file(const char *a, const char *b);
 
 /* Shape and file type of a dataset. */
@@ -111,9 +122,15 @@ int uhn_h5_read_all(uhn_ctx *ctx, const uhn_h5_name *name, uhn_h5_type mem, int6
                     void *buf);
 
 /*
- * Checks, before any expensive work, that an output file can be written: its
- * directory exists and is writable, and the path is not a directory. `role`
- * names the option in messages. Rank 0 checks. Collective; agreed.
+ * Checks, before any expensive work, that an output file can be written: an
+ * existing `path` is a regular file (or a symbolic link to one), never a
+ * directory, device node, FIFO or socket; its directory exists; and a file can
+ * be created there (an empty file is created and removed under the writer's
+ * temporary name, which catches read-only mounts, /proc and names too long
+ * where access() would say yes). These are input errors (UHN_EINPUT, exit 2)
+ * whose message names the path and, for a failed creation, the system's
+ * reason; a full disk or quota is UHN_EIO. `role` names the option in
+ * messages. Rank 0 checks. Collective; agreed.
  */
 int uhn_h5_check_output(uhn_ctx *ctx, const char *path, const char *role);
 
@@ -123,8 +140,18 @@ int uhn_h5_check_output(uhn_ctx *ctx, const char *path, const char *role);
  * it and rename()s it onto `path`. After a failed call the caller calls
  * uhn_h5_writer_abort, which removes the temporary file; a failed commit
  * removes it itself. An existing file at `path` is never touched unless the
- * commit succeeds. A writer is used by one rank: none of these functions is
- * collective.
+ * commit succeeds.
+ *
+ * uhn_h5_writer_create refuses (UHN_EINPUT) an existing `path` that is not a
+ * regular file, as uhn_h5_check_output does; a symbolic link to a regular file
+ * is accepted and the commit replaces the link, not its target. It first
+ * removes the temporary files of writers of the same `path` that were killed:
+ * regular files named exactly "<path>.tmp.<pid>.<n>" whose <pid> is no live
+ * process on this host (so a run's checkpoint writer, for "<out>.partial",
+ * removes "<out>.partial.tmp.<pid>.<n>"). A failed creation names the
+ * temporary file and the system's reason (strerror).
+ *
+ * A writer is used by one rank: none of these functions is collective.
  */
 typedef struct uhn_h5_writer uhn_h5_writer; /* opaque; owned by its creator */
 

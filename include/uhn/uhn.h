@@ -12,6 +12,7 @@
 #include "uhn/dataset.h"
 #include "uhn/corrupt.h"
 #include "uhn/metrics.h"
+#include "uhn/parse.h"
 #include "uhn/deck.h"
 #include "uhn/study.h"
 #endif

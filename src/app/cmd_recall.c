@@ -56,47 +56,51 @@ typedef struct opt_def {
     const char *metavar;
     const char *help; /* with the default */
     const char *(*check)(double v);
+    int64_t lo, hi; /* ARG_INT: the range, checked in integers */
 } opt_def;
 
 #define OFF(field) offsetof(recall_args, field)
 static const opt_def options[] = {
     {"memories", ARG_STR, OFF(memories), "FILE[:DATASET]",
-     "memory keys, 2-D [N][K], one memory per row (required; dataset 'memories')", NULL},
+     "memory keys, 2-D [N][K], one memory per row (required; dataset 'memories')", NULL, 0, 0},
     {"queries", ARG_STR, OFF(queries), "FILE[:DATASET]",
-     "queries, 2-D [B][K] (required; dataset 'queries')", NULL},
+     "queries, 2-D [B][K] (required; dataset 'queries')", NULL, 0, 0},
     {"output", ARG_STR, OFF(output), "FILE",
-     "results file, written atomically (required; its directory must exist)", NULL},
+     "results file, written atomically (required; its directory must exist)", NULL, 0, 0},
     {"values", ARG_STR, OFF(values), "FILE[:DATASET]",
      "values, 2-D [N][O]: hetero-association (default: none, values = keys; dataset 'values')",
-     NULL},
+     NULL, 0, 0},
     {"clamp", ARG_STR, OFF(clamp), "FILE[:DATASET]",
      "known coordinates, [K] or [B][K], non-zero = known: held at the query value after "
      "every step, and the cue set of --cue-only (default: none; dataset 'clamp')",
-     NULL},
-    {"similarity", ARG_STR, OFF(similarity), "NAME", "similarity s(x, q) (default dot)", NULL},
-    {"separation", ARG_STR, OFF(separation), "NAME", "separation function (default softmax)", NULL},
-    {"beta", ARG_DBL, OFF(beta), "B", "inverse temperature beta > 0 (default 1)", positive},
+     NULL, 0, 0},
+    {"similarity", ARG_STR, OFF(similarity), "NAME", "similarity s(x, q) (default dot)", NULL, 0,
+     0},
+    {"separation", ARG_STR, OFF(separation), "NAME", "separation function (default softmax)", NULL,
+     0, 0},
+    {"beta", ARG_DBL, OFF(beta), "B", "inverse temperature beta > 0 (default 1)", positive, 0, 0},
     {"param", ARG_DBL, OFF(param), "P",
-     "p for power, k for topk, t for threshold (default: the separation's own)", NULL},
+     "p for power, k for topk, t for threshold (default: the separation's own)", NULL, 0, 0},
     {"score", ARG_STR, OFF(score), "raw|uhn",
-     "raw: beta*s; uhn: the normalised scores of the UHN paper (default raw)", NULL},
+     "raw: beta*s; uhn: the normalised scores of the UHN paper (default raw)", NULL, 0, 0},
     {"no-normalize", ARG_FLAG, OFF(no_normalize), NULL,
-     "weights are g_n, not g_n / sum g (default: normalise)", NULL},
-    {"steps", ARG_INT, OFF(steps), "T", "iteration steps T >= 1 (default 1)", step_count},
+     "weights are g_n, not g_n / sum g (default: normalise)", NULL, 0, 0},
+    {"steps", ARG_INT, OFF(steps), "T", "iteration steps T >= 1 (default 1)", step_count, 1,
+     INT_MAX},
     {"step-size", ARG_DBL, OFF(step_size), "A", "step size alpha in (0, 1] (default 1)",
-     unit_interval},
+     unit_interval, 0, 0},
     {"tol", ARG_DBL, OFF(tol), "TOL",
-     "stop a query when max |v_t+1 - v_t| < TOL; 0 runs all steps (default 0)", non_negative},
+     "stop a query when max |v_t+1 - v_t| < TOL; 0 runs all steps (default 0)", non_negative, 0, 0},
     {"cue-only", ARG_FLAG, OFF(cue_only), NULL,
-     "similarities over the --clamp coordinates only (default: all coordinates)", NULL},
+     "similarities over the --clamp coordinates only (default: all coordinates)", NULL, 0, 0},
     {"kernel", ARG_STR, OFF(kernel), "fast|ref",
-     "fast: SGEMM kernels; ref: the plain reference engine (default fast)", NULL},
+     "fast: SGEMM kernels; ref: the plain reference engine (default fast)", NULL, 0, 0},
     {"batch", ARG_INT, OFF(batch), "N", "queries per internal batch, 0 = automatic (default 0)",
-     non_negative},
-    {"quiet", ARG_FLAG, OFF(quiet), NULL, "no summary line on standard output", NULL},
+     non_negative, 0, INT64_MAX},
+    {"quiet", ARG_FLAG, OFF(quiet), NULL, "no summary line on standard output", NULL, 0, 0},
     {"verbose", ARG_FLAG, OFF(verbose), NULL,
-     "phase timers (min/mean/max over ranks) on standard error", NULL},
-    {"help", ARG_FLAG, OFF(help), NULL, "this text", NULL},
+     "phase timers (min/mean/max over ranks) on standard error", NULL, 0, 0},
+    {"help", ARG_FLAG, OFF(help), NULL, "this text", NULL, 0, 0},
 };
 enum { NOPTIONS = sizeof options / sizeof options[0] };
 
@@ -169,27 +173,19 @@ static void print_help(FILE *f) {
                "leaves no output file and never damages an existing one.\n");
 }
 
-/* Strict numbers: the whole text, finite, in range. */
+/* Strict numbers: the whole text, finite and normal, with the deck's wording
+ * (uhn/parse.h); the option's own range is checked by set_option. */
 static int parse_double(uhn_ctx *ctx, const char *opt, const char *s, double *out) {
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || end == s || *end || isspace((unsigned char)*s))
-        return uhn_fail(ctx, UHN_EINPUT, "--%s: '%s' is not a number", opt, s);
-    if (errno == ERANGE || !isfinite(v))
-        return uhn_fail(ctx, UHN_EINPUT, "--%s: '%s' is not a finite number in range", opt, s);
-    *out = v;
+    char why[UHN_MSG_MAX / 2];
+    if (uhn_parse_double(s, out, why, sizeof why) != UHN_PARSE_OK)
+        return uhn_fail(ctx, UHN_EINPUT, "--%s: %s", opt, why);
     return UHN_OK;
 }
 
-static int parse_int(uhn_ctx *ctx, const char *opt, const char *s, int64_t *out) {
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || end == s || *end || isspace((unsigned char)*s))
-        return uhn_fail(ctx, UHN_EINPUT, "--%s: '%s' is not an integer", opt, s);
-    if (errno == ERANGE) return uhn_fail(ctx, UHN_EINPUT, "--%s: '%s' is out of range", opt, s);
-    *out = (int64_t)v;
+static int parse_int(uhn_ctx *ctx, const opt_def *o, const char *s, int64_t *out) {
+    char why[UHN_MSG_MAX / 2];
+    if (uhn_parse_int64(s, o->lo, o->hi, out, why, sizeof why) != UHN_PARSE_OK)
+        return uhn_fail(ctx, UHN_EINPUT, "--%s: %s", o->name, why);
     return UHN_OK;
 }
 
@@ -208,7 +204,7 @@ static int set_option(uhn_ctx *ctx, const opt_def *o, const char *val, recall_ar
         v = *(double *)field;
         break;
     case ARG_INT:
-        UHN_CALL(parse_int(ctx, o->name, val, (int64_t *)field));
+        UHN_CALL(parse_int(ctx, o, val, (int64_t *)field));
         v = (double)*(int64_t *)field;
         break;
     }
@@ -651,6 +647,33 @@ static int write_output(recall_run *r) {
     return uhn_h5_writer_commit(w);
 }
 
+/* An engine error about a parameter names this command's flag for it
+ * ("beta must be ..." becomes "--beta must be ..."). Returns st. */
+static int flagged(uhn_ctx *ctx, int st) {
+    if (st == UHN_OK || !ctx->param[0]) return st;
+    char flag[40] = "--";
+    for (size_t i = 0; ctx->param[i] && i + 3 < sizeof flag; ++i)
+        flag[i + 2] = ctx->param[i] == '_' ? '-' : ctx->param[i], flag[i + 3] = '\0';
+    if (!strcmp(ctx->param, "normalize")) snprintf(flag, sizeof flag, "--no-normalize: normalize");
+    uhn_relabel(ctx, flag, " ");
+    return st;
+}
+
+/* lse is a float64 output: where beta * s_max leaves float64 it cannot be
+ * written, though z, the weights and the energy are exact. Collective. */
+static int check_lse(recall_run *r) {
+    int st = UHN_OK;
+    if (!strcmp(uhn_separation_name(r->p.sep), "softmax"))
+        for (int64_t j = 0; j < r->B && st == UHN_OK; ++j)
+            if (!r->res->empty[j] && isinf(r->res->lse[j]))
+                st = uhn_fail(r->ctx, UHN_EINPUT,
+                              "--beta %g: the log-sum-exp of query %lld (beta times its largest "
+                              "score) overflows float64, so the lse dataset cannot hold it; "
+                              "output and energy are exact, but use a smaller --beta to record lse",
+                              r->p.beta, (long long)j);
+    return uhn_agree(r->ctx, st);
+}
+
 static int run(recall_run *r) {
     uhn_ctx *ctx = r->ctx;
     UHN_CALL(uhn_agree(ctx, parse_args(ctx, r->argc, r->argv, &r->a)));
@@ -665,12 +688,14 @@ static int run(recall_run *r) {
     UHN_CALL(open_inputs(r));
     UHN_CALL(load_bank(r));
     UHN_CALL(load_queries(r));
-    UHN_CALL(uhn_agree(ctx, uhn_queries_check(ctx, &r->p, r->queries, r->B, r->K, r->qry.label)));
-    UHN_CALL(uhn_agree(ctx, uhn_params_check(ctx, &r->p, r->bank)));
+    UHN_CALL(flagged(
+        ctx, uhn_agree(ctx, uhn_queries_check(ctx, &r->p, r->queries, r->B, r->K, r->qry.label))));
+    UHN_CALL(flagged(ctx, uhn_agree(ctx, uhn_params_check(ctx, &r->p, r->bank))));
     UHN_CALL(uhn_agree(ctx, uhn_result_create(ctx, r->B, r->O, r->p.steps,
                                               uhn_params_has_energy(&r->p), &r->res)));
-    UHN_CALL(uhn_agree(
-        ctx, uhn_recall(r->bank, &r->p, r->queries, r->B, r->clamp, r->clamp_rows, r->res)));
+    UHN_CALL(flagged(ctx, uhn_agree(ctx, uhn_recall(r->bank, &r->p, r->queries, r->B, r->clamp,
+                                                    r->clamp_rows, r->res))));
+    UHN_CALL(check_lse(r));
     UHN_CALL(uhn_agree(ctx, ctx->rank == 0 ? write_output(r) : UHN_OK));
 
     double seconds = uhn_wtime() - r->t_start;

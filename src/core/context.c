@@ -31,15 +31,92 @@ void uhn_ctx_destroy(uhn_ctx *ctx) {
     free(ctx);
 }
 
+/* Length of the valid UTF-8 sequence at s (0 when invalid) and its code point. */
+static int utf8_seq(const unsigned char *s, unsigned *cp) {
+    int n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc0 ? 2 : 0;
+    if (n == 0 || s[0] > 0xf4) return 0;
+    unsigned c = s[0] & (0x3f >> (n - 1));
+    for (int i = 1; i < n; ++i) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+    static const unsigned lo[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (c < lo[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0; /* overlong etc. */
+    *cp = c;
+    return n;
+}
+
+/* Copies src into dst (size n) with every character that could break a line or
+ * drive a terminal escaped; output is always NUL-terminated. */
+static void escape_line(char *dst, size_t n, const char *src) {
+    size_t o = 0;
+    const unsigned char *s = (const unsigned char *)src;
+    while (*s && o + 1 < n) {
+        char esc[16] = "";
+        int len = 1;
+        unsigned cp = 0;
+        if (*s < 0x20 || *s == 0x7f) {
+            snprintf(esc, sizeof esc, "\\x%02x", *s);
+        } else if (*s >= 0x80) {
+            len = utf8_seq(s, &cp);
+            if (len == 0)
+                len = 1, snprintf(esc, sizeof esc, "\\x%02x", *s);
+            else if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029)
+                snprintf(esc, sizeof esc, "\\u%04x", cp);
+        }
+        size_t need = esc[0] ? strlen(esc) : (size_t)len;
+        if (o + need >= n) break; /* never cut an escape or a character in two */
+        if (esc[0])
+            memcpy(dst + o, esc, need);
+        else
+            memcpy(dst + o, s, need);
+        o += need;
+        s += len;
+    }
+    dst[o] = '\0';
+}
+
+static int fail_v(uhn_ctx *ctx, int status, const char *param, const char *fmt, va_list ap) {
+    char raw[UHN_MSG_MAX];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    escape_line(ctx->msg, sizeof ctx->msg, raw);
+    snprintf(ctx->param, sizeof ctx->param, "%s", param ? param : "");
+    ctx->status = status;
+    return status;
+}
+
 int uhn_fail(uhn_ctx *ctx, int status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ctx->msg, sizeof ctx->msg, fmt, ap);
+    int st = fail_v(ctx, status, NULL, fmt, ap);
     va_end(ap);
-    for (char *c = ctx->msg; *c; ++c)
-        if (*c == '\n') *c = ' '; /* one line, always */
-    ctx->status = status;
-    return status;
+    return st;
+}
+
+int uhn_fail_param(uhn_ctx *ctx, int status, const char *param, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int st = fail_v(ctx, status, param, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+int uhn_relabel(uhn_ctx *ctx, const char *label, const char *sep) {
+    size_t pl = strlen(ctx->param);
+    if (!pl || strncmp(ctx->msg, ctx->param, pl) || ctx->msg[pl] != ' ') return 0;
+    char rest[UHN_MSG_MAX], lab[UHN_MSG_MAX];
+    snprintf(rest, sizeof rest, "%s", ctx->msg + pl + 1);
+    escape_line(lab, sizeof lab, label);
+    size_t n = strlen(lab), m = strlen(sep);
+    if (n + m >= sizeof ctx->msg) n = sizeof ctx->msg - 1 - m; /* a label never that long */
+    memcpy(ctx->msg, lab, n);
+    memcpy(ctx->msg + n, sep, m);
+    size_t room = sizeof ctx->msg - 1 - n - m, r = strlen(rest);
+    if (r > room) r = room;
+    memcpy(ctx->msg + n + m, rest, r);
+    ctx->msg[n + m + r] = '\0';
+    ctx->param[0] = '\0';
+    return 1;
 }
 
 int uhn_agree(uhn_ctx *ctx, int status) {
@@ -50,7 +127,8 @@ int uhn_agree(uhn_ctx *ctx, int status) {
     if (first == ctx->size) return UHN_OK;
     int st = status;
     if (MPI_Bcast(&st, 1, MPI_INT, first, ctx->comm) != MPI_SUCCESS ||
-        MPI_Bcast(ctx->msg, UHN_MSG_MAX, MPI_CHAR, first, ctx->comm) != MPI_SUCCESS)
+        MPI_Bcast(ctx->msg, UHN_MSG_MAX, MPI_CHAR, first, ctx->comm) != MPI_SUCCESS ||
+        MPI_Bcast(ctx->param, (int)sizeof ctx->param, MPI_CHAR, first, ctx->comm) != MPI_SUCCESS)
         return uhn_fail(ctx, UHN_EMPI, "MPI_Bcast failed while agreeing on a status");
     ctx->status = st;
     return st;

@@ -40,24 +40,30 @@ int uhn_params_check(uhn_ctx *ctx, const uhn_params *p, const uhn_bank *bank) {
     const char *why;
     if (!p->sim || !p->sep) return uhn_fail(ctx, UHN_EINPUT, "no similarity or separation given");
     if (!(p->beta > 0) || !isfinite(p->beta))
-        return uhn_fail(ctx, UHN_EINPUT, "--beta must be a finite number > 0 (got %g)", p->beta);
+        return uhn_fail_param(ctx, UHN_EINPUT, "beta", "beta must be a finite number > 0 (got %g)",
+                              p->beta);
     if ((why = uhn_separation_param_check(p->sep, p->param)))
-        return uhn_fail(ctx, UHN_EINPUT, "--param for separation '%s' must be %s (got %g)",
-                        p->sep->name, why, p->param);
-    if (p->steps < 1) return uhn_fail(ctx, UHN_EINPUT, "--steps must be >= 1 (got %d)", p->steps);
+        return uhn_fail_param(ctx, UHN_EINPUT, "param",
+                              "param for separation '%s' must be %s (got %g)", p->sep->name, why,
+                              p->param);
+    if (p->steps < 1)
+        return uhn_fail_param(ctx, UHN_EINPUT, "steps", "steps must be >= 1 (got %d)", p->steps);
     if (!(p->step_size > 0 && p->step_size <= 1))
-        return uhn_fail(ctx, UHN_EINPUT, "--step-size must be in (0, 1] (got %g)", p->step_size);
+        return uhn_fail_param(ctx, UHN_EINPUT, "step_size", "step_size must be in (0, 1] (got %g)",
+                              p->step_size);
     if (!(p->tol >= 0) || !isfinite(p->tol))
-        return uhn_fail(ctx, UHN_EINPUT, "--tol must be a finite number >= 0 (got %g)", p->tol);
+        return uhn_fail_param(ctx, UHN_EINPUT, "tol", "tol must be a finite number >= 0 (got %g)",
+                              p->tol);
     if (p->batch < 0)
-        return uhn_fail(ctx, UHN_EINPUT, "--batch must be >= 0 (got %lld)", (long long)p->batch);
+        return uhn_fail_param(ctx, UHN_EINPUT, "batch", "batch must be >= 0 (got %lld)",
+                              (long long)p->batch);
     if (p->score != UHN_SCORE_RAW && p->score != UHN_SCORE_UHN)
-        return uhn_fail(ctx, UHN_EINPUT, "--score must be raw or uhn");
+        return uhn_fail_param(ctx, UHN_EINPUT, "score", "score must be raw or uhn");
     if (bank->hetero && p->steps > 1)
-        return uhn_fail(ctx, UHN_EINPUT,
-                        "--steps %d iterates the state, which needs auto-association; the bank "
-                        "has separate --values (hetero-association): use --steps 1",
-                        p->steps);
+        return uhn_fail_param(ctx, UHN_EINPUT, "steps",
+                              "steps %d iterates the state, which needs auto-association, but the "
+                              "bank is hetero-associative (separate values): use 1 step",
+                              p->steps);
     if ((uhn_similarity_flags(p->sim) & UHN_SIM_NONNEG) && !bank->keys_nonneg)
         return uhn_fail(ctx, UHN_EINPUT,
                         "%s: row %lld column %lld is negative (%g), and similarity '%s' is "
@@ -66,7 +72,7 @@ int uhn_params_check(uhn_ctx *ctx, const uhn_params *p, const uhn_bank *bank) {
                         bank->neg_val, uhn_similarity_name(p->sim));
     if (p->score == UHN_SCORE_UHN && sim_is(p, "dot") && !bank->keys_nonneg)
         return uhn_fail(ctx, UHN_EINPUT,
-                        "%s: row %lld column %lld is negative (%g), and --score uhn with "
+                        "%s: row %lld column %lld is negative (%g), and score mode 'uhn' with "
                         "similarity 'dot' needs non-negative data",
                         bank->keys_name, (long long)bank->neg_row, (long long)bank->neg_col,
                         bank->neg_val);
@@ -92,14 +98,14 @@ int uhn_queries_check(uhn_ctx *ctx, const uhn_params *p, const float *q, int64_t
                                 "non-negative data",
                                 name, (long long)j, (long long)k, v,
                                 p->score == UHN_SCORE_UHN && sim_is(p, "dot")
-                                    ? "--score uhn with 'dot'"
+                                    ? "score mode 'uhn' with 'dot'"
                                     : uhn_similarity_name(p->sim));
             sum += v;
         }
         if (p->score == UHN_SCORE_UHN && sim_is(p, "dot") && !(sum > 0))
             return uhn_fail(ctx, UHN_EINPUT,
-                            "%s: row %lld sums to 0, and --score uhn with 'dot' normalises each "
-                            "query by its sum",
+                            "%s: row %lld sums to 0, and score mode 'uhn' with 'dot' normalises "
+                            "each query by its sum",
                             name, (long long)j);
     }
     return UHN_OK;
@@ -203,12 +209,19 @@ static int qbuf_make(uhn_ctx *ctx, const uhn_step *st, qbuf *b) {
 
 /* Per-query outputs of one step. */
 typedef struct step_out {
-    float *z;       /* B x O */
-    int64_t *index; /* B */
-    float *weight;  /* B */
-    double *lse;    /* B */
-    uint8_t *empty; /* B */
+    float *z;         /* B x O */
+    int64_t *index;   /* B */
+    float *weight;    /* B */
+    double *lse;      /* B */
+    double *lse_beta; /* B: lse / beta, finite for any beta (the energy's term) */
+    uint8_t *empty;   /* B */
 } step_out;
+
+/* k of topk as the number of slots: never more than the bank has rows, so k's
+ * cost does not grow past N. */
+static int64_t topk_slots(const uhn_bank *bank, double k) {
+    return k < (double)bank->n_global ? (int64_t)k : (int64_t)bank->n_global;
+}
 
 /*
  * One step for B query states v (B x K). qids are the queries' indices in the
@@ -224,7 +237,7 @@ static int step(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws, int64_t 
     st.rule = p->sep->rule;
     st.param = isnan(p->param) ? p->sep->param_default : p->param;
     st.kind = p->sep->kind;
-    st.nslot = st.kind == UHN_RED_TOPK ? (int64_t)st.param : 0;
+    st.nslot = st.kind == UHN_RED_TOPK ? topk_slots(bank, st.param) : 0;
     st.rec_bytes = uhn_rec_bytes(st.kind, bank->O, st.nslot);
     st.ws = ws;
     int ref = p->kernel == UHN_KERNEL_REF;
@@ -259,7 +272,7 @@ static int step(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws, int64_t 
         for (int64_t j = 0; j < B; ++j) {
             int exact = p->score == UHN_SCORE_UHN && nexact[j] > 0;
             uhn_rec_init(uhn_rec_at(recs, st.rec_bytes, j), exact ? UHN_RED_LINEAR : st.kind,
-                         bank->O, st.nslot);
+                         bank->O, st.nslot, p->beta, st.param);
         }
         rc = ref ? uhn_kernel_ref(ctx, &st, recs) : uhn_kernel_fast(ctx, &st, recs);
     }
@@ -275,15 +288,35 @@ static int step(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws, int64_t 
 
     for (int64_t j = 0; rc == UHN_OK && j < B; ++j) {
         uhn_rec *r = uhn_rec_at(recs, st.rec_bytes, j);
-        if (r->bad >= 0) /* identical on every rank after the reduction */
-            rc = uhn_fail(ctx, UHN_EINPUT,
-                          "separation '%s' needs %s scores, but memory %lld scores %g for query "
-                          "%lld (use softmax, a non-negative similarity, or --score uhn)",
-                          p->sep->name, st.rule == RULE_LOG ? "positive" : "non-negative",
-                          (long long)r->bad, r->badval, (long long)qids[j]);
-        else
-            uhn_rec_finish(r, p->normalize, out->z + j * bank->O, &out->index[j], &out->weight[j],
-                           &out->lse[j], &out->empty[j]);
+        uhn_rec_result f;
+        if (r->bad >= 0) { /* identical on every rank after the reduction */
+            rc = uhn_fail_param(ctx, UHN_EINPUT, "separation",
+                                "separation '%s' needs %s scores, but memory %lld scores %g for "
+                                "query %lld (use softmax, a non-negative similarity, or score "
+                                "mode 'uhn')",
+                                p->sep->name, st.rule == RULE_LOG ? "positive" : "non-negative",
+                                (long long)r->bad, r->badval, (long long)qids[j]);
+            break;
+        }
+        uhn_rec_finish(r, p->normalize, out->z + j * bank->O, &f);
+        if (f.overflow) {
+            rc = uhn_fail_param(
+                ctx, UHN_EINPUT, p->normalize ? "separation" : "normalize",
+                p->normalize
+                    ? "separation '%s': the weights of query %lld sum to %g, and w = g / sum g "
+                      "leaves float32 (ln h of scores near 1 cancel)"
+                    : "normalize is off, and with separation '%s' the output of query %lld "
+                      "(weights up to %g) leaves float32 (normalise, or lower beta or the "
+                      "power)",
+                p->sep->name, (long long)qids[j],
+                p->normalize ? r->acc : exp(r->p * (log(r->beta) + log(r->best))));
+            break;
+        }
+        out->index[j] = f.index;
+        out->weight[j] = f.weight;
+        out->lse[j] = f.lse;
+        out->lse_beta[j] = f.lse_beta;
+        out->empty[j] = f.empty;
     }
     uhn_free(recs);
     free(rsum), free(nexact);
@@ -293,10 +326,11 @@ static int step(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws, int64_t 
 
 /* ---------- the dynamics ---------- */
 
-/* E(v) of spec §5 from the log-sum-exp of v's scores (cue-only: over the cue). */
-static double energy(const uhn_params *p, double lse, const float *v, const uint8_t *cue,
+/* E(v) of spec §5 from lse / beta of v's scores (cue-only: over the cue); lse /
+ * beta is computed without forming beta * s, so E is finite for any beta. */
+static double energy(const uhn_params *p, double lse_beta, const float *v, const uint8_t *cue,
                      int64_t K) {
-    double e = -lse / p->beta;
+    double e = -lse_beta;
     if (sim_is(p, "dot")) {
         double n2 = 0;
         for (int64_t k = 0; k < K; ++k)
@@ -320,11 +354,15 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
     uint8_t *cs = clamp_rows > 1 ? malloc((size_t)(Bc * K) + 1) : NULL;
     int64_t *act = malloc((size_t)Bc * sizeof(int64_t) + 1), *qid = malloc((size_t)Bc * 8 + 8);
     uint8_t *state = calloc((size_t)Bc + 1, 1);
-    step_out o = {malloc((size_t)(Bc * O) * sizeof(float) + 1), malloc((size_t)Bc * 8 + 8),
-                  malloc((size_t)Bc * 4 + 4), malloc((size_t)Bc * 8 + 8), malloc((size_t)Bc + 1)};
+    step_out o = {malloc((size_t)(Bc * O) * sizeof(float) + 1),
+                  malloc((size_t)Bc * 8 + 8),
+                  malloc((size_t)Bc * 4 + 4),
+                  malloc((size_t)Bc * 8 + 8),
+                  malloc((size_t)Bc * 8 + 8),
+                  malloc((size_t)Bc + 1)};
     int rc = UHN_OK;
     if (!v || !vs || (clamp_rows > 1 && !cs) || !act || !qid || !state || !o.z || !o.index ||
-        !o.weight || !o.lse || !o.empty)
+        !o.weight || !o.lse || !o.lse_beta || !o.empty)
         rc = uhn_fail(ctx, UHN_ENOMEM, "out of memory for a batch of %lld queries", (long long)Bc);
     rc = uhn_agree(ctx, rc);
     if (rc == UHN_OK) memcpy(v, q0, (size_t)(Bc * K) * sizeof(float));
@@ -351,7 +389,7 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
             int64_t j = act[a], g = c0 + j;
             float *vj = v + j * K;
             const uint8_t *cj = clamp ? clamp + (clamp_rows > 1 ? g * K : 0) : NULL;
-            if (with_energy) res->energy[g * (T + 1) + t] = energy(p, o.lse[a], vj, cj, K);
+            if (with_energy) res->energy[g * (T + 1) + t] = energy(p, o.lse_beta[a], vj, cj, K);
             if (state[j] == Q_FINAL) { /* energy of the final state, held to T */
                 for (int64_t u = t + 1; with_energy && u <= T; ++u)
                     res->energy[g * (T + 1) + u] = res->energy[g * (T + 1) + t];
@@ -387,7 +425,7 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
     if (rc == UHN_OK && !bank->hetero)
         memcpy(res->output + c0 * O, v, (size_t)(Bc * K) * sizeof(float));
     free(v), free(vs), free(cs), free(act), free(qid), free(state);
-    free(o.z), free(o.index), free(o.weight), free(o.lse), free(o.empty);
+    free(o.z), free(o.index), free(o.weight), free(o.lse), free(o.lse_beta), free(o.empty);
     return rc;
 }
 
@@ -399,7 +437,8 @@ int uhn_recall(const uhn_bank *bank, const uhn_params *p, const float *queries, 
         return uhn_fail(ctx, UHN_EINPUT, "the clamp mask has %lld rows; it needs 1 or %lld",
                         (long long)clamp_rows, (long long)B);
     if (p->cue_only && !clamp)
-        return uhn_fail(ctx, UHN_EINPUT, "--cue-only needs --clamp (the cue's known coordinates)");
+        return uhn_fail_param(ctx, UHN_EINPUT, "cue_only",
+                              "cue_only needs a clamp mask (the cue's known coordinates)");
     int with_energy = uhn_params_has_energy(p);
     if (res->B != B || res->O != bank->O || res->T != p->steps || (with_energy && !res->energy))
         return uhn_fail(ctx, UHN_EINTERNAL, "uhn_recall: the result was made for other shapes");
@@ -415,7 +454,7 @@ int uhn_recall(const uhn_bank *bank, const uhn_params *p, const float *queries, 
     int rc = UHN_OK;
     if (p->kernel == UHN_KERNEL_FAST) {
         double param = isnan(p->param) ? p->sep->param_default : p->param;
-        int64_t nslot = p->sep->kind == UHN_RED_TOPK ? (int64_t)param : 0;
+        int64_t nslot = p->sep->kind == UHN_RED_TOPK ? topk_slots(bank, param) : 0;
         rc = uhn_kws_create(ctx, bank, bs, uhn_rec_bytes(p->sep->kind, bank->O, nslot), &ws);
     }
     UHN_CALL(uhn_agree(ctx, rc));

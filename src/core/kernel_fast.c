@@ -171,11 +171,17 @@ int uhn_kernel_fast_rsum(uhn_ctx *ctx, const uhn_step *st, double *rsum, int64_t
     return UHN_OK;
 }
 
+/* (s / s*)^p for a ratio in [0, 1]: the common exponents without a call. */
+static inline double pow_ratio(double x, double p) {
+    return p == 1 ? x : p == 2 ? x * x : pow(x, p);
+}
+
 /*
  * Weights of one query over one tile, in place in h[0..tn) (which holds the
- * scores before beta); updates its record. beta is applied in double: the
- * softmax exponent is beta * (s - s_max), exact for any finite beta, and the
- * running maximum is kept both as beta * s_max (r->m) and as s_max (r->best).
+ * scores before beta); updates its record. No weight is formed from beta * s
+ * or h^p: the softmax exponent is beta * (s - s*) and the power weight
+ * (s / s*)^p, relative to the running maximum s* (r->best), so both are exact
+ * for any finite beta and p; log is ln beta + ln s.
  */
 static void tile_weights(const uhn_step *st, int64_t j, float *h, int64_t tn, int64_t g0,
                          const float *Y, uhn_rec *r) {
@@ -186,58 +192,69 @@ static void tile_weights(const uhn_step *st, int64_t j, float *h, int64_t tn, in
         if (st->nexact[j] > 0) { /* spec §2: 1 on exact matches, separation skipped */
             for (int64_t i = 0; i < tn; ++i) {
                 h[i] = h[i] < 0 ? 1.0f : 0.0f;
-                r->s += h[i];
-                if (h[i] > r->best || r->idx < 0) r->best = h[i], r->idx = g0 + i;
+                r->acc += h[i];
+                uhn_rec_linear_extremes(r, h[i], g0 + i);
             }
             return;
         }
         for (int64_t i = 0; i < tn; ++i) h[i] = (float)uhn_h_of_r(1.0, h[i], st->rsum[j]);
     }
+    if (st->kind == UHN_RED_POW) /* h^p needs h >= 0: flag the first offender, weight 0 */
+        for (int64_t i = 0; i < tn; ++i)
+            if (h[i] < 0) uhn_rec_bad(r, g0 + i, beta * h[i]), h[i] = 0;
     int64_t imax = 0;
     for (int64_t i = 1; i < tn; ++i)
         if (h[i] > h[imax]) imax = i;
     switch (st->kind) {
-    case UHN_RED_LSE: {
+    case UHN_RED_LSE:
+    case UHN_RED_POW: {
         if (r->idx < 0 || h[imax] > r->best) { /* a new running maximum */
-            double m = beta * h[imax];
-            float scale = r->idx < 0 ? 0.0f : (float)exp(r->m - m);
+            float scale = r->idx < 0 ? 0.0f : (float)uhn_rec_rel(r, r->best, h[imax]);
             float *z = uhn_rec_z(r);
-            r->s *= scale;
+            r->acc *= scale;
             for (int64_t k = 0; k < O; ++k) z[k] *= scale;
-            r->m = m, r->best = h[imax], r->idx = g0 + imax;
+            r->best = h[imax], r->idx = g0 + imax;
         }
         const double smax = r->best;
         double s = 0;
+        if (st->kind == UHN_RED_LSE) {
 #pragma omp simd reduction(+ : s)
-        for (int64_t i = 0; i < tn; ++i) {
-            h[i] = expf((float)(beta * (h[i] - smax)));
-            s += h[i];
+            for (int64_t i = 0; i < tn; ++i) {
+                h[i] = expf((float)(beta * (h[i] - smax)));
+                s += h[i];
+            }
+        } else {
+            const double pw = r->p;
+            for (int64_t i = 0; i < tn; ++i) {
+                h[i] = (float)pow_ratio(smax > 0 ? h[i] / smax : 0.0, pw);
+                s += h[i];
+            }
         }
-        r->s += s;
+        r->acc += s;
         break;
     }
     case UHN_RED_LINEAR: {
         double s = 0;
         for (int64_t i = 0; i < tn; ++i) {
             int bad;
-            double hv = beta * h[i], gv = uhn_rule_g(st->rule, st->param, hv, &bad);
-            if (bad) uhn_rec_bad(r, g0 + i, hv);
-            h[i] = (float)fmin(gv, FLT_MAX);
+            double gv = uhn_rule_g(st->rule, st->param, beta, h[i], &bad);
+            if (bad) uhn_rec_bad(r, g0 + i, beta * h[i]);
+            h[i] = (float)gv;
             s += h[i];
-            if (r->idx < 0 || gv > r->best) r->best = gv, r->idx = g0 + i;
+            uhn_rec_linear_extremes(r, h[i], g0 + i);
         }
-        r->s += s;
+        r->acc += s;
         break;
     }
     case UHN_RED_MAX: /* the order of beta * s is the order of s */
         if (r->idx < 0 || h[imax] > r->best) {
-            r->best = h[imax], r->idx = g0 + imax, r->s = 1;
+            r->best = h[imax], r->idx = g0 + imax, r->acc = 1;
             memcpy(uhn_rec_z(r), Y + imax * O, (size_t)O * sizeof(float));
         }
         memset(h, 0, (size_t)tn * sizeof(float));
         break;
-    case UHN_RED_TOPK:
-        for (int64_t i = 0; i < tn; ++i) uhn_rec_topk_offer(r, beta * h[i], g0 + i, Y + i * O);
+    case UHN_RED_TOPK: /* slots keep s; beta enters as exp(beta (s - s_1)) at the end */
+        for (int64_t i = 0; i < tn; ++i) uhn_rec_topk_offer(r, h[i], g0 + i, Y + i * O);
         memset(h, 0, (size_t)tn * sizeof(float));
         break;
     }
@@ -247,7 +264,7 @@ static void tile_weights(const uhn_step *st, int64_t j, float *h, int64_t tn, in
 static void tile_project(const uhn_step *st, const float *G, int64_t tn, const float *Y,
                          void *recs) {
     const int64_t O = st->bank->O, B = st->B;
-    if (st->kind == UHN_RED_LSE || st->kind == UHN_RED_LINEAR) {
+    if (st->kind == UHN_RED_LSE || st->kind == UHN_RED_LINEAR || st->kind == UHN_RED_POW) {
         float *Z = uhn_rec_z(uhn_rec_at(recs, st->rec_bytes, 0));
         int ldz = (int)(st->rec_bytes / sizeof(float));
         if (B <= UHN_SMALL_BATCH) {

@@ -49,14 +49,14 @@ int uhn_kernel_ref(uhn_ctx *ctx, const uhn_step *st, void *recs) {
         for (int64_t i = 0; i < bk->n_local; ++i) {
             const float *x = bk->keys + i * K, *y = bk->values + i * O;
             const int64_t g = bk->row0 + i;
-            double h, gval, sc; /* sc: the score before beta */
+            double gval, sc; /* sc: the score s before beta */
             if (p->score == UHN_SCORE_UHN) {
                 int zero;
                 double rr = ref_r(st, x, j, &zero);
                 if (exact_rule) { /* spec §2: weights 1 on exact matches, separation skipped */
                     gval = zero;
-                    r->s += gval;
-                    if (gval > r->best || r->idx < 0) r->best = gval, r->idx = g;
+                    r->acc += gval;
+                    uhn_rec_linear_extremes(r, gval, g);
                     for (int64_t k = 0; k < O; ++k) z[k] += (float)(gval * y[k]);
                     continue;
                 }
@@ -64,36 +64,42 @@ int uhn_kernel_ref(uhn_ctx *ctx, const uhn_step *st, void *recs) {
             } else {
                 sc = uhn_similarity_ref(p->sim, x, st->v + j * K, uhn_step_cue(st, j), K);
             }
-            h = p->beta * sc;
             switch (st->kind) {
+            case UHN_RED_POW:
+                if (sc < 0) { /* h^p needs h >= 0 */
+                    uhn_rec_bad(r, g, p->beta * sc);
+                    continue;
+                }
+                __attribute__((fallthrough)); /* the softmax's running-maximum update */
             case UHN_RED_LSE:
                 if (r->idx < 0 || sc > r->best) { /* a new maximum: rescale what came before */
-                    double scale = r->idx < 0 ? 0.0 : exp(r->m - h);
-                    r->s *= scale;
+                    double scale = r->idx < 0 ? 0.0 : uhn_rec_rel(r, r->best, sc);
+                    r->acc *= scale;
                     for (int64_t k = 0; k < O; ++k) z[k] = (float)(z[k] * scale);
-                    r->m = h, r->best = sc, r->idx = g;
+                    r->best = sc, r->idx = g;
                 }
-                gval = exp(p->beta * (sc - r->best)); /* exact for any finite beta */
-                r->s += gval;
+                /* exp(beta (s - s*)) or (s / s*)^p: exact for any finite beta and p */
+                gval = uhn_rec_rel(r, sc, r->best);
+                r->acc += gval;
                 for (int64_t k = 0; k < O; ++k) z[k] += (float)(gval * y[k]);
                 break;
             case UHN_RED_LINEAR: {
                 int bad;
-                gval = uhn_rule_g(st->rule, st->param, h, &bad);
-                if (bad) uhn_rec_bad(r, g, h);
-                r->s += gval;
+                gval = uhn_rule_g(st->rule, st->param, p->beta, sc, &bad);
+                if (bad) uhn_rec_bad(r, g, p->beta * sc);
+                r->acc += gval;
                 for (int64_t k = 0; k < O; ++k) z[k] += (float)(gval * y[k]);
-                if (r->idx < 0 || gval > r->best) r->best = gval, r->idx = g;
+                uhn_rec_linear_extremes(r, gval, g);
                 break;
             }
             case UHN_RED_MAX:
                 if (r->idx < 0 || sc > r->best) {
-                    r->best = sc, r->idx = g, r->s = 1;
+                    r->best = sc, r->idx = g, r->acc = 1;
                     memcpy(z, y, (size_t)O * sizeof(float));
                 }
                 break;
             case UHN_RED_TOPK:
-                uhn_rec_topk_offer(r, h, g, y);
+                uhn_rec_topk_offer(r, sc, g, y);
                 break;
             }
         }

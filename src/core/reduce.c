@@ -1,4 +1,5 @@
 /* Partial records of a query and their merge (thread level and MPI_Op). */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -13,13 +14,16 @@ size_t uhn_rec_bytes(uhn_red_kind kind, int64_t O, int64_t nslot) {
     return (b + 63) & ~(size_t)63;
 }
 
-void uhn_rec_init(uhn_rec *r, uhn_red_kind kind, int64_t O, int64_t nslot) {
+void uhn_rec_init(uhn_rec *r, uhn_red_kind kind, int64_t O, int64_t nslot, double beta, double p) {
     memset(r, 0, uhn_rec_bytes(kind, O, nslot));
-    r->m = -INFINITY;
-    r->s = 0;
+    r->acc = 0;
     r->best = -INFINITY;
     r->idx = -1;
+    r->low = INFINITY;
+    r->low_idx = -1;
     r->bad = -1;
+    r->beta = beta;
+    r->p = p;
     r->kind = kind;
     r->nslot = (int32_t)nslot;
     r->O = (int32_t)O;
@@ -30,17 +34,17 @@ static inline int better(double h, int64_t i, double best, int64_t idx) {
     return idx < 0 || h > best || (h == best && i < idx);
 }
 
-void uhn_rec_topk_offer(uhn_rec *r, double h, int64_t g, const float *y) {
+void uhn_rec_topk_offer(uhn_rec *r, double s, int64_t g, const float *y) {
     uhn_slot *sl = uhn_rec_slots(r);
     int32_t n = r->used;
-    if (n == r->nslot && !better(h, g, sl[n - 1].h, sl[n - 1].idx)) return;
+    if (n == r->nslot && !better(s, g, sl[n - 1].h, sl[n - 1].idx)) return;
     int32_t pos = n < r->nslot ? n : n - 1; /* the last slot is dropped when full */
-    while (pos > 0 && better(h, g, sl[pos - 1].h, sl[pos - 1].idx)) {
+    while (pos > 0 && better(s, g, sl[pos - 1].h, sl[pos - 1].idx)) {
         sl[pos] = sl[pos - 1];
         memcpy(uhn_rec_slot_y(r, pos), uhn_rec_slot_y(r, pos - 1), (size_t)r->O * sizeof(float));
         --pos;
     }
-    sl[pos].h = h;
+    sl[pos].h = s;
     sl[pos].idx = g;
     memcpy(uhn_rec_slot_y(r, pos), y, (size_t)r->O * sizeof(float));
     if (n < r->nslot) r->used = n + 1;
@@ -55,28 +59,40 @@ void uhn_rec_merge(const uhn_rec *in, uhn_rec *io) {
     const float *zi = uhn_rec_z((uhn_rec *)in);
     float *zo = uhn_rec_z(io);
     switch ((uhn_red_kind)io->kind) {
-    case UHN_RED_LSE: {
+    case UHN_RED_LSE:
+    case UHN_RED_POW: {
         if (io->idx < 0) {
-            io->m = in->m, io->s = in->s;
+            io->acc = in->acc, io->best = in->best, io->idx = in->idx;
             memcpy(zo, zi, (size_t)O * sizeof(float));
+        } else if (better(in->best, in->idx, io->best, io->idx)) { /* rescale io to in's max */
+            double a = uhn_rec_rel(io, io->best, in->best);
+            float fa = (float)a;
+            io->acc = in->acc + io->acc * a;
+            for (int64_t k = 0; k < O; ++k) zo[k] = zi[k] + zo[k] * fa;
+            io->best = in->best, io->idx = in->idx;
         } else {
-            double m = in->m > io->m ? in->m : io->m;
-            double a = exp(in->m - m), b = exp(io->m - m);
-            io->s = in->s * a + io->s * b;
-            float fa = (float)a, fb = (float)b;
-            for (int64_t k = 0; k < O; ++k) zo[k] = zi[k] * fa + zo[k] * fb;
-            io->m = m;
+            double a = uhn_rec_rel(io, in->best, io->best);
+            float fa = (float)a;
+            io->acc += in->acc * a;
+            for (int64_t k = 0; k < O; ++k) zo[k] += zi[k] * fa;
         }
-        break;
+        return;
     }
     case UHN_RED_LINEAR:
-        io->s += in->s;
+        io->acc += in->acc;
         for (int64_t k = 0; k < O; ++k) zo[k] += zi[k];
-        break;
+        if (better(in->best, in->idx, io->best, io->idx)) io->best = in->best, io->idx = in->idx;
+        if (io->low_idx < 0 || in->low < io->low ||
+            (in->low == io->low && in->low_idx < io->low_idx))
+            io->low = in->low, io->low_idx = in->low_idx;
+        return;
     case UHN_RED_MAX:
-        if (better(in->best, in->idx, io->best, io->idx)) memcpy(zo, zi, (size_t)O * sizeof(float));
-        io->s = 1;
-        break;
+        if (better(in->best, in->idx, io->best, io->idx)) {
+            memcpy(zo, zi, (size_t)O * sizeof(float));
+            io->best = in->best, io->idx = in->idx;
+        }
+        io->acc = 1;
+        return;
     case UHN_RED_TOPK: {
         const uhn_slot *sl = uhn_rec_slots((uhn_rec *)in);
         for (int32_t i = 0; i < in->used; ++i)
@@ -84,7 +100,6 @@ void uhn_rec_merge(const uhn_rec *in, uhn_rec *io) {
         return; /* offer keeps best/idx */
     }
     }
-    if (better(in->best, in->idx, io->best, io->idx)) io->best = in->best, io->idx = in->idx;
 }
 
 static void rec_op(void *in, void *inout, int *len, MPI_Datatype *type) {
@@ -107,52 +122,93 @@ void uhn_rec_mpi_free(MPI_Datatype *type, MPI_Op *op) {
     MPI_Op_free(op);
 }
 
-void uhn_rec_finish(uhn_rec *r, int normalize, float *z, int64_t *index, float *weight, double *lse,
-                    uint8_t *empty) {
+/* z *= f; returns 1 when a value leaves float32 (f itself may be inf). */
+static int scale_z(float *z, int64_t O, double f) {
+    int over = !isfinite(f);
+    for (int64_t k = 0; k < O; ++k) {
+        double v = z[k] == 0 ? 0.0 : (double)z[k] * f;
+        if (!(fabs(v) <= FLT_MAX)) over = 1;
+        z[k] = (float)v;
+    }
+    return over;
+}
+
+void uhn_rec_finish(uhn_rec *r, int normalize, float *z, uhn_rec_result *out) {
     const int64_t O = r->O;
-    double gstar = 0, sum = r->s;
-    *lse = NAN;
+    double gstar = 0, sum = r->acc, unit = 1; /* unit: the weight that acc counts as 1 */
+    int all_zero = 0;
+    out->lse = out->lse_beta = NAN;
+    out->overflow = 0;
+    out->index = r->idx;
+    if ((uhn_red_kind)r->kind == UHN_RED_TOPK) { /* the slots' weights, relative to the best */
+        const uhn_slot *sl = uhn_rec_slots(r);
+        sum = 0;
+        for (int32_t i = 0; i < r->used; ++i) sum += uhn_rec_rel(r, sl[i].h, sl[0].h);
+        for (int64_t k = 0; k < O; ++k) {
+            double acc = 0;
+            for (int32_t i = 0; i < r->used; ++i)
+                acc += uhn_rec_rel(r, sl[i].h, sl[0].h) * uhn_rec_slot_y(r, i)[k];
+            z[k] = (float)acc;
+        }
+    } else {
+        memcpy(z, uhn_rec_z(r), (size_t)O * sizeof(float));
+    }
     switch ((uhn_red_kind)r->kind) {
     case UHN_RED_LSE:
-        gstar = 1.0; /* the arg-max is the maximum: exp(m - m) */
-        *lse = r->m + log(r->s);
-        memcpy(z, uhn_rec_z(r), (size_t)O * sizeof(float));
+        gstar = 1.0; /* the arg-max is the maximum: exp(0) */
+        out->lse = r->beta * r->best + log(r->acc);
+        out->lse_beta = r->best + log(r->acc) / r->beta;
+        all_zero = r->idx < 0;
         break;
-    case UHN_RED_LINEAR:
-        gstar = r->best;
-        memcpy(z, uhn_rec_z(r), (size_t)O * sizeof(float));
+    case UHN_RED_TOPK:
+        gstar = r->used ? 1 : 0;
+        all_zero = r->used == 0;
         break;
     case UHN_RED_MAX:
         gstar = 1;
-        memcpy(z, uhn_rec_z(r), (size_t)O * sizeof(float));
+        all_zero = r->idx < 0;
         break;
-    case UHN_RED_TOPK: {
-        const uhn_slot *sl = uhn_rec_slots(r);
-        double m = r->used ? sl[0].h : 0, acc;
-        sum = 0;
-        for (int32_t i = 0; i < r->used; ++i) sum += exp(sl[i].h - m);
-        for (int64_t k = 0; k < O; ++k) {
-            acc = 0;
-            for (int32_t i = 0; i < r->used; ++i) acc += exp(sl[i].h - m) * uhn_rec_slot_y(r, i)[k];
-            z[k] = (float)acc;
+    case UHN_RED_POW:
+        gstar = 1.0;
+        all_zero = !(r->best > 0);
+        /* unnormalised: g = (beta s)^p = (beta s*)^p times the relative weights */
+        if (!normalize && !all_zero) unit = exp(r->p * (log(r->beta) + log(r->best)));
+        break;
+    case UHN_RED_LINEAR:
+        if (normalize &&
+            sum < 0) { /* log of scores below 1: the largest weight is the smallest g */
+            gstar = r->low;
+            out->index = r->low_idx;
+        } else {
+            gstar = r->best;
         }
-        gstar = r->used ? 1 : 0;
+        all_zero = r->idx < 0 || (r->best == 0 && r->low == 0);
         break;
     }
-    }
-    *empty = !(sum > 0);
-    if (*empty) {
+    out->empty = normalize ? !(sum != 0) : all_zero;
+    if (out->empty && (normalize || all_zero)) {
         memset(z, 0, (size_t)O * sizeof(float));
-        *index = -1;
-        *weight = 0;
+        out->index = -1;
+        out->weight = 0;
         return;
     }
-    *index = r->idx;
     if (normalize) {
-        float inv = (float)(1.0 / sum);
-        for (int64_t k = 0; k < O; ++k) z[k] *= inv;
-        *weight = (float)(gstar / sum);
+        double inv = 1.0 / sum;
+        if (fabs(inv) <= FLT_MAX) {
+            float finv = (float)inv;
+            for (int64_t k = 0; k < O; ++k) z[k] *= finv;
+        } else { /* log: a sum of g near 0 by cancellation; w = g / sum may leave float32 */
+            for (int64_t k = 0; k < O; ++k) {
+                double v = z[k] / sum;
+                if (!(fabs(v) <= FLT_MAX)) out->overflow = 1;
+                z[k] = (float)v;
+            }
+        }
+        out->weight = (float)(gstar / sum);
+        if (!(fabs(gstar / sum) <= FLT_MAX)) out->overflow = 1;
     } else {
-        *weight = (float)gstar;
+        if (unit != 1) out->overflow = scale_z(z, O, unit);
+        out->weight = (float)(gstar * unit);
+        if (!(fabs(gstar * unit) <= FLT_MAX)) out->overflow = 1;
     }
 }

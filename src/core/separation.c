@@ -7,9 +7,9 @@
 
 static const uhn_separation table[] = {
     {"softmax", RULE_SOFTMAX, UHN_RED_LSE, NULL, NAN, 0},
-    {"identity", RULE_IDENTITY, UHN_RED_LINEAR, NULL, NAN, 0},
-    {"power", RULE_POWER, UHN_RED_LINEAR, "p", 2, 1},
-    {"square", RULE_POWER, UHN_RED_LINEAR, NULL, 2, 0}, /* power with p = 2 */
+    {"identity", RULE_IDENTITY, UHN_RED_POW, NULL, 1, 0}, /* power with p = 1 */
+    {"power", RULE_POWER, UHN_RED_POW, "p", 2, 1},
+    {"square", RULE_POWER, UHN_RED_POW, NULL, 2, 0}, /* power with p = 2 */
     {"log", RULE_LOG, UHN_RED_LINEAR, NULL, NAN, 0},
     {"max", RULE_MAX, UHN_RED_MAX, NULL, NAN, 0},
     {"topk", RULE_TOPK, UHN_RED_TOPK, "k", 1, 1},
@@ -45,10 +45,12 @@ double uhn_separation_param_default(const uhn_separation *sep) {
 
 const char *uhn_separation_param_check(const uhn_separation *sep, double param) {
     if (isnan(param)) return NULL; /* the default */
-    if (!sep->param_name) return "no parameter (remove --param)";
+    if (!sep->param_name) return "unset (it takes no parameter)";
     if (!isfinite(param)) return "a finite number";
+    /* p and k cost the same at any size (POW records, k clamped to N); the bound
+     * only keeps them exact integers in every type they pass through */
     if (sep->param_integer && (param < 1 || param != floor(param) || param > 1e9))
-        return "a positive integer";
+        return "an integer from 1 to 1000000000";
     return NULL;
 }
 
@@ -82,10 +84,22 @@ int uhn_separation_ref(const uhn_separation *sep, double param, int normalize, c
         free(taken);
         break;
     }
+    case RULE_IDENTITY:
+    case RULE_POWER:
+        /* g = h^p; normalised, w = (h / h_max)^p / sum: no power of h itself, so
+         * w is exact whatever the size of h and p */
+        for (int64_t i = 0; i < n; ++i)
+            if (h[i] < 0) {
+                *bad = i;
+                return -1;
+            }
+        for (int64_t i = 0; i < n; ++i)
+            sum += (w[i] = normalize ? (hmax > 0 ? pow(h[i] / hmax, param) : 0) : pow(h[i], param));
+        break;
     default:
         for (int64_t i = 0; i < n; ++i) {
             int b;
-            w[i] = uhn_rule_g(sep->rule, param, h[i], &b);
+            w[i] = uhn_rule_g(sep->rule, param, 1.0, h[i], &b);
             if (b) {
                 *bad = i;
                 return -1;
@@ -93,7 +107,7 @@ int uhn_separation_ref(const uhn_separation *sep, double param, int normalize, c
             sum += w[i];
         }
     }
-    if (sum == 0) {
+    if (sum == 0) { /* log may sum to any sign: empty means exactly 0 */
         for (int64_t i = 0; i < n; ++i) w[i] = 0;
         return 1;
     }

@@ -28,26 +28,19 @@ struct uhn_separation {
 };
 
 /*
- * g for the linear rules (identity, power, log, threshold, exact); returns 0
- * and sets *bad when h is outside the rule's domain.
+ * g for the LINEAR rules (log, threshold) from the score s before beta, so that
+ * no rule forms beta * s where it would overflow: log gives ln beta + ln s.
+ * Returns 0 and sets *bad when h = beta * s is outside the rule's domain.
+ * Identity and power are the POW records of reduce.h, not rules of this form.
  */
-static inline double uhn_rule_g(uhn_rule rule, double param, double h, int *bad) {
+static inline double uhn_rule_g(uhn_rule rule, double param, double beta, double s, int *bad) {
     switch (rule) {
-    case RULE_IDENTITY:
-        *bad = h < 0;
-        return h;
-    case RULE_POWER: {
-        *bad = h < 0;
-        double g = 1;
-        for (int e = 0; e < (int)param; ++e) g *= h;
-        return g;
-    }
     case RULE_LOG:
-        *bad = !(h > 0);
-        return *bad ? 0 : log(h);
+        *bad = !(s > 0);
+        return *bad ? 0 : log(beta) + log(s);
     case RULE_THRESHOLD:
         *bad = 0;
-        return h >= param ? 1.0 : 0.0;
+        return beta * s >= param ? 1.0 : 0.0; /* an overflow to +-inf still compares right */
     default:
         *bad = 0;
         return 0;

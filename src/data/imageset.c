@@ -15,17 +15,26 @@
 #include "data/dataset_impl.h"
 #include "uhn/h5io.h"
 
+/* How pixels are read: uint8 (scaled by 1/255) or floats, read in their own
+ * precision so that the range check sees the stored value (a float64 1e300 is
+ * reported as such, not as the Inf that float32 would make of it). */
+typedef enum { PIX_U8, PIX_F32, PIX_F64 } pixel_kind;
+
 typedef struct {
     char file[UHN_H5_PATH_MAX];
-    int is_uint8; /* uint8 pixels (scaled by 1/255); otherwise float, checked */
+    pixel_kind kind;
+    size_t esize; /* bytes of one pixel as read */
     hid_t fid, did;
 } imageset_state;
 
 /* Pixel types of `images` the layout allows (uhn_h5_info names). */
 static const struct {
     const char *type;
-    int is_uint8;
-} pixel_types[] = {{"uint8", 1}, {"float32", 0}, {"float64", 0}};
+    pixel_kind kind;
+    size_t size; /* bytes of one pixel in memory */
+} pixel_types[] = {{"uint8", PIX_U8, sizeof(uint8_t)},
+                   {"float32", PIX_F32, sizeof(float)},
+                   {"float64", PIX_F64, sizeof(double)}};
 
 /* Opens the file read-only with h5io's one-rank file access list. */
 static hid_t open_ro(const char *file) {
@@ -162,7 +171,8 @@ int uhn_imageset_open(uhn_ctx *ctx, const char *arg, uhn_dataset *ds) {
                         "'%s': images have type %s; uint8, float32 or float64 "
                         "is required",
                         arg, info.type);
-    s->is_uint8 = pixel_types[t].is_uint8;
+    s->kind = pixel_types[t].kind;
+    s->esize = pixel_types[t].size;
     ds->n = info.dims[0];
     ds->h = info.dims[1];
     ds->w = info.dims[2];
@@ -218,13 +228,15 @@ static int fill(const uhn_dataset *ds, const imageset_state *s, const int64_t *i
         const int64_t *hit = bsearch(&index[j], uniq, (size_t)nu, sizeof *uniq, cmp_i64);
         int64_t u = hit - uniq;
         for (int64_t p = 0; p < k; ++p) {
-            float v = s->is_uint8 ? (float)((const uint8_t *)buf)[u * k + p] / 255.0f
-                                  : ((const float *)buf)[u * k + p];
-            if (!(v >= 0.0f && v <= 1.0f))
+            int64_t e = u * k + p;
+            double v = s->kind == PIX_U8    ? (double)((float)((const uint8_t *)buf)[e] / 255.0f)
+                       : s->kind == PIX_F32 ? (double)((const float *)buf)[e]
+                                            : ((const double *)buf)[e];
+            if (!(v >= 0.0 && v <= 1.0))
                 return uhn_fail(ds->ctx, UHN_EINPUT,
                                 "'%s': images[%lld] pixel %lld is %g, outside [0, 1]", s->file,
-                                (long long)index[j], (long long)p, (double)v);
-            out[j * k + p] = v;
+                                (long long)index[j], (long long)p, v);
+            out[j * k + p] = (float)v;
         }
     }
     return UHN_OK;
@@ -240,11 +252,15 @@ int uhn_imageset_rows(const uhn_dataset *ds, const int64_t *index, int64_t count
     int64_t nu = 0;
     for (int64_t j = 0; j < count; ++j)
         if (nu == 0 || uniq[j] != uniq[nu - 1]) uniq[nu++] = uniq[j];
-    size_t esize = s->is_uint8 ? 1 : sizeof(float);
+    size_t esize = s->esize;
     void *buf = malloc((size_t)(nu * ds->k) * esize);
     int st = buf ? UHN_OK : uhn_fail(ds->ctx, UHN_ENOMEM, "'%s': out of memory", s->file);
     if (st == UHN_OK)
-        st = read_sorted(ds, s, uniq, nu, s->is_uint8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, buf);
+        st = read_sorted(ds, s, uniq, nu,
+                         s->kind == PIX_U8    ? H5T_NATIVE_UINT8
+                         : s->kind == PIX_F32 ? H5T_NATIVE_FLOAT
+                                              : H5T_NATIVE_DOUBLE,
+                         buf);
     if (st == UHN_OK) st = fill(ds, s, index, count, uniq, nu, buf, out);
     free(buf);
     free(uniq);

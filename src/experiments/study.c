@@ -100,11 +100,36 @@ static int64_t queries_for(const study *s, int64_t n) {
     return s->count > 0 && s->count < n ? s->count : n;
 }
 
-static int64_t dmax(const uhn_deck *d, uhn_deck_key_id key) {
-    int64_t m = 0;
-    for (int j = 0; j < uhn_deck_count(d, key); ++j)
-        if (uhn_deck_int(d, key, j) > m) m = uhn_deck_int(d, key, j);
-    return m;
+int64_t study_point_queries(const study *s, int64_t p) {
+    int idx[UHN_KEY_COUNT];
+    uhn_deck_point(s->d, p, idx);
+    return queries_for(s, uhn_deck_int(s->d, UHN_KEY_MEMORY_N, idx[UHN_KEY_MEMORY_N]));
+}
+
+/* Refuses an output.file (or its checkpoint OUT.partial) that is one of the
+ * run's inputs, the deck or the HDF5 image set, by path, symbolic or hard
+ * link: writing the results (with or without --fresh) would replace it. The
+ * deck and the data set being one file is harmless. Collective (agreed). */
+static int check_not_input(study *s) {
+    const uhn_deck *d = s->d;
+    const char *data = uhn_dataset_spec(s->ds);
+    const struct {
+        const char *what, *path;
+    } inputs[] = {
+        {"the deck", uhn_deck_name(d)},
+        {"the data set", !strcmp(uhn_dataset_source(s->ds), "hdf5") ? strchr(data, ':') + 1 : NULL},
+    };
+    const char *outputs[] = {s->out, s->partial};
+    int st = UHN_OK;
+    for (size_t i = 0; s->ctx->rank == 0 && st == UHN_OK && i < 2; ++i)
+        for (size_t o = 0; st == UHN_OK && o < 2; ++o)
+            if (inputs[i].path && uhn_h5_same_file(outputs[o], inputs[i].path))
+                st = uhn_fail(s->ctx, UHN_EINPUT,
+                              "%s: '%s'%s is %s '%s'; refusing to replace it: set output.file to "
+                              "another file",
+                              uhn_deck_where(d, UHN_KEY_OUTPUT_FILE), outputs[o],
+                              o ? " (the checkpoint)" : "", inputs[i].what, inputs[i].path);
+    return uhn_agree(s->ctx, st);
 }
 
 /* Shapes, corruption checks and work space. Collective (agreed). */
@@ -122,17 +147,11 @@ static int study_setup(study *s) {
     s->npoints = uhn_deck_npoints(d);
     for (int a = 0; a < STUDY_NAXES; ++a) s->dims[a] = uhn_deck_count(d, uhn_deck_axis(a));
 
-    int64_t nmax = dmax(d, UHN_KEY_MEMORY_N);
-    if (nmax >= ((int64_t)1 << 32))
-        return uhn_fail(ctx, UHN_EINPUT, "%s: [memory] n: %" PRId64 " memories is more than %s",
-                        uhn_deck_name(d), nmax, "the 4294967295 a study can draw");
-    if (s->trials >= ((int64_t)1 << 31))
-        return uhn_fail(ctx, UHN_EINPUT, "%s: [experiment] trials: at most 2147483647",
-                        uhn_deck_name(d));
-    if (s->save > 1024)
-        return uhn_fail(ctx, UHN_EINPUT, "%s: [output] save_images: at most 1024 (got %" PRId64 ")",
-                        uhn_deck_name(d), s->save);
-
+    /* memory.n, trials and save_images are bounded by the deck's key table */
+    int64_t nmax = 0;
+    for (int j = 0; j < uhn_deck_count(d, UHN_KEY_MEMORY_N); ++j)
+        if (uhn_deck_int(d, UHN_KEY_MEMORY_N, j) > nmax)
+            nmax = uhn_deck_int(d, UHN_KEY_MEMORY_N, j);
     UHN_CALL(uhn_dataset_open(ctx, uhn_deck_str(d, UHN_KEY_DATA_SOURCE, 0), &s->ds));
     s->H = uhn_dataset_height(s->ds);
     s->W = uhn_dataset_width(s->ds);
@@ -162,6 +181,7 @@ static int study_setup(study *s) {
         uhn_deck_double(d, UHN_KEY_EXPERIMENT_THRESHOLD, 0),
         !strcmp(uhn_deck_str(d, UHN_KEY_EXPERIMENT_THRESHOLD_SCALE, 0), "pixels"), s->Ko);
     UHN_CALL(uhn_h5_check_output(ctx, s->out, "[output] file"));
+    UHN_CALL(check_not_input(s));
 
     int64_t qmax = queries_for(s, nmax);
     int64_t qb = qmax < QUERY_CHUNK ? qmax : QUERY_CHUNK;
@@ -249,12 +269,27 @@ static void score_query(study *s, const float *z, const float *y, int64_t index,
     m->outcome = uhn_outcome_classify(m->sq_error, s->threshold, weight, index, true_index);
 }
 
+/* An engine error about a parameter names the deck line that set it
+ * ("beta must be ..." becomes "deck.ini:7: [network] beta: must be ..."). */
+static int deck_labelled(const study *s, int st) {
+    if (st == UHN_OK || !s->ctx->param[0]) return st;
+    for (int i = 0; i < UHN_KEY_COUNT; ++i) {
+        uhn_deck_entry e;
+        uhn_deck_entry_at(s->d, i, &e);
+        if (!strcmp(e.section, "network") && !strcmp(e.key, s->ctx->param)) {
+            uhn_relabel(s->ctx, uhn_deck_where(s->d, (uhn_deck_key_id)i), ": ");
+            break;
+        }
+    }
+    return st;
+}
+
 /* Recalls and scores trial t of point p into acc (this rank's queries). */
 static int run_trial(study *s, int64_t p, const uhn_params *prm, int64_t n, double level, int64_t t,
                      uhn_trial_acc *acc) {
     uhn_ctx *ctx = s->ctx;
     UHN_CALL(load_bank(s, n, t));
-    UHN_CALL(uhn_params_check(ctx, prm, s->bank));
+    UHN_CALL(deck_labelled(s, uhn_params_check(ctx, prm, s->bank)));
     int64_t q = queries_for(s, n);
     int use_mask = prm->cue_only || prm->hold;
     for (int64_t c0 = 0; c0 < q; c0 += QUERY_CHUNK) {
@@ -264,15 +299,16 @@ static int run_trial(study *s, int64_t p, const uhn_params *prm, int64_t n, doub
         for (int64_t j = 0; j < nb; ++j)
             uhn_corrupt(s->corr, level, s->seed, t, c0 + j, s->Hk, s->W, s->C, s->images + j * s->K,
                         s->qbuf + j * s->Kk, s->known + j * s->Kk);
-        UHN_CALL(uhn_queries_check(ctx, prm, s->qbuf, nb, s->Kk, "the corrupted queries"));
+        UHN_CALL(deck_labelled(
+            s, uhn_queries_check(ctx, prm, s->qbuf, nb, s->Kk, "the corrupted queries")));
         if (!s->res || s->res->B != nb || s->res->T != prm->steps) {
             uhn_result_destroy(s->res);
             s->res = NULL;
             st = uhn_result_create(ctx, nb, s->Ko, prm->steps, 0, &s->res);
             UHN_CALL(uhn_agree(ctx, st));
         }
-        UHN_CALL(uhn_recall(s->bank, prm, s->qbuf, nb, use_mask ? s->known : NULL,
-                            use_mask ? nb : 0, s->res));
+        UHN_CALL(deck_labelled(s, uhn_recall(s->bank, prm, s->qbuf, nb, use_mask ? s->known : NULL,
+                                             use_mask ? nb : 0, s->res)));
         for (int64_t j = 0; j < nb; ++j) {
             int64_t g = c0 + j;
             int mine = g % ctx->size == ctx->rank, saved = t == 0 && g < s->save && ctx->rank == 0;
@@ -336,7 +372,7 @@ static int run_point(study *s, int64_t p) {
 /* Reporting                                                                */
 
 /* "n=100 similarity=dot level=0.5": the axes with more than one value (n always). */
-static void point_label(const study *s, int64_t p, char *buf, size_t len) {
+void study_point_label(const study *s, int64_t p, char *buf, size_t len) {
     int idx[UHN_KEY_COUNT];
     uhn_deck_point(s->d, p, idx);
     size_t at = 0;
@@ -376,7 +412,7 @@ static void print_table(const study *s) {
            s->trials);
     for (int64_t p = 0; p < s->npoints; ++p) {
         char label[512];
-        point_label(s, p, label, sizeof label);
+        study_point_label(s, p, label, sizeof label);
         double qn = s->queries[p] > 0 ? (double)s->queries[p] : 1.0;
         printf("| %" PRId64 " | %s | %.3f ± %.3f | %.4f | %.4f | %.3f | %.3f |\n", p, label,
                s->stat[ST_FRAC * s->npoints + p], s->stat[ST_FRAC_SD * s->npoints + p],
@@ -432,7 +468,7 @@ static int sweep(study *s) {
         work_done += point_work(s, p);
         if (ctx->rank == 0 && !s->quiet) {
             char label[512], eta[32];
-            point_label(s, p, label, sizeof label);
+            study_point_label(s, p, label, sizeof label);
             double el = uhn_wtime() - t_start;
             fmt_hms(work_done > 0 ? el * (work_total - work_done) / work_done : 0, eta);
             printf("[%*" PRId64 "/%" PRId64 "] %s: correct %.3f ± %.3f, 1-SSIM %.3f (%.2f s; ETA "

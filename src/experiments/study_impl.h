@@ -77,6 +77,11 @@ typedef struct study {
     int loaded_complete; /* OUT was complete for this deck already: nothing to do */
 } study;
 
+/* The sweep (study.c): queries per trial at point p, and the point's label
+ * ("n=100 similarity=dot": the axes with more than one value, n always). */
+int64_t study_point_queries(const study *s, int64_t p);
+void study_point_label(const study *s, int64_t p, char *buf, size_t len);
+
 /* Results file (study_io.c). Rank 0 writes; every call is collective and agreed. */
 int study_io_init(study *s);
 int study_io_checkpoint(study *s, int complete);

@@ -65,19 +65,34 @@ static const char *const axis_desc[STUDY_NAXES] = {
 /* What follows the sweep axes in the shape of a result dataset. */
 typedef enum { SHAPE_POINT, SHAPE_TRIAL, SHAPE_QUERY, SHAPE_KEY_IMAGE, SHAPE_VALUE_IMAGE } shape;
 
-/* One result dataset: written by write_contents, read back by load_file. */
+/* What a finished point holds in a result dataset: the invariant that makes a
+ * checkpoint or a complete file trustworthy (point_holds). NaN is the file's
+ * "no data" mark, the value every entry starts with (alloc_results). */
+typedef enum {
+    HOLD_ANY,      /* not checked (pixels, and entries that may be "none") */
+    HOLD_NUMBER,   /* not NaN */
+    HOLD_FRACTION, /* in [0, 1] */
+    HOLD_SSIM,     /* not NaN when 1 - SSIM is computed (else NaN) */
+    HOLD_COUNT,    /* an integer >= 0 (and the counts sum to queries: point_holds) */
+    HOLD_INDEX,    /* the saved queries (the first min(save, queries) of trial 0): >= 0 */
+    HOLD_OUTCOME   /* the saved queries: an outcome class 0, 1 or 2 */
+} hold;
+
+/* One result dataset: written by write_contents, read back and checked by
+ * load_file. */
 typedef struct field {
     char name[48]; /* path in the file */
     hid_t mtype;
     shape shape;
     void *buf;
     const char *desc, *units;
+    hold hold; /* what a finished point holds in it */
 } field;
 
 #define MAX_FIELDS (NSTAT + UHN_OUTCOME_COUNT + 3 + NTRIAL + 9)
 
 static void add(field *f, int *n, const char *name, hid_t mtype, shape sh, void *buf,
-                const char *desc, const char *units) {
+                const char *desc, const char *units, hold h) {
     field *x = &f[(*n)++];
     snprintf(x->name, sizeof x->name, "%s", name);
     x->mtype = mtype;
@@ -85,6 +100,7 @@ static void add(field *f, int *n, const char *name, hid_t mtype, shape sh, void 
     x->buf = buf;
     x->desc = desc;
     x->units = units;
+    x->hold = h;
 }
 
 /* Every result dataset of s, in file order (the images only when save > 0);
@@ -96,46 +112,111 @@ static int result_fields(study *s, field f[MAX_FIELDS]) {
         "queries settled on another stored memory (weight >= 0.99 on a wrong index), over all "
         "trials",
         "queries that ended in a mixture of memories (neither), over all trials"};
+    static const hold stat_hold[NSTAT] = {HOLD_FRACTION, HOLD_FRACTION, HOLD_NUMBER, HOLD_NUMBER,
+                                          HOLD_NUMBER,   HOLD_NUMBER,   HOLD_SSIM,   HOLD_SSIM};
     int64_t P = s->npoints;
     int n = 0;
     for (int i = 0; i < NSTAT; ++i)
         add(f, &n, stat_names[i], H5T_NATIVE_DOUBLE, SHAPE_POINT, s->stat + i * P, stat_desc[i],
-            stat_units[i]);
+            stat_units[i], stat_hold[i]);
     for (int o = 0; o < UHN_OUTCOME_COUNT; ++o)
         add(f, &n, count_names[o], H5T_NATIVE_INT64, SHAPE_POINT, s->outcomes + o * P,
-            count_desc[o], "queries");
+            count_desc[o], "queries", HOLD_COUNT);
     add(f, &n, "queries", H5T_NATIVE_INT64, SHAPE_POINT, s->queries,
-        "queries scored, over all trials", "queries");
+        "queries scored, over all trials", "queries", HOLD_COUNT);
     add(f, &n, "seconds", H5T_NATIVE_DOUBLE, SHAPE_POINT, s->seconds,
-        "wall-clock time of the point (slowest rank)", "s");
+        "wall-clock time of the point (slowest rank)", "s", HOLD_NUMBER);
     add(f, &n, "done", H5T_NATIVE_UINT8, SHAPE_POINT, s->done,
-        "1 when the point is finished (a checkpoint holds some)", "-");
+        "1 when the point is finished (a checkpoint holds some)", "-", HOLD_ANY);
     for (int i = 0; i < NTRIAL; ++i) {
         char name[48];
         snprintf(name, sizeof name, "per_trial/%s", trial_names[i]);
         add(f, &n, name, H5T_NATIVE_DOUBLE, SHAPE_TRIAL, s->trial + (int64_t)i * P * s->trials,
-            stat_desc[2 * i], stat_units[2 * i]);
+            stat_desc[2 * i], stat_units[2 * i], stat_hold[2 * i]);
     }
     if (s->save == 0) return n;
     add(f, &n, "images/retrieved", H5T_NATIVE_FLOAT, SHAPE_VALUE_IMAGE, s->img_retrieved,
-        "retrieved image z of the first queries of trial 0 (NaN: no such query)", "pixel value");
+        "retrieved image z of the first queries of trial 0 (NaN: no such query)", "pixel value",
+        HOLD_ANY);
     add(f, &n, "images/truth", H5T_NATIVE_FLOAT, SHAPE_VALUE_IMAGE, s->img_truth,
-        "true image y of those queries (the bottom half with hetero = halves)", "pixel value");
+        "true image y of those queries (the bottom half with hetero = halves)", "pixel value",
+        HOLD_ANY);
     add(f, &n, "images/query", H5T_NATIVE_FLOAT, SHAPE_KEY_IMAGE, s->img_query,
-        "corrupted query (the top half with hetero = halves)", "pixel value");
+        "corrupted query (the top half with hetero = halves)", "pixel value", HOLD_ANY);
     add(f, &n, "images/image_index", H5T_NATIVE_INT64, SHAPE_QUERY, s->img_index,
-        "data set index of the true image (-1: no such query)", "image");
+        "data set index of the true image (-1: no such query)", "image", HOLD_INDEX);
     add(f, &n, "images/recalled_index", H5T_NATIVE_INT64, SHAPE_QUERY, s->img_recalled,
-        "data set index of the memory with the largest weight n*", "image");
+        "data set index of the memory with the largest weight n*", "image", HOLD_ANY);
     add(f, &n, "images/weight", H5T_NATIVE_FLOAT, SHAPE_QUERY, s->img_weight,
-        "the largest weight w[n*]", "-");
+        "the largest weight w[n*]", "-", HOLD_ANY);
     add(f, &n, "images/sq_error", H5T_NATIVE_DOUBLE, SHAPE_QUERY, s->img_sq,
-        "squared error of the retrieval", "squared pixel value");
+        "squared error of the retrieval", "squared pixel value", HOLD_ANY);
     add(f, &n, "images/dssim", H5T_NATIVE_DOUBLE, SHAPE_QUERY, s->img_dssim,
-        "1 - SSIM of the retrieval", "-");
+        "1 - SSIM of the retrieval", "-", HOLD_ANY);
     add(f, &n, "images/outcome", H5T_NATIVE_INT32, SHAPE_QUERY, s->img_outcome,
-        "outcome class: 0 correct, 1 wrong, 2 metastable, -1 no such query", "-");
+        "outcome class: 0 correct, 1 wrong, 2 metastable, -1 no such query", "-", HOLD_OUTCOME);
     return n;
+}
+
+/* Element i of a field's buffer as a double. */
+static double value_at(const field *f, int64_t i) {
+    if (f->mtype == H5T_NATIVE_DOUBLE) return ((const double *)f->buf)[i];
+    if (f->mtype == H5T_NATIVE_FLOAT) return ((const float *)f->buf)[i];
+    if (f->mtype == H5T_NATIVE_INT64) return (double)((const int64_t *)f->buf)[i];
+    if (f->mtype == H5T_NATIVE_INT32) return ((const int32_t *)f->buf)[i];
+    return ((const uint8_t *)f->buf)[i];
+}
+
+/* Whether entry v of a finished point keeps its field's hold. */
+static int holds(const study *s, hold h, double v) {
+    switch (h) {
+    case HOLD_NUMBER:
+        return !isnan(v);
+    case HOLD_FRACTION:
+        return v >= 0 && v <= 1;
+    case HOLD_SSIM:
+        return !s->ssim_work || !isnan(v);
+    case HOLD_COUNT:
+    case HOLD_INDEX:
+        return v >= 0;
+    case HOLD_OUTCOME:
+        return v >= 0 && v < UHN_OUTCOME_COUNT;
+    default:
+        return 1;
+    }
+}
+
+/* 1 when finished point p holds the data that its `done` flag claims: every
+ * field's hold (f, nf: result_fields), and outcome counts that sum to the
+ * queries of every trial. Otherwise 0, and why in buf. Rank 0. */
+static int point_holds(const study *s, const field *f, int nf, int64_t p, char *buf, size_t len) {
+    int64_t q = study_point_queries(s, p), nsaved = s->save < q ? s->save : q;
+    for (int i = 0; i < nf; ++i) {
+        if (f[i].hold == HOLD_ANY) continue;
+        int64_t first = p, count = 1;
+        if (f[i].shape == SHAPE_TRIAL) first = p * s->trials, count = s->trials;
+        if (f[i].shape == SHAPE_QUERY) first = p * s->save, count = nsaved;
+        for (int64_t j = 0; j < count; ++j) {
+            double v = value_at(&f[i], first + j);
+            if (holds(s, f[i].hold, v)) continue;
+            if (f[i].shape == SHAPE_POINT)
+                snprintf(buf, len, "its %s is %g", f[i].name, v);
+            else
+                snprintf(buf, len, "its %s[%s %" PRId64 "] is %g", f[i].name,
+                         f[i].shape == SHAPE_TRIAL ? "trial" : "query", j, v);
+            return 0;
+        }
+    }
+    int64_t sum = 0, P = s->npoints;
+    for (int o = 0; o < UHN_OUTCOME_COUNT; ++o) sum += s->outcomes[o * P + p];
+    if (sum != s->queries[p] || s->queries[p] != s->trials * q) {
+        snprintf(buf, len,
+                 "its outcome counts sum to %" PRId64 " and queries is %" PRId64
+                 ", not the %" PRId64 " of %" PRId64 " trials x %" PRId64 " queries",
+                 sum, s->queries[p], s->trials * q, s->trials, q);
+        return 0;
+    }
+    return 1;
 }
 
 /* The dimensions of a field (the sweep axes, then its own); returns the rank. */
@@ -243,9 +324,26 @@ typedef struct wctx {
     const char *label[STUDY_NAXES + 1]; /* their names */
 } wctx;
 
-static int h5fail(study *s, const char *what, const char *name) {
-    return uhn_fail(s->ctx, UHN_EIO, "cannot write %s '%s' to the results of '%s'", what, name,
-                    s->out);
+/* H5Ewalk2 callback: the errno a failed system call left in HDF5's error
+ * stack ("..., errno = 28, error message = ..."). */
+static herr_t find_errno(unsigned n, const H5E_error2_t *e, void *data) {
+    (void)n;
+    const char *at = e->desc ? strstr(e->desc, "errno = ") : NULL;
+    if (at) *(int *)data = atoi(at + 8);
+    return 0;
+}
+
+/* The errno behind the HDF5 call that just failed (0: none). Call it before
+ * any other HDF5 call, which would clear the error stack. */
+static int h5_errno(void) {
+    int err = 0;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, find_errno, &err);
+    return err;
+}
+
+static int h5fail(study *s, const char *what, const char *name, int err) {
+    return uhn_fail(s->ctx, UHN_EIO, "cannot write %s '%s' to the results of '%s'%s%s", what, name,
+                    s->out, err > 0 ? ": " : "", err > 0 ? strerror(err) : "");
 }
 
 /* A result dataset: its sweep dimensions attached to the axis scales (and the
@@ -263,9 +361,10 @@ static int put(wctx *c, const field *f) {
     for (int a = 0; ok && a < nscales; ++a)
         ok = H5DSattach_scale(id, c->scale[a], (unsigned)a) >= 0 &&
              H5DSset_label(id, (unsigned)a, c->label[a]) >= 0;
+    int err = ok ? 0 : h5_errno();
     if (id >= 0) H5Dclose(id);
     if (sp >= 0) H5Sclose(sp);
-    if (!ok) return h5fail(s, "dataset", f->name);
+    if (!ok) return h5fail(s, "dataset", f->name, err);
     UHN_CALL(uhn_h5_attr_string(c->w, f->name, "description", f->desc));
     return uhn_h5_attr_string(c->w, f->name, "units", f->units);
 }
@@ -318,6 +417,7 @@ static int put_scale(wctx *c, int a) {
     hid_t id = ok ? H5Dcreate2(c->fid, name, mt, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
     ok = id >= 0 && H5Dwrite(id, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0 &&
          H5DSset_scale(id, name) >= 0;
+    int err = ok ? 0 : h5_errno();
     if (ok) {
         c->scale[a] = id;
         c->label[a] = name;
@@ -326,7 +426,7 @@ static int put_scale(wctx *c, int a) {
     if (sp >= 0) H5Sclose(sp);
     if (st >= 0) H5Tclose(st);
     free(iv), free(dv), free(sv);
-    if (!ok) return h5fail(s, "axis", name);
+    if (!ok) return h5fail(s, "axis", name, err);
     UHN_CALL(uhn_h5_attr_string(c->w, name, "description", desc));
     return uhn_h5_attr_string(c->w, name, "units", units);
 }
@@ -382,7 +482,12 @@ static int write_file(study *s, const char *path, int complete) {
     memset(&c, 0, sizeof c);
     c.s = s;
     for (int a = 0; a <= STUDY_NAXES; ++a) c.scale[a] = -1;
-    UHN_CALL(uhn_h5_writer_create(s->ctx, path, &c.w));
+    /* The output was checked writable before any work (study_setup): a
+     * failure now is the system's (a directory turned read-only, a full
+     * disk), not bad input: exit 1. */
+    int wst = uhn_h5_writer_create(s->ctx, path, &c.w);
+    if (wst == UHN_EINPUT) wst = s->ctx->status = UHN_EIO;
+    UHN_CALL(wst);
     c.fid = (hid_t)uhn_h5_writer_fid(c.w);
     int st = write_contents(&c, complete);
     for (int a = 0; a <= STUDY_NAXES; ++a)
@@ -463,7 +568,52 @@ static int get(study *s, hid_t fid, const char *path, const char *name, hid_t mt
                     path, name, id < 0 ? "missing" : "not the shape this deck needs");
 }
 
-static int load_file(study *s, const char *path) {
+/* The end of every message about a file whose contents contradict themselves.
+ * --fresh is safe to suggest: output.file and its checkpoint are not inputs
+ * of the run (study.c refused those before anything was read). */
+#define DAMAGED "the file is damaged: remove it or run with --fresh"
+
+/* The claims of a loaded file hold: `done` is 0 or 1, every point it marks
+ * done holds its data (point_holds), `complete` is 1 exactly when every point
+ * is done, and points_done counts the done points. Rank 0. */
+static int check_claims(study *s, hid_t fid, const char *path, const field *f, int nf,
+                        int64_t complete) {
+    char why[256], label[512];
+    int64_t ndone = 0, undone = -1, points_done = 0;
+    for (int64_t p = 0; p < s->npoints; ++p) {
+        int ok = s->done[p] <= 1;
+        if (!ok) snprintf(why, sizeof why, "its done flag is %d, not 0 or 1", s->done[p]);
+        if (ok && s->done[p]) ok = point_holds(s, f, nf, p, why, sizeof why);
+        if (!ok) {
+            study_point_label(s, p, label, sizeof label);
+            return uhn_fail(s->ctx, UHN_EINPUT,
+                            "'%s': point %" PRId64 " (%s) is marked done but %s; " DAMAGED, path, p,
+                            label, why);
+        }
+        ndone += s->done[p];
+        if (!s->done[p] && undone < 0) undone = p;
+    }
+    if (complete != 0 && complete != 1)
+        return uhn_fail(s->ctx, UHN_EINPUT,
+                        "'%s': its complete attribute is %" PRId64 ", not 0 or 1; " DAMAGED, path,
+                        complete);
+    if (complete && undone >= 0) {
+        study_point_label(s, undone, label, sizeof label);
+        return uhn_fail(s->ctx, UHN_EINPUT,
+                        "'%s' is marked complete but point %" PRId64 " (%s) is not done; " DAMAGED,
+                        path, undone, label);
+    }
+    if (read_attr_int64(fid, "points_done", &points_done) != 0 || points_done != ndone)
+        return uhn_fail(s->ctx, UHN_EINPUT,
+                        "'%s': its points_done attribute is not the %" PRId64
+                        " points marked done; " DAMAGED,
+                        path, ndone);
+    return UHN_OK;
+}
+
+/* Reads OUT or its checkpoint OUT.partial (is_partial) into s, after checking
+ * that it belongs to this deck and that its claims hold. Rank 0. */
+static int load_file(study *s, const char *path, int is_partial) {
     uhn_ctx *ctx = s->ctx;
     hid_t fapl = (hid_t)uhn_h5_serial_fapl();
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* this module reports its own errors */
@@ -499,6 +649,7 @@ static int load_file(study *s, const char *path) {
         for (int a = 0; a < rank; ++a) count *= (int64_t)dims[a];
         st = get(s, fid, path, f[i].name, f[i].mtype, count, f[i].buf);
     }
+    if (st == UHN_OK) st = check_claims(s, fid, path, f, nf, complete);
     if (st == UHN_OK) {
         hid_t g = H5Gopen2(fid, "provenance", H5P_DEFAULT);
         char *start = NULL;
@@ -512,8 +663,10 @@ static int load_file(study *s, const char *path) {
             free(start);
             H5Gclose(g);
         }
-        s->loaded_complete = complete != 0;
-        s->resumes = complete ? resumes : resumes + 1; /* this run resumes a checkpoint */
+        /* A checkpoint whose points are all done still makes OUT: only a
+         * complete OUT means there is nothing to do. */
+        s->loaded_complete = complete && !is_partial;
+        s->resumes = s->loaded_complete ? resumes : resumes + 1; /* this run resumes */
     }
     H5Fclose(fid);
     return st;
@@ -529,9 +682,9 @@ int study_io_init(study *s) {
     if (ctx->rank == 0 && !s->o->fresh) {
         struct stat sb;
         if (stat(s->partial, &sb) == 0)
-            st = load_file(s, s->partial);
+            st = load_file(s, s->partial, 1);
         else if (stat(s->out, &sb) == 0)
-            st = load_file(s, s->out);
+            st = load_file(s, s->out, 0);
         else if (s->o->resume)
             st = uhn_fail(ctx, UHN_EINPUT,
                           "--resume: there is nothing to resume: neither '%s' "

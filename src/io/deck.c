@@ -14,6 +14,7 @@
 #include <ini.h>
 
 #include "io/deck_keys.h"
+#include "uhn/parse.h"
 #include "uhn/separation.h"
 #include "uhn/similarity.h"
 
@@ -38,6 +39,7 @@ struct uhn_deck {
     char **str[UHN_KEY_COUNT]; /* canonical text of each value */
     dval *val[UHN_KEY_COUNT];
     char *eff[UHN_KEY_COUNT]; /* effective value: items joined by ", " */
+    char *at[UHN_KEY_COUNT];  /* "WHERE: [section] key" for uhn_deck_where */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -280,8 +282,24 @@ static int apply_override(uhn_ctx *ctx, uhn_deck *d, const char *ov) {
 
 /* ---- values ----------------------------------------------------------- */
 
-/* The range of a numeric key as text: "> 0", ">= 1", "in (0, 1]". */
+/* The integer bounds of an INT key, from the table's double min and max
+ * converted exactly (the table is the one source of the range). */
+static int int_bounds(uhn_ctx *ctx, int k, int64_t *lo, int64_t *hi) {
+    const deck_key *key = &uhn_deck_keys[k];
+    if (uhn_parse_int_bounds(key->min, key->min_open, key->max, lo, hi))
+        return uhn_fail(ctx, UHN_EINTERNAL, "internal error: [%s] %s has no integer in its range",
+                        key->section, key->key);
+    return UHN_OK;
+}
+
+/* The range of a numeric key as text: "> 0", ">= 1", "in (0, 1]"; integers
+ * as uhn_parse_int64 writes them ("in [1, 2147483647]"), never rounded. */
 static void range_text(const deck_key *k, char *buf, size_t n) {
+    int64_t ilo, ihi;
+    if (k->type == UHN_DECK_INT && !uhn_parse_int_bounds(k->min, k->min_open, k->max, &ilo, &ihi)) {
+        uhn_parse_int_range_text(ilo, ihi, buf, n);
+        return;
+    }
     int lo = isfinite(k->min), hi = isfinite(k->max);
     if (lo && hi)
         snprintf(buf, n, "in %c%g, %g]", k->min_open ? '(' : '[', k->min, k->max);
@@ -307,7 +325,7 @@ static void double_text(double v, char *buf, size_t n) {
 static int parse_item(uhn_ctx *ctx, const uhn_deck *d, int k, const char *item, dval *v, char *buf,
                       size_t n) {
     const deck_key *key = &uhn_deck_keys[k];
-    char rng[128], *end = NULL;
+    char rng[128], why[UHN_MSG_MAX / 2], *end = NULL;
     errno = 0;
     switch (key->type) {
     case UHN_DECK_STRING:
@@ -323,14 +341,14 @@ static int parse_item(uhn_ctx *ctx, const uhn_deck *d, int k, const char *item, 
         names_list(key->names, rng, sizeof rng);
         return key_fail(ctx, d, k, "unknown name '%s' (valid: %s)", item, rng);
     case UHN_DECK_INT: {
-        long long x = strtoll(item, &end, 10);
-        if (end == item || *end || errno == ERANGE)
-            return key_fail(ctx, d, k, "'%s' is not an integer", item);
-        range_text(key, rng, sizeof rng);
-        if (!in_range(key, (double)x))
-            return key_fail(ctx, d, k, "%lld is out of range (must be %s)", x, rng);
+        /* checked in 64-bit integers against the table's range, which is what
+         * the key's consumer can hold (e.g. steps: the engine's int) */
+        int64_t x = 0, lo = 0, hi = 0;
+        UHN_CALL(int_bounds(ctx, k, &lo, &hi));
+        if (uhn_parse_int64(item, lo, hi, &x, why, sizeof why) != UHN_PARSE_OK)
+            return key_fail(ctx, d, k, "%s", why);
         v->i = x;
-        snprintf(buf, n, "%lld", x);
+        snprintf(buf, n, "%" PRId64, x);
         return UHN_OK;
     }
     case UHN_DECK_DOUBLE: {
@@ -339,9 +357,9 @@ static int parse_item(uhn_ctx *ctx, const uhn_deck *d, int k, const char *item, 
             snprintf(buf, n, "default");
             return UHN_OK;
         }
-        double x = strtod(item, &end);
-        if (end == item || *end || errno == ERANGE || !isfinite(x))
-            return key_fail(ctx, d, k, "'%s' is not a finite number", item);
+        double x = 0;
+        if (uhn_parse_double(item, &x, why, sizeof why) != UHN_PARSE_OK)
+            return key_fail(ctx, d, k, "%s", why);
         range_text(key, rng, sizeof rng);
         if (!in_range(key, x))
             return key_fail(ctx, d, k, "%s is out of range (must be %s)", item, rng);
@@ -393,43 +411,69 @@ static int push_value(uhn_ctx *ctx, uhn_deck *d, int k, dval v, const char *text
 
 /* Expands an integer range item: "start:stop:step" (start, start + step, ...
  * up to stop) or "start:stop:logK" (K values per decade, start * 10^(i/K)
- * rounded, repeats after rounding dropped, up to stop). */
+ * rounded, repeats after rounding dropped, up to stop). Every part is parsed
+ * strictly in 64 bits; start and stop are checked against the key's range
+ * before anything is expanded, and the expansion never overflows. */
 static int expand_range(uhn_ctx *ctx, uhn_deck *d, int k, const char *item) {
-    long long a = 0, b = 0, step = 0, per_decade = 0;
-    char *e1 = NULL, *e2 = NULL, *e3 = NULL;
-    errno = 0;
-    a = strtoll(item, &e1, 10);
-    if (e1 != item && *e1 == ':') b = strtoll(e1 + 1, &e2, 10);
-    int ok = e2 && e2 != e1 + 1 && *e2 == ':' && errno != ERANGE;
-    if (ok && !strncmp(e2 + 1, "log", 3)) {
-        per_decade = strtoll(e2 + 4, &e3, 10);
-        ok = e3 != e2 + 4 && !*e3 && per_decade >= 1 && per_decade <= 1000 && a >= 1;
-    } else if (ok) {
-        step = strtoll(e2 + 1, &e3, 10);
-        ok = e3 != e2 + 1 && !*e3 && step >= 1;
+    char part[3][256], why[UHN_MSG_MAX / 2];
+    const char *c1 = strchr(item, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    int ok = c1 && c2 && !strchr(c2 + 1, ':');
+    if (ok) {
+        snprintf(part[0], sizeof part[0], "%.*s", (int)(c1 - item), item);
+        snprintf(part[1], sizeof part[1], "%.*s", (int)(c2 - c1 - 1), c1 + 1);
+        snprintf(part[2], sizeof part[2], "%s", c2 + 1);
     }
-    if (!ok || errno == ERANGE || a > b)
+    /* Syntax first (any 64-bit integer); a part beyond 64 bits is reported as
+     * out of range. */
+    int64_t a = 0, b = 0, step = 0, per_decade = 0, lo = 0, hi = 0;
+    int is_log = ok && !strncmp(part[2], "log", 3);
+    uhn_parse_status st[3] = {UHN_PARSE_OK, UHN_PARSE_OK, UHN_PARSE_OK};
+    if (ok) {
+        st[0] = uhn_parse_int64(part[0], INT64_MIN, INT64_MAX, &a, NULL, 0);
+        st[1] = uhn_parse_int64(part[1], INT64_MIN, INT64_MAX, &b, NULL, 0);
+        st[2] = is_log ? uhn_parse_int64(part[2] + 3, 1, 1000, &per_decade, NULL, 0)
+                       : uhn_parse_int64(part[2], INT64_MIN, INT64_MAX, &step, NULL, 0);
+        ok = st[0] != UHN_PARSE_SYNTAX && st[1] != UHN_PARSE_SYNTAX && st[2] != UHN_PARSE_SYNTAX &&
+             (!is_log || st[2] == UHN_PARSE_OK);
+    }
+    UHN_CALL(int_bounds(ctx, k, &lo, &hi));
+    if (ok && st[2] != UHN_PARSE_OK) { /* a step beyond 64 bits */
+        uhn_parse_int64(part[2], 1, INT64_MAX, &step, why, sizeof why);
+        return key_fail(ctx, d, k, "'%s': step %s", item, why);
+    }
+    for (int i = 0; ok && i < 2; ++i) { /* start or stop beyond 64 bits */
+        int64_t x = 0;
+        if (st[i] != UHN_PARSE_OK && uhn_parse_int64(part[i], lo, hi, &x, why, sizeof why))
+            return key_fail(ctx, d, k, "%s", why);
+    }
+    if (!ok || a > b || (is_log ? a < 1 : step < 1))
         return key_fail(ctx, d, k,
                         "'%s' is not a range (start:stop:step with step >= 1, or "
                         "start:stop:logK with K in [1, 1000] and start >= 1; start <= stop)",
                         item);
+    for (int i = 0; i < 2; ++i) {
+        int64_t x = 0;
+        if (uhn_parse_int64(part[i], lo, hi, &x, why, sizeof why) != UHN_PARSE_OK)
+            return key_fail(ctx, d, k, "%s", why);
+    }
     char buf[64], canon[64];
-    long long last = a - 1;
-    for (long long i = 0;; ++i) {
-        long long v;
+    int64_t last = a;
+    for (int64_t i = 0;; ++i) {
+        int64_t v;
         if (step) {
-            if (i > 0 && last > b - step) break; /* the next value would pass stop */
+            /* b - last >= 0 is exact in uint64_t: no overflow near the ends */
+            if (i > 0 && (uint64_t)b - (uint64_t)last < (uint64_t)step) break;
             v = i ? last + step : a;
         } else {
             double x = (double)a * pow(10.0, (double)i / (double)per_decade);
-            if (x > (double)b + 0.5) break;
+            if (x > (double)b + 0.5 || x >= 9223372036854775808.0) break;
             v = llround(x);
             if (v > b) break;
-            if (v == last) continue;
+            if (i > 0 && v == last) continue;
         }
         if (d->count[k] >= DECK_MAX_RANGE)
             return key_fail(ctx, d, k, "'%s' gives more than %d values", item, DECK_MAX_RANGE);
-        snprintf(buf, sizeof buf, "%lld", v);
+        snprintf(buf, sizeof buf, "%" PRId64, v);
         dval val = {0};
         UHN_CALL(parse_item(ctx, d, k, buf, &val, canon, sizeof canon));
         UHN_CALL(push_value(ctx, d, k, val, canon));
@@ -578,6 +622,10 @@ static int parse_into(uhn_ctx *ctx, uhn_deck *d, int noverrides, char **override
     }
     for (size_t i = 0; i < sizeof cross_checks / sizeof cross_checks[0]; ++i)
         UHN_CALL(cross_checks[i](ctx, d));
+    for (int k = 0; k < UHN_KEY_COUNT; ++k)
+        if (!(d->at[k] = dup_printf("%s: [%s] %s", where_of(d, k), uhn_deck_keys[k].section,
+                                    uhn_deck_keys[k].key)))
+            return uhn_fail(ctx, UHN_ENOMEM, "out of memory");
     return UHN_OK;
 }
 
@@ -662,6 +710,7 @@ void uhn_deck_destroy(uhn_deck *d) {
         free(d->raw[k]);
         free(d->where[k]);
         free(d->eff[k]);
+        free(d->at[k]);
     }
     free(d->name);
     free(d->text);
@@ -674,6 +723,10 @@ const char *uhn_deck_text(const uhn_deck *d) {
 
 const char *uhn_deck_name(const uhn_deck *d) {
     return d->name;
+}
+
+const char *uhn_deck_where(const uhn_deck *d, uhn_deck_key_id key) {
+    return key >= 0 && key < UHN_KEY_COUNT ? d->at[key] : d->name;
 }
 
 int uhn_deck_count(const uhn_deck *d, uhn_deck_key_id key) {
@@ -750,6 +803,7 @@ void uhn_deck_params(const uhn_deck *d, const int idx[UHN_KEY_COUNT], uhn_params
     p->score =
         strcmp(uhn_deck_str(d, UHN_KEY_NETWORK_SCORE, 0), "uhn") ? UHN_SCORE_RAW : UHN_SCORE_UHN;
     p->normalize = uhn_deck_bool(d, UHN_KEY_NETWORK_NORMALIZE, 0);
+    /* the table's max for steps is INT_MAX: the cast cannot wrap */
     p->steps = (int)uhn_deck_int(d, UHN_KEY_NETWORK_STEPS, 0);
     p->step_size = uhn_deck_double(d, UHN_KEY_NETWORK_STEP_SIZE, 0);
     p->tol = uhn_deck_double(d, UHN_KEY_NETWORK_TOL, 0);

@@ -1,4 +1,5 @@
 /* The table of deck keys and the corruption ranges the deck checks. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,6 +68,14 @@ static void derive_level(const uhn_deck *d, char *out, size_t n) {
 }
 
 #define INF HUGE_VAL
+/* Bounds of the INT keys: what each key's consumer holds, checked by the deck
+ * in 64-bit integers (every bound is exact in double). memory.n: a study draws
+ * its subsets with 32-bit draws (at most 2^32 - 1 memories); query.count: at
+ * most the memories; network.steps: the engine's `int steps`;
+ * experiment.trials: the study's 2^31 - 1; output.save_images: the images kept
+ * per point in the results file. The study relies on these bounds. */
+#define UHN_DECK_MAX_N    4294967295.0
+#define UHN_DECK_MAX_SAVE 1024
 /* clang-format off */
 const deck_key uhn_deck_keys[UHN_KEY_COUNT] = {
     {UHN_KEY_DATA_SOURCE, "data", "source", UHN_DECK_STRING, 0, "fashion-mnist:train", NULL, NULL,
@@ -76,7 +85,7 @@ const deck_key uhn_deck_keys[UHN_KEY_COUNT] = {
      0, 0, 0, &hetero, "-",
      "hetero-association: none (auto), halves (top half of the image as key -> bottom half as value)"},
     {UHN_KEY_MEMORY_N, "memory", "n", UHN_DECK_INT, 1, NULL, NULL, NULL,
-     1, INF, 0, NULL, "memories", "memories stored per trial (a random subset of the images); items may be ranges "
+     1, UHN_DECK_MAX_N, 0, NULL, "memories", "memories stored per trial (a random subset of the images); items may be ranges "
      "start:stop:step or start:stop:logK (K values per decade)"},
     {UHN_KEY_NETWORK_SIMILARITY, "network", "similarity", UHN_DECK_NAME, 1, "dot", NULL, NULL,
      0, 0, 0, &similarities, "-", "similarity functions (spec §1)"},
@@ -86,13 +95,14 @@ const deck_key uhn_deck_keys[UHN_KEY_COUNT] = {
      0, INF, 1, NULL, "-", "inverse temperature beta"},
     {UHN_KEY_NETWORK_PARAM, "network", "param", UHN_DECK_DOUBLE, 1, "default", NULL, NULL,
      -INF, INF, 0, NULL, "-",
-     "parameter of the separations that take one (power p, topk k, threshold t); default = theirs"},
+     "parameter of the separations that take one (power p and topk k: integers from 1 to 1e9, "
+     "at a cost that does not grow with them; threshold t: any number); default = theirs"},
     {UHN_KEY_NETWORK_SCORE, "network", "score", UHN_DECK_NAME, 0, "raw", NULL, NULL,
      0, 0, 0, &scores, "-", "score mode: raw (h = s) or uhn (distances as 1/d)"},
     {UHN_KEY_NETWORK_NORMALIZE, "network", "normalize", UHN_DECK_BOOL, 0, "on", NULL, NULL,
      0, 0, 0, NULL, "-", "normalise the weights to sum 1"},
     {UHN_KEY_NETWORK_STEPS, "network", "steps", UHN_DECK_INT, 0, "1", NULL, NULL,
-     1, INF, 0, NULL, "steps", "update steps T of the dynamics (spec §5)"},
+     1, INT_MAX, 0, NULL, "steps", "update steps T of the dynamics (spec §5)"},
     {UHN_KEY_NETWORK_STEP_SIZE, "network", "step_size", UHN_DECK_DOUBLE, 0, "1", NULL, NULL,
      0, 1, 1, NULL, "-", "step size alpha of the dynamics"},
     {UHN_KEY_NETWORK_TOL, "network", "tol", UHN_DECK_DOUBLE, 0, "0", NULL, NULL,
@@ -108,13 +118,13 @@ const deck_key uhn_deck_keys[UHN_KEY_COUNT] = {
      "corruption levels: gaussian variance >= 0; mask_top fraction, random_pixels probability in "
      "[0, 1]; inpaint border width (integer pixels)"},
     {UHN_KEY_QUERY_COUNT, "query", "count", UHN_DECK_INT, 0, "0", NULL, NULL,
-     0, INF, 0, NULL, "queries", "queries per trial: the first min(count, N) stored images, corrupted (0: all N)"},
+     0, UHN_DECK_MAX_N, 0, NULL, "queries", "queries per trial: the first min(count, N) stored images, corrupted (0: all N)"},
     {UHN_KEY_QUERY_HOLD, "query", "hold", UHN_DECK_BOOL, 0, "off", NULL, NULL,
      0, 0, 0, NULL, "-",
      "hold the known pixels of a masked query at their values (spec §5 clamp); off: compare "
      "the raw output, as the UHN paper did"},
     {UHN_KEY_EXPERIMENT_TRIALS, "experiment", "trials", UHN_DECK_INT, 0, "10", NULL, NULL,
-     1, INF, 0, NULL, "trials", "trials per sweep point, each with its own random subset"},
+     1, INT_MAX, 0, NULL, "trials", "trials per sweep point, each with its own random subset"},
     {UHN_KEY_EXPERIMENT_THRESHOLD, "experiment", "threshold", UHN_DECK_DOUBLE, 0, "50", NULL,
      NULL, 0, INF, 1, NULL, "squared error",
      "a retrieval is correct when its squared error is below this"},
@@ -126,7 +136,7 @@ const deck_key uhn_deck_keys[UHN_KEY_COUNT] = {
     {UHN_KEY_OUTPUT_FILE, "output", "file", UHN_DECK_STRING, 0, NULL, derive_file,
      "the deck's name with .ini replaced by .h5", 0, 0, 0, NULL, "path", "the HDF5 results file"},
     {UHN_KEY_OUTPUT_SAVE_IMAGES, "output", "save_images", UHN_DECK_INT, 0, "0", NULL, NULL,
-     0, INF, 0, NULL, "queries", "retrieved images saved for the first k queries of each point"},
+     0, UHN_DECK_MAX_SAVE, 0, NULL, "queries", "retrieved images saved for the first k queries of each point"},
     {UHN_KEY_OUTPUT_QUIET, "output", "quiet", UHN_DECK_BOOL, 0, "off", NULL, NULL,
      0, 0, 0, NULL, "-", "no progress lines (batch jobs)"},
 };

@@ -9,13 +9,18 @@
  * rank waiting inside MPI-IO.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <limits.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <hdf5.h>
@@ -256,8 +261,47 @@ static int open_file_serial(uhn_ctx *ctx, const uhn_h5_name *n, hid_t *fid) {
     return UHN_OK;
 }
 
-/* Opens the dataset, explaining a missing object or one that is not a
- * dataset. */
+/*
+ * Refuses a dataset stored through a filter (compression, checksum) that this
+ * HDF5 library does not have or cannot decode, naming it: otherwise only the
+ * read fails, with no reason given. h5py's 'lzf' (id 32000) is the common case:
+ * h5py carries it, most HDF5 builds do not. Every filter counts, optional ones
+ * too (h5py sets lzf optional, yet its chunks are compressed).
+ */
+static int check_filters(uhn_ctx *ctx, const uhn_h5_name *n, hid_t did) {
+    hid_t dcpl = H5Dget_create_plist(did);
+    int nf = dcpl < 0 ? -1 : H5Pget_nfilters(dcpl);
+    int st = UHN_OK;
+    if (nf < 0)
+        st = uhn_fail(ctx, UHN_EIO, "%s%scannot read the storage properties of %s", ROLE(n),
+                      n->label);
+    for (int i = 0; st == UHN_OK && i < nf; ++i) {
+        unsigned flags = 0, cd[16], config = 0, info = 0;
+        size_t ncd = sizeof cd / sizeof cd[0];
+        char fname[80] = "";
+        H5Z_filter_t id =
+            H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd, sizeof fname, fname, &config);
+        if (id < 0) {
+            st = uhn_fail(ctx, UHN_EIO, "%s%scannot read filter %d of %s", ROLE(n), i, n->label);
+            break;
+        }
+        for (char *c = fname; *c; ++c) /* the name comes from the file: keep one line */
+            if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) *c = '?';
+        htri_t avail = H5Zfilter_avail(id);
+        const char *lack = NULL;
+        if (avail <= 0)
+            lack = "which this HDF5 library does not have";
+        else if (H5Zget_filter_info(id, &info) < 0 || !(info & H5Z_FILTER_CONFIG_DECODE_ENABLED))
+            lack = "which this HDF5 library cannot decode";
+        if (lack)
+            st = uhn_fail(ctx, UHN_EINPUT, "%s%s%s: compressed with filter '%s' (id %d), %s",
+                          ROLE(n), n->label, fname[0] ? fname : "unnamed", (int)id, lack);
+    }
+    return h5_close(ctx, &dcpl, st);
+}
+
+/* Opens the dataset, explaining a missing object, one that is not a dataset,
+ * and one whose filters this HDF5 library lacks. */
 static int open_dataset(uhn_ctx *ctx, const uhn_h5_name *n, hid_t fid, hid_t *did) {
     hid_t oid = H5Oopen(fid, n->dataset, H5P_DEFAULT);
     if (oid < 0) {
@@ -276,6 +320,11 @@ static int open_dataset(uhn_ctx *ctx, const uhn_h5_name *n, hid_t fid, hid_t *di
         H5Oclose(oid);
         return uhn_fail(ctx, UHN_EINPUT, "%s%s'%s' in '%s' is %s, not a dataset", ROLE(n),
                         n->dataset, n->file, what);
+    }
+    int st = check_filters(ctx, n, oid);
+    if (st != UHN_OK) {
+        H5Oclose(oid);
+        return st;
     }
     *did = oid;
     return UHN_OK;
@@ -347,15 +396,58 @@ int64_t uhn_h5_info_count(const uhn_h5_info *info) {
 /* ------------------------------------------------------------------------ */
 /* Reading                                                                  */
 
+/* Where element e of a selection is, for messages: the selection starts at
+ * row `row0` of rows of `ncols` elements (ncols 0: a 1-D or scalar dataset). */
+typedef struct {
+    int64_t row0, ncols;
+} sel_origin;
+
+/*
+ * Reads a float64 (or wider) selection as float32 through a double buffer, so
+ * that a finite value beyond float32's range is reported as what it is rather
+ * than becoming Inf (HDF5 converts an overflow to Inf silently, and the later
+ * finiteness checks would call the data "Inf"). Collective like read_converted.
+ */
+static int read_narrowed(uhn_ctx *ctx, const uhn_h5_name *n, hid_t did, hid_t mspace, hid_t fspace,
+                         hid_t dxpl, int64_t nelem, sel_origin at, float *dest) {
+    double dummy[1];
+    double *wide = nelem > 0 ? malloc((size_t)nelem * sizeof *wide) : NULL;
+    if (nelem > 0 && !wide) return uhn_fail(ctx, UHN_ENOMEM, "out of memory reading %s", n->label);
+    int st = UHN_OK;
+    if (H5Dread(did, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, wide ? wide : dummy) < 0)
+        st = uhn_fail(ctx, UHN_EIO, "%s%sreading %s failed", ROLE(n), n->label);
+    for (int64_t e = 0; st == UHN_OK && e < nelem; ++e) {
+        double v = wide[e];
+        float f = (float)v; /* IEEE: out of range rounds to +-Inf */
+        if (isfinite(v) && !isfinite(f)) {
+            if (at.ncols > 0)
+                st = uhn_fail(ctx, UHN_EINPUT,
+                              "%s%s%s: row %lld column %lld is %g, which overflows float32",
+                              ROLE(n), n->label, (long long)(at.row0 + e / at.ncols),
+                              (long long)(e % at.ncols), v);
+            else
+                st =
+                    uhn_fail(ctx, UHN_EINPUT, "%s%s%s: element %lld is %g, which overflows float32",
+                             ROLE(n), n->label, (long long)(at.row0 + e), v);
+        }
+        dest[e] = f;
+    }
+    free(wide);
+    return st;
+}
+
 /*
  * Reads the current selection (nelem elements) of an open dataset as `mem`
- * into dest. Numbers convert inside H5Dread; an enumeration (h5py's bool) is
+ * into dest. Numbers convert inside H5Dread, except floats wider than float32
+ * read as float32, which go through read_narrowed to catch overflows (`at`
+ * places the selection for its message). An enumeration (h5py's bool) is
  * read as its native self and its integer values converted with H5Tconvert,
  * because HDF5 does not convert enumerations to numbers. Collective when dxpl
  * asks for collective transfers (every rank calls it, nelem may be 0).
  */
 static int read_converted(uhn_ctx *ctx, const uhn_h5_name *n, hid_t did, uhn_h5_type mem,
-                          hid_t mspace, hid_t fspace, hid_t dxpl, int64_t nelem, void *dest) {
+                          hid_t mspace, hid_t fspace, hid_t dxpl, int64_t nelem, sel_origin at,
+                          void *dest) {
     int st = UHN_OK;
     hid_t ftype = H5Dget_type(did), etype = H5I_INVALID_HID, super = H5I_INVALID_HID;
     void *scratch = NULL;
@@ -364,7 +456,12 @@ static int read_converted(uhn_ctx *ctx, const uhn_h5_name *n, hid_t did, uhn_h5_
     if (ftype < 0)
         return uhn_fail(ctx, UHN_EIO, "%s%scannot read the type of %s", ROLE(n), n->label);
     if (!dest || nelem == 0) dest = dummy; /* nothing selected; HDF5 wants a buffer */
-    if (H5Tget_class(ftype) != H5T_ENUM) {
+    /* The same path on every rank (nelem may differ): the read is collective. */
+    if (mem == UHN_H5_FLOAT32 && H5Tget_class(ftype) == H5T_FLOAT &&
+        H5Tget_size(ftype) > sizeof(float)) {
+        st = read_narrowed(ctx, n, did, mspace, fspace, dxpl,
+                           nelem > 0 && dest != dummy ? nelem : 0, at, dest);
+    } else if (H5Tget_class(ftype) != H5T_ENUM) {
         if (H5Dread(did, native_type(mem), mspace, fspace, dxpl, dest) < 0)
             st = uhn_fail(ctx, UHN_EIO, "%s%sreading %s failed", ROLE(n), n->label);
     } else {
@@ -446,7 +543,8 @@ static int rows_round(uhn_ctx *ctx, const uhn_h5_name *n, rows_reader *r, int64_
     /* Every rank reaches the collective H5Dread, or none does. */
     st = uhn_agree(ctx, st);
     if (st == UHN_OK)
-        st = read_converted(ctx, n, r->did, mem, mspace, r->fspace, r->dxpl, cnt * r->cols, dest);
+        st = read_converted(ctx, n, r->did, mem, mspace, r->fspace, r->dxpl, cnt * r->cols,
+                            (sel_origin){r0, r->cols}, dest);
     st = h5_close(ctx, &mspace, st);
     return uhn_agree(ctx, st);
 }
@@ -516,14 +614,17 @@ static int read_all_local(uhn_ctx *ctx, const uhn_h5_name *n, uhn_h5_type mem, i
                           void *buf) {
     hid_t fid = H5I_INVALID_HID, did = H5I_INVALID_HID;
     uhn_h5_info info;
+    memset(&info, 0, sizeof info);
     int st = open_file_serial(ctx, n, &fid);
     if (st == UHN_OK) st = open_dataset(ctx, n, fid, &did);
     if (st == UHN_OK) st = dataset_info(ctx, n, did, &info);
     if (st == UHN_OK && uhn_h5_info_count(&info) != count)
         st = uhn_fail(ctx, UHN_EINPUT, "%s%sdataset %s has %lld elements, expected %lld", ROLE(n),
                       n->label, (long long)uhn_h5_info_count(&info), (long long)count);
+    /* Rows of a 2-D (or higher) dataset, elements of a 1-D one, for messages. */
+    sel_origin at = {0, info.rank >= 2 && info.dims[0] > 0 ? count / info.dims[0] : 0};
     if (st == UHN_OK)
-        st = read_converted(ctx, n, did, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, count, buf);
+        st = read_converted(ctx, n, did, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, count, at, buf);
     st = h5_close(ctx, &did, st);
     return h5_close(ctx, &fid, st);
 }
@@ -553,6 +654,77 @@ int uhn_h5_read_all(uhn_ctx *ctx, const uhn_h5_name *name, uhn_h5_type mem, int6
 /* ------------------------------------------------------------------------ */
 /* Writing                                                                  */
 
+/* Status of a failed attempt to create a file: the system's own trouble
+ * (full disk, quota, I/O error, descriptors, memory) is UHN_EIO; anything
+ * else (permissions, a read-only or pseudo file system such as /proc, a
+ * missing directory, a name too long) is the user's choice of path. */
+static int create_errno_status(int e) {
+    static const int system_errnos[] = {ENOSPC, EDQUOT, EIO, EMFILE, ENFILE, ENOMEM, EINTR, EAGAIN};
+    for (size_t i = 0; i < sizeof system_errnos / sizeof system_errnos[0]; ++i)
+        if (e == system_errnos[i]) return UHN_EIO;
+    return UHN_EINPUT;
+}
+
+/* File types other than regular files, as messages name them. */
+static const struct {
+    mode_t type;
+    const char *name;
+} file_kinds[] = {
+    {S_IFDIR, "a directory"}, {S_IFCHR, "a character device"}, {S_IFBLK, "a block device"},
+    {S_IFIFO, "a FIFO"},      {S_IFSOCK, "a socket"},
+};
+
+/*
+ * Refuses an existing output that is not a regular file: the commit's rename()
+ * would replace a device node, a FIFO or a socket (as root, /dev/null) with a
+ * regular file. Symbolic links are followed to decide: a link to a regular
+ * file is accepted (as before: the commit replaces the link itself by the new
+ * file and leaves its target untouched), a link to anything else is refused,
+ * and a dangling link or a missing path is a new name. Any other failure of
+ * stat() is left to the directory checks and to the creation of the file.
+ */
+static int check_output_kind(uhn_ctx *ctx, const char *path, const char *role, const char *sep) {
+    struct stat sb, lsb;
+    if (stat(path, &sb) != 0 || S_ISREG(sb.st_mode)) return UHN_OK;
+    const char *kind = "not a regular file";
+    for (size_t i = 0; i < sizeof file_kinds / sizeof file_kinds[0]; ++i)
+        if ((sb.st_mode & S_IFMT) == file_kinds[i].type) kind = file_kinds[i].name;
+    int link = lstat(path, &lsb) == 0 && S_ISLNK(lsb.st_mode);
+    return uhn_fail(ctx, UHN_EINPUT,
+                    "%s%s'%s' is %s%s, not a regular file; uhn writes only regular files", role,
+                    sep, path, link ? "a symbolic link to " : "", kind);
+}
+
+/* The writer's temporary name for `path`: "<path>.tmp.<pid>.<n>". */
+static void temp_name(char *buf, size_t len, const char *path, int n) {
+    snprintf(buf, len, "%s.tmp.%ld.%d", path, (long)getpid(), n);
+}
+
+/*
+ * Creates and removes an empty file under the writer's temporary name: the one
+ * test that holds where access() says yes but nothing can be created (root on
+ * a read-only mount, pseudo file systems such as /proc), and that catches a
+ * temporary name too long for the file system.
+ */
+static int probe_create(uhn_ctx *ctx, const char *path, const char *role, const char *sep) {
+    char tmp[UHN_H5_PATH_MAX + 64];
+    for (int n = 0; n < 1000; ++n) {
+        temp_name(tmp, sizeof tmp, path, n);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp); /* a failure leaves an empty file that the next writer removes */
+            return UHN_OK;
+        }
+        int e = errno;
+        if (e != EEXIST)
+            return uhn_fail(ctx, create_errno_status(e), "%s%scannot create '%s' for '%s' (%s)",
+                            role, sep, tmp, path, strerror(e));
+    }
+    return uhn_fail(ctx, UHN_EIO, "%s%scannot find a free temporary name for '%s'", role, sep,
+                    path);
+}
+
 static int check_output_local(uhn_ctx *ctx, const char *path, const char *role) {
     const char *sep = role && *role ? ": " : "";
     role = role ? role : "";
@@ -560,8 +732,7 @@ static int check_output_local(uhn_ctx *ctx, const char *path, const char *role) 
     if (!*path) return uhn_fail(ctx, UHN_EINPUT, "%s%sempty output file name", role, sep);
     if (strlen(path) >= UHN_H5_PATH_MAX)
         return uhn_fail(ctx, UHN_EINPUT, "%s%soutput file name too long", role, sep);
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return uhn_fail(ctx, UHN_EINPUT, "%s%s'%s' is a directory", role, sep, path);
+    UHN_CALL(check_output_kind(ctx, path, role, sep));
     char dir[UHN_H5_PATH_MAX];
     const char *slash = strrchr(path, '/');
     if (!slash)
@@ -580,7 +751,7 @@ static int check_output_local(uhn_ctx *ctx, const char *path, const char *role) 
     if (access(dir, W_OK | X_OK) != 0)
         return uhn_fail(ctx, UHN_EINPUT, "%s%soutput directory '%s' is not writable (%s)", role,
                         sep, dir, strerror(errno));
-    return UHN_OK;
+    return probe_create(ctx, path, role, sep);
 }
 
 int uhn_h5_check_output(uhn_ctx *ctx, const char *path, const char *role) {
@@ -590,39 +761,114 @@ int uhn_h5_check_output(uhn_ctx *ctx, const char *path, const char *role) {
 
 struct uhn_h5_writer {
     uhn_ctx *ctx; /* not owned */
-    hid_t fid;
+    hid_t fid;    /* an in-memory file (the core driver, no backing store) */
+    int fd;       /* the claimed temporary file, written at commit */
     char path[UHN_H5_PATH_MAX];
     char tmp[UHN_H5_PATH_MAX + 64];
 };
+
+/* Splits `path` into its directory ("." or "/" where the name has none) and
+ * its last component. */
+static void split_path(const char *path, char *dir, size_t dlen, const char **base) {
+    const char *slash = strrchr(path, '/');
+    *base = slash ? slash + 1 : path;
+    if (!slash)
+        snprintf(dir, dlen, ".");
+    else if (slash == path)
+        snprintf(dir, dlen, "/");
+    else
+        snprintf(dir, dlen, "%.*s", (int)(slash - path), path);
+}
+
+/* The pid of a name "<base>.tmp.<pid>.<n>" (decimal digits only), or 0. */
+static long stale_pid(const char *name, const char *base) {
+    size_t bl = strlen(base);
+    if (strncmp(name, base, bl) != 0 || strncmp(name + bl, ".tmp.", 5) != 0) return 0;
+    const char *p = name + bl + 5, *q = p;
+    long pid = 0;
+    while (*q >= '0' && *q <= '9' && q - p < 10) pid = pid * 10 + (*q++ - '0');
+    if (q == p || *q != '.' || pid <= 0 || pid > INT_MAX) return 0;
+    const char *r = ++q;
+    while (*r >= '0' && *r <= '9') ++r;
+    return r > q && *r == '\0' ? pid : 0;
+}
+
+/*
+ * Removes the temporary files that killed writers of `path` left behind:
+ * entries of its directory named exactly "<name>.tmp.<pid>.<n>" that are
+ * regular files (not followed if links) and whose <pid> is no live process
+ * (kill(pid, 0) fails with ESRCH). This assumes that the writer ran on this
+ * host, in this PID namespace: on a file system shared between nodes, the
+ * temporary file of a writer alive on another node under a pid unused here
+ * would be removed; but two runs writing the same output at once already
+ * race (the last rename wins). Failures are ignored: cleaning is a courtesy.
+ */
+static void remove_stale_temporaries(const char *path) {
+    char dir[UHN_H5_PATH_MAX], file[2 * UHN_H5_PATH_MAX];
+    const char *base;
+    split_path(path, dir, sizeof dir, &base);
+    if (!*base) return;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e = readdir(d); e; e = readdir(d)) {
+        long pid = stale_pid(e->d_name, base);
+        if (pid == 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to judge */
+        struct stat sb;
+        snprintf(file, sizeof file, "%s/%s", dir, e->d_name);
+        if (lstat(file, &sb) == 0 && S_ISREG(sb.st_mode)) unlink(file);
+    }
+    closedir(d);
+}
 
 static int writer_create(uhn_ctx *ctx, const char *path, uhn_h5_writer **out) {
     *out = NULL;
     UHN_CALL(h5_quiet(ctx));
     if (strlen(path) >= UHN_H5_PATH_MAX)
         return uhn_fail(ctx, UHN_EINPUT, "output file name too long: '%.64s...'", path);
+    UHN_CALL(check_output_kind(ctx, path, "", ""));
+    remove_stale_temporaries(path);
     uhn_h5_writer *w = calloc(1, sizeof *w);
     if (!w) return uhn_fail(ctx, UHN_ENOMEM, "out of memory creating '%s'", path);
     w->ctx = ctx;
     w->fid = H5I_INVALID_HID;
     snprintf(w->path, sizeof w->path, "%s", path);
-    /* H5F_ACC_EXCL makes creation atomic: a name taken meanwhile is skipped. */
-    for (int attempt = 0; attempt < 1000 && w->fid < 0; ++attempt) {
-        snprintf(w->tmp, sizeof w->tmp, "%s.tmp.%ld.%d", path, (long)getpid(), attempt);
-        if (access(w->tmp, F_OK) == 0) continue;
-        hid_t fapl = (hid_t)uhn_h5_serial_fapl();
-        w->fid = fapl < 0 ? H5I_INVALID_HID : H5Fcreate(w->tmp, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
-        if (fapl >= 0) H5Pclose(fapl);
-        if (w->fid < 0) {
-            if (access(w->tmp, F_OK) == 0) continue; /* lost a race for the name */
-            int st = uhn_fail(ctx, UHN_EIO, "cannot create the temporary file '%s' for '%s'",
-                              w->tmp, path);
-            free(w);
-            return st;
+    /* The name is claimed with O_EXCL first (atomic, and the system's errno
+     * when it fails: HDF5 does not keep it), then HDF5 truncates and fills it. */
+    w->fd = -1;
+    int st = UHN_OK, claimed = 0;
+    for (int attempt = 0; attempt < 1000 && !claimed && st == UHN_OK; ++attempt) {
+        temp_name(w->tmp, sizeof w->tmp, path, attempt);
+        w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL, 0666); /* umask applies, as before */
+        int e = errno;
+        if (w->fd >= 0) {
+            claimed = 1;
+        } else if (e != EEXIST) { /* EEXIST: a name taken meanwhile is skipped */
+            st = uhn_fail(ctx, create_errno_status(e),
+                          "cannot create the temporary file '%s' for '%s' (%s)", w->tmp, path,
+                          strerror(e));
         }
     }
-    if (w->fid < 0) {
+    if (st == UHN_OK && !claimed)
+        st = uhn_fail(ctx, UHN_EIO, "cannot find a free temporary name for '%s'", path);
+    if (st == UHN_OK) {
+        /* The file is built in memory (core driver, no backing store) and
+         * written to the claimed name at commit with plain POSIX calls: HDF5
+         * never meets the disk, so a full disk is an ordinary write error
+         * with its errno. (HDF5 before 1.14.1 leaves a half-destroyed file id
+         * behind when H5Fclose fails on the disk, HDFGroup/hdf5 pull request
+         * 2291, and H5close at MPI_Finalize then crashes in H5F__close_cb.) */
+        hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+        if (fapl >= 0 && H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) >= 0)
+            w->fid = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        if (fapl >= 0) H5Pclose(fapl);
+        if (w->fid < 0)
+            st = uhn_fail(ctx, UHN_ENOMEM, "cannot create the in-memory HDF5 file for '%s'", path);
+    }
+    if (st != UHN_OK) {
+        if (w->fd >= 0) close(w->fd), unlink(w->tmp);
         free(w);
-        return uhn_fail(ctx, UHN_EIO, "cannot find a free temporary name for '%s'", path);
+        return st;
     }
     *out = w;
     return UHN_OK;
@@ -819,22 +1065,41 @@ int uhn_h5_write_provenance(uhn_h5_writer *w, const char *group, time_t start, i
     return st;
 }
 
+/* Writes all of buf to fd. Returns 0, or -1 with errno set. */
+static int write_all(int fd, const char *buf, size_t size) {
+    for (size_t at = 0; at < size;) {
+        ssize_t n = write(fd, buf + at, size - at);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -1;
+        at += (size_t)n;
+    }
+    return 0;
+}
+
 static int writer_commit(uhn_h5_writer *w) {
     uhn_ctx *ctx = w->ctx;
     int st = UHN_OK;
-    if (H5Fclose(w->fid) < 0)
-        st = uhn_fail(ctx, UHN_EIO, "writing '%s' failed when closing it (is the disk full?)",
-                      w->path);
+    /* The finished image, copied out of the in-memory file; closing that file
+     * touches no disk, so it cannot fail on one. */
+    ssize_t size = H5Fflush(w->fid, H5F_SCOPE_GLOBAL) < 0 ? -1 : H5Fget_file_image(w->fid, NULL, 0);
+    char *image = size > 0 ? malloc((size_t)size) : NULL;
+    if (!image || H5Fget_file_image(w->fid, image, (size_t)size) != size)
+        st = uhn_fail(ctx, image ? UHN_EIO : UHN_ENOMEM,
+                      "cannot take the image of the results for '%s' (%lld bytes)", w->path,
+                      (long long)size);
+    if (H5Fclose(w->fid) < 0 && st == UHN_OK)
+        st = uhn_fail(ctx, UHN_EIO, "closing the in-memory results of '%s' failed", w->path);
     w->fid = H5I_INVALID_HID;
-    /* Make the data durable before the rename makes it visible. */
-    int fd = st == UHN_OK ? open(w->tmp, O_RDONLY) : -1;
-    if (st == UHN_OK && fd < 0)
-        st = uhn_fail(ctx, UHN_EIO, "cannot reopen '%s': %s", w->tmp, strerror(errno));
-    if (fd >= 0) {
-        if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
-            st = uhn_fail(ctx, UHN_EIO, "syncing '%s' failed: %s", w->tmp, strerror(errno));
-        close(fd);
-    }
+    /* Write the image and make it durable before the rename makes it visible. */
+    if (st == UHN_OK && write_all(w->fd, image, (size_t)size) != 0)
+        st = uhn_fail(ctx, UHN_EIO, "writing '%s' failed: %s", w->path, strerror(errno));
+    free(image);
+    if (st == UHN_OK && fsync(w->fd) != 0 && errno != EINVAL && errno != EROFS)
+        st = uhn_fail(ctx, UHN_EIO, "writing '%s' failed: %s", w->path, strerror(errno));
+    if (close(w->fd) != 0 && st == UHN_OK)
+        st = uhn_fail(ctx, UHN_EIO, "writing '%s' failed: %s", w->path, strerror(errno));
+    w->fd = -1;
+    if (st == UHN_OK) st = check_output_kind(ctx, w->path, "", ""); /* replaced meanwhile? */
     if (st == UHN_OK && rename(w->tmp, w->path) != 0)
         st = uhn_fail(ctx, UHN_EIO, "cannot rename '%s' to '%s': %s", w->tmp, w->path,
                       strerror(errno));
@@ -853,7 +1118,8 @@ int uhn_h5_writer_commit(uhn_h5_writer *w) {
 
 void uhn_h5_writer_abort(uhn_h5_writer *w) {
     if (!w) return;
-    if (w->fid >= 0) H5Fclose(w->fid); /* its status is moot: the file goes */
+    if (w->fid >= 0) H5Fclose(w->fid); /* in memory: nothing to lose, nothing to fail */
+    if (w->fd >= 0) close(w->fd);
     unlink(w->tmp);
     free(w);
 }

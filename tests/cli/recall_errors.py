@@ -64,7 +64,8 @@ def argv(opts):
 
 # A case: f(d, X, Q) -> (option dict, [accepted culprit substrings]) where at least one
 # of the substrings (case-insensitive; a regex when it starts with 're:') must be in
-# the 'uhn:' line. A case may also put '--output' itself in the dict.
+# the 'uhn:' line. A case may also put '--output' itself in the dict (then step 2 below,
+# the existing output, is skipped unless the case returns a third item {'existing': True}).
 def _opt(name, value, culprit=None):
     def f(d, X, Q):
         o = good(d)
@@ -252,6 +253,66 @@ def c_output_dir_missing(d, X, Q):
     return o, ["no_such_dir"]
 
 
+def c_lzf_queries(d, X, Q):
+    # h5py carries the lzf filter; libhdf5 builds usually do not: the message
+    # must name the filter, not just say that reading failed
+    with h5py.File(os.path.join(d, "q.h5"), "a") as f:
+        f.create_dataset("packed", data=Q, chunks=(3, K), compression="lzf")
+    o = good(d)
+    o["--queries"] = os.path.join(d, "q.h5") + ":packed"
+    return o, ["re:packed.*filter 'lzf' \\(id 32000\\)"]
+
+
+def c_lzf_memories(d, X, Q):
+    with h5py.File(os.path.join(d, "mem.h5"), "a") as f:
+        f.create_dataset("packed", data=X, chunks=(8, K), compression="lzf")
+    o = good(d)
+    o["--memories"] = os.path.join(d, "mem.h5") + ":packed"
+    return o, ["re:packed.*filter 'lzf'"]
+
+
+def c_overflow_queries(d, X, Q):
+    # a finite float64 beyond float32's range: say so, not "Inf"
+    Qb = Q.astype(np.float64)
+    Qb[3, 1] = 1e300
+    write(os.path.join(d, "q.h5"), queries=Qb)
+    return good(d), ["re:row 3 column 1 is 1e\\+300, which overflows float32"]
+
+
+def c_overflow_memories(d, X, Q):
+    # row 17 sits on rank 1 at 3 ranks (the collective row reads)
+    Xb = X.astype(np.float64)
+    Xb[17, 5] = -3.5e38
+    write(os.path.join(d, "mem.h5"), memories=Xb)
+    return good(d), ["re:row 17 column 5 is -3\\.5e\\+38, which overflows float32"]
+
+
+def c_overflow_values(d, X, Q):
+    # --values are read as float32 too
+    V = np.ones((N, O))
+    V[30, 2] = 1e39
+    write(os.path.join(d, "v.h5"), values=V)
+    o = good(d)
+    o["--values"] = os.path.join(d, "v.h5")
+    return o, ["re:v\\.h5:values: row 30 column 2 is 1e\\+39, which overflows float32"]
+
+
+def c_output_in_proc(d, X, Q):
+    # a pseudo file system where access() says "writable" (as root) but nothing
+    # can be created: a user error (exit 2) with the system's reason
+    o = good(d)
+    o["--output"] = "/proc/uhn_no_such_output.h5"
+    return o, ["re:/proc/uhn_no_such_output\\.h5.*\\([A-Z][a-z]+[^)]*\\)$"]
+
+
+def c_output_name_too_long(d, X, Q):
+    # the output's name fits (253 bytes) but its temporary name does not: the
+    # errno text must be in the message, and an existing file stays untouched
+    o = good(d)
+    o["--output"] = os.path.join(d, "o" * 250 + ".h5")
+    return o, ["File name too long"], {"existing": True}
+
+
 CASES = {
     "missing_file": c_missing_file,
     "not_hdf5": c_not_hdf5,
@@ -292,6 +353,13 @@ CASES = {
     "negative_queries_js": c_negative_queries_js,
     "identity_negative_scores": c_identity_negative_scores,
     "output_dir_missing": c_output_dir_missing,
+    "lzf_queries": c_lzf_queries,
+    "lzf_memories": c_lzf_memories,
+    "overflow_queries": c_overflow_queries,
+    "overflow_memories": c_overflow_memories,
+    "overflow_values": c_overflow_values,
+    "output_in_proc": c_output_in_proc,
+    "output_name_too_long": c_output_name_too_long,
 }
 
 
@@ -303,6 +371,49 @@ def _param_case(sep, value):
         return o, ["param"]
     return f
 
+
+def _opts(culprit, **kv):
+    """A case with several options (names with '_' for '-') and one exact culprit regex."""
+    def f(d, X, Q):
+        o = good(d)
+        for k, v in kv.items():
+            o["--" + k.replace("_", "-")] = v
+        return o, [culprit]
+    return f
+
+
+# Numbers that wrap or leave double precision (issue 7): the shared strict parser.
+CASES["beta_subnormal"] = _opt(
+    "--beta", "1e-320", r"re:^uhn: --beta: '1e-320' underflows double precision \(nonzero and "
+    r"below the smallest normal double, 2\.2250738585072014e-308\)$")
+CASES["beta_overflow_words"] = _opt(
+    "--beta", "1e400", r"re:^uhn: --beta: '1e400' overflows double precision")
+CASES["steps_wrap_32"] = _opt(
+    "--steps", "4294967297", r"re:^uhn: --steps: 4294967297 is out of range \(must be in "
+    r"\[1, 2147483647\]\)$")
+CASES["steps_beyond_64"] = _opt(
+    "--steps", "9223372036854775808", r"re:^uhn: --steps: 9223372036854775808 is out of range "
+    r"\(must be in \[1, 2147483647\]\)$")
+CASES["power_param_huge"] = _param_case("power", "4294967297")
+# lse = beta * s_max + log(sum) leaves float64 at beta = 1e308 (dot scores up to ~4): the
+# outputs and energies are exact, but lse cannot be written, so the run is refused.
+CASES["lse_overflow"] = _opts(
+    r"re:^uhn: --beta 1e\+308: the log-sum-exp of query 0 \(beta times its largest score\) "
+    r"overflows float64", beta="1e308")
+# Unnormalised power weights (beta s)^p beyond float32: refused, never written as inf.
+CASES["power_unnormalised_overflow"] = _opts(
+    r"re:^uhn: --no-normalize: normalize is off, and with separation 'power' the output of "
+    r"query 0 \(weights up to [0-9.e+]+\) leaves float32", separation="power", param="20",
+    beta="1000", no_normalize=None)
+# An engine error about a parameter names the flag, in the engine's words.
+CASES["log_negative_scores"] = _opts(
+    r"re:^uhn: --separation 'log' needs positive scores, but memory \d+ scores -[0-9.e+-]+ for "
+    r"query 0 \(use softmax, a non-negative similarity, or score mode 'uhn'\)$",
+    similarity="euclidean", separation="log")
+# Control characters in an option are escaped: the message stays one line in any terminal.
+CASES["control_characters"] = _opt(
+    "--similarity", "dot\x1b[2J\r\u2028x", r"re:^uhn: --similarity: unknown name "
+    r"'dot\\x1b\[2J\\x0d\\u2028x' \(valid: ")
 
 CASES["power_param_zero"] = _param_case("power", "0")
 CASES["power_param_fraction"] = _param_case("power", "2.5")
@@ -347,9 +458,11 @@ def run_case(runner, name, ranks, workdir):
     rng = np.random.default_rng(1234)
     with tempfile.TemporaryDirectory(dir=workdir, prefix=f"err_{name}_np{ranks}_") as d:
         X, Q = base_inputs(d, rng)
-        opts, culprits = CASES[name](d, X, Q)
+        opts, culprits, *extra = CASES[name](d, X, Q)
+        # a case naming its own --output may still ask for step 2 below
+        keep_existing = bool(extra and extra[0].get("existing"))
         target = opts.get("--output")
-        explicit_output = target is not None or name == "missing_output_option"
+        explicit_output = (target is not None and not keep_existing) or name == "missing_output_option"
 
         # 1. the output does not exist beforehand
         if name != "missing_output_option" and target is None:

@@ -5,6 +5,7 @@
  * message.
  */
 #define _POSIX_C_SOURCE 200809L /* open_memstream */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,7 +291,7 @@ static void test_ranges(void) {
         EXPECT_ERR(text, 0, NULL, msg);
     }
     EXPECT_ERR("[memory]\nn = 0:10:2\n", 0, NULL,
-               "t.ini:2: [memory] n: 0 is out of range (must be >= 1)");
+               "t.ini:2: [memory] n: 0 is out of range (must be in [1, 4294967295])");
     EXPECT_ERR("[memory]\nn = 1:100000:1\n", 0, NULL,
                "t.ini:2: [memory] n: '1:100000:1' gives more than 10000 values");
     EXPECT_ERR("[memory]\nn = 10:30:10, 20\n", 0, NULL,
@@ -320,9 +321,10 @@ static void test_errors(void) {
     EXPECT_ERR("[network]\nbeta = 1\n", 0, NULL, "t.ini: [memory] n: required key missing");
     EXPECT_ERR("[memory]\nn = 10x\n", 0, NULL, "t.ini:2: [memory] n: '10x' is not an integer");
     EXPECT_ERR("[memory]\nn = 99999999999999999999\n", 0, NULL,
-               "t.ini:2: [memory] n: '99999999999999999999' is not an integer");
+               "t.ini:2: [memory] n: 99999999999999999999 is out of range (must be in [1, "
+               "4294967295])");
     EXPECT_ERR("[memory]\nn = 10, 0\n", 0, NULL,
-               "t.ini:2: [memory] n: 0 is out of range (must be >= 1)");
+               "t.ini:2: [memory] n: 0 is out of range (must be in [1, 4294967295])");
     EXPECT_ERR("[memory]\nn = 10, , 30\n", 0, NULL,
                "t.ini:2: [memory] n: empty item 2 of the list '10, , 30'");
     EXPECT_ERR("[memory]\nn = 10,\n", 0, NULL,
@@ -331,12 +333,19 @@ static void test_errors(void) {
     EXPECT_ERR("[memory]\nn = 10\n[network]\nbeta = 1, 1.0\n", 0, NULL,
                "t.ini:4: [network] beta: '1' is listed twice");
     EXPECT_ERR("[memory]\nn =\n", 0, NULL, "t.ini:2: [memory] n: empty value");
-    const char *bad_doubles[] = {"nan", "inf", "-Inf", "1e999", "1.5s", "0x", "abc"};
+    const char *bad_doubles[][2] = {
+        {"nan", "is not a finite number"},
+        {"inf", "is not a finite number"},
+        {"-Inf", "is not a finite number"},
+        {"1e999", "overflows double precision (largest 1.7976931348623157e308)"},
+        {"1.5s", "is not a number"},
+        {"0x", "is not a number"},
+        {"abc", "is not a number"}};
     for (int i = 0; i < 7; ++i) {
         char text[128];
-        snprintf(text, sizeof text, "%s[network]\nbeta = %s\n", M, bad_doubles[i]);
-        snprintf(msg, sizeof msg, "t.ini:4: [network] beta: '%s' is not a finite number",
-                 bad_doubles[i]);
+        snprintf(text, sizeof text, "%s[network]\nbeta = %s\n", M, bad_doubles[i][0]);
+        snprintf(msg, sizeof msg, "t.ini:4: [network] beta: '%s' %s", bad_doubles[i][0],
+                 bad_doubles[i][1]);
         EXPECT_ERR(text, 0, NULL, msg);
     }
     EXPECT_ERR("[memory]\nn = 20\n[network]\nbeta = 0\n", 0, NULL,
@@ -348,7 +357,7 @@ static void test_errors(void) {
     EXPECT_ERR("[memory]\nn = 20\n[network]\nsteps = 1, 2\n", 0, NULL,
                "t.ini:4: [network] steps: takes one value, not a list ('1, 2')");
     EXPECT_ERR("[memory]\nn = 20\n[network]\nsteps = 0\n", 0, NULL,
-               "t.ini:4: [network] steps: 0 is out of range (must be >= 1)");
+               "t.ini:4: [network] steps: 0 is out of range (must be in [1, 2147483647])");
     EXPECT_ERR("[memory]\nn = 20\n[experiment]\ntrials = 2.5\n", 0, NULL,
                "t.ini:4: [experiment] trials: '2.5' is not an integer");
     EXPECT_ERR("[memory]\nn = 20\n[experiment]\nthreshold = 0\n", 0, NULL,
@@ -432,8 +441,8 @@ static void test_errors(void) {
     EXPECT_ERR("[memory]\nn = 20\n[network]\nparam = 3\n", 0, NULL,
                "t.ini:4: [network] param: none of the separations (softmax) takes a parameter");
     EXPECT_ERR("[memory]\nn = 20\n[network]\nseparation = softmax, topk\nparam = 2.5\n", 0, NULL,
-               "t.ini:5: [network] param: 2.5 is not valid for topk (k must be a positive "
-               "integer)");
+               "t.ini:5: [network] param: 2.5 is not valid for topk (k must be an integer from 1 "
+               "to 1000000000)");
     char *ov7[] = {"query.corruption=none"};
     EXPECT_ERR("[memory]\nn = 20\n[network]\ncue_only = on\n", 1, ov7,
                "t.ini:4: [network] cue_only: on needs a masking corruption (mask_top, "
@@ -451,6 +460,262 @@ static void test_errors(void) {
                                 "not 27"));
         uhn_deck_destroy(d);
     }
+}
+
+/* Every INT key is checked in 64 bits against the table's max, which is what
+ * its consumer holds: the largest value passes, the next one and values
+ * beyond 64 bits give one DECK:LINE message (issue 7: steps = 4294967297 ran
+ * as 1 step). */
+static void test_int_limits(void) {
+    check_context("integer keys at their limits");
+    static const struct {
+        const char *section, *key, *max, *over, *range;
+    } keys[] = {
+        {"memory", "n", "4294967295", "4294967296", "in [1, 4294967295]"},
+        {"network", "steps", "2147483647", "2147483648", "in [1, 2147483647]"},
+        {"query", "count", "4294967295", "4294967296", "in [0, 4294967295]"},
+        {"experiment", "trials", "2147483647", "2147483648", "in [1, 2147483647]"},
+        {"output", "save_images", "1024", "1025", "in [0, 1024]"},
+    };
+    const char *beyond[] = {"4294967297", "9223372036854775807", "9223372036854775808",
+                            "-9223372036854775809", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; ++i) {
+        int is_n = !strcmp(keys[i].key, "n");
+        char text[256], msg[512];
+        /* line 4 holds the key (memory.n on line 2 otherwise) */
+        snprintf(text, sizeof text, "[memory]\nn = %s\n[%s]\n%s = %s\n", is_n ? keys[i].max : "20",
+                 is_n ? "network" : keys[i].section, is_n ? "tol" : keys[i].key,
+                 is_n ? "0" : keys[i].max);
+        uhn_deck *d = parse_ok(text, 0, NULL);
+        uhn_deck_destroy(d);
+        const char *vals[6] = {keys[i].over};
+        for (int j = 0; j < 5; ++j) vals[j + 1] = beyond[j];
+        for (int j = 0; j < 6; ++j) {
+            if (is_n)
+                snprintf(text, sizeof text, "[memory]\nn = %s\n", vals[j]);
+            else
+                snprintf(text, sizeof text, "[memory]\nn = 20\n[%s]\n%s = %s\n", keys[i].section,
+                         keys[i].key, vals[j]);
+            snprintf(msg, sizeof msg, "t.ini:%d: [%s] %s: %s is out of range (must be %s)",
+                     is_n ? 2 : 4, keys[i].section, keys[i].key, vals[j], keys[i].range);
+            EXPECT_ERR(text, 0, NULL, msg);
+        }
+        /* the same check through an override */
+        char ov[128];
+        snprintf(ov, sizeof ov, "%s.%s=%s", keys[i].section, keys[i].key, keys[i].over);
+        char *ovs[] = {ov};
+        snprintf(msg, sizeof msg, "override '%s': [%s] %s: %s is out of range (must be %s)", ov,
+                 keys[i].section, keys[i].key, keys[i].over, keys[i].range);
+        EXPECT_ERR("[memory]\nn = 20\n", 1, ovs, msg);
+    }
+    /* the largest steps reaches the engine unwrapped */
+    uhn_deck *d = parse_ok("[memory]\nn = 20\n[network]\nsteps = 2147483647\n", 0, NULL);
+    if (d) {
+        uhn_params p;
+        int idx[UHN_KEY_COUNT];
+        uhn_deck_point(d, 0, idx);
+        uhn_deck_params(d, idx, &p);
+        CHECK_INT(2147483647, p.steps);
+        CHECK(!strcmp(uhn_deck_str(d, UHN_KEY_NETWORK_STEPS, 0), "2147483647"));
+        uhn_deck_destroy(d);
+    }
+    EXPECT_ERR("[memory]\nn = 20\n[network]\nsteps = -1\n", 0, NULL,
+               "t.ini:4: [network] steps: -1 is out of range (must be in [1, 2147483647])");
+    EXPECT_ERR("[memory]\nn = 20\n[network]\nsteps = 1e9\n", 0, NULL,
+               "t.ini:4: [network] steps: '1e9' is not an integer");
+}
+
+/* Ranges a:b:step and a:b:logK: start and stop are checked like single
+ * values, parts beyond 64 bits are out of range, and stepping near the top
+ * never overflows. */
+static void test_range_limits(void) {
+    check_context("integer ranges at their limits");
+    check_n("4294967290:4294967295:2", "4294967290, 4294967292, 4294967294");
+    check_n("4294967293:4294967295:1", "4294967293, 4294967294, 4294967295");
+    check_n("4294967295:4294967295:9223372036854775807", "4294967295");
+    check_n("1:4294967295:9223372036854775807", "1");
+    check_n("1:4294967295:log1", "1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, "
+                                 "100000000, 1000000000");
+    {
+        uhn_deck *d = parse_ok("[memory]\nn = 4000000000:4294967295:log1000\n", 0, NULL);
+        if (d) {
+            int c = uhn_deck_count(d, UHN_KEY_MEMORY_N);
+            CHECK_INT(31, c);
+            CHECK_INT(4000000000LL, uhn_deck_int(d, UHN_KEY_MEMORY_N, 0));
+            CHECK_INT(4286077221LL, uhn_deck_int(d, UHN_KEY_MEMORY_N, c - 1));
+            uhn_deck_destroy(d);
+        }
+    }
+    const char *r = "in [1, 4294967295]";
+    static const char *const bad[][2] = {
+        {"4294967290:4294967296:2", "4294967296"},
+        {"1:9223372036854775808:1", "9223372036854775808"},
+        {"-9223372036854775809:10:1", "-9223372036854775809"},
+        {"9223372036854775807:9223372036854775807:1", "9223372036854775807"},
+        {"1:99999999999999999999:log2", "99999999999999999999"},
+        {"0:4294967295:1", "0"},
+    };
+    for (int i = 0; i < 6; ++i) {
+        char text[128], msg[512];
+        snprintf(text, sizeof text, "[memory]\nn = %s\n", bad[i][0]);
+        snprintf(msg, sizeof msg, "t.ini:2: [memory] n: %s is out of range (must be %s)", bad[i][1],
+                 r);
+        EXPECT_ERR(text, 0, NULL, msg);
+    }
+    EXPECT_ERR("[memory]\nn = 1:10:99999999999999999999\n", 0, NULL,
+               "t.ini:2: [memory] n: '1:10:99999999999999999999': step 99999999999999999999 is "
+               "out of range (must be >= 1)");
+    EXPECT_ERR("[memory]\nn = 1:10:-9223372036854775808\n", 0, NULL,
+               "t.ini:2: [memory] n: '1:10:-9223372036854775808' is not a range (start:stop:step "
+               "with step >= 1, or start:stop:logK with K in [1, 1000] and start >= 1; start <= "
+               "stop)");
+    EXPECT_ERR("[memory]\nn = 1:10:log99999999999999999999\n", 0, NULL,
+               "t.ini:2: [memory] n: '1:10:log99999999999999999999' is not a range "
+               "(start:stop:step with step >= 1, or start:stop:logK with K in [1, 1000] and "
+               "start >= 1; start <= stop)");
+    EXPECT_ERR("[memory]\nn = 1:2:3:4\n", 0, NULL,
+               "t.ini:2: [memory] n: '1:2:3:4' is not a range (start:stop:step with step >= 1, "
+               "or start:stop:logK with K in [1, 1000] and start >= 1; start <= stop)");
+}
+
+/* Doubles: underflow and overflow say what is wrong (issue 7: beta = 1e-320
+ * was "not a finite number"); subnormals are refused. */
+static void test_double_limits(void) {
+    check_context("doubles at their limits");
+    const char *under = "underflows double precision (nonzero and below the smallest normal "
+                        "double, 2.2250738585072014e-308)";
+    char msg[512];
+    snprintf(msg, sizeof msg, "t.ini:4: [network] beta: '1e-320' %s", under);
+    EXPECT_ERR("[memory]\nn = 20\n[network]\nbeta = 1e-320\n", 0, NULL, msg);
+    snprintf(msg, sizeof msg, "t.ini:4: [network] tol: '1e-400' %s", under);
+    EXPECT_ERR("[memory]\nn = 20\n[network]\ntol = 1e-400\n", 0, NULL, msg);
+    snprintf(msg, sizeof msg, "t.ini:4: [query] level: '-4.9e-324' %s", under);
+    EXPECT_ERR("[memory]\nn = 20\n[query]\nlevel = 0.5, -4.9e-324\n", 0, NULL, msg);
+    char *ov[] = {"network.beta=1e-320"};
+    snprintf(msg, sizeof msg, "override 'network.beta=1e-320': [network] beta: '1e-320' %s", under);
+    EXPECT_ERR("[memory]\nn = 20\n", 1, ov, msg);
+    EXPECT_ERR("[memory]\nn = 20\n[network]\nbeta = 1e400\n", 0, NULL,
+               "t.ini:4: [network] beta: '1e400' overflows double precision (largest "
+               "1.7976931348623157e308)");
+    EXPECT_ERR("[memory]\nn = 20\n[experiment]\nthreshold = 1.8e308\n", 0, NULL,
+               "t.ini:4: [experiment] threshold: '1.8e308' overflows double precision (largest "
+               "1.7976931348623157e308)");
+    /* the extremes of the normal range are accepted */
+    uhn_deck *d = parse_ok("[memory]\nn = 20\n[network]\nbeta = 2.2250738585072014e-308, "
+                           "1.7976931348623157e308\n",
+                           0, NULL);
+    if (d) {
+        CHECK(uhn_deck_double(d, UHN_KEY_NETWORK_BETA, 0) == DBL_MIN);
+        CHECK(uhn_deck_double(d, UHN_KEY_NETWORK_BETA, 1) == DBL_MAX);
+        uhn_deck_destroy(d);
+    }
+}
+
+/* network.param as an integer for power and topk: a huge value (beyond int,
+ * or 1e300) gets the deck's location and key, not a recall flag. The reason
+ * after "must be" is the separation's (src/core/separation.c). */
+static void test_param_limits(void) {
+    check_context("network.param as a huge integer");
+    static const char *const cases[][3] = {
+        {"power", "4294967297", "4294967297"},
+        {"power", "1e300", "1e+300"},
+        {"topk", "4294967297", "4294967297"},
+        {"topk", "1e300", "1e+300"},
+        {"topk", "9223372036854775808", "9.223372036854776e+18"},
+    };
+    for (int i = 0; i < 5; ++i) {
+        char text[256], want[256], ovtext[128];
+        const char *pname = !strcmp(cases[i][0], "power") ? "p" : "k";
+        snprintf(text, sizeof text, "[memory]\nn = 20\n[network]\nseparation = %s\nparam = %s\n",
+                 cases[i][0], cases[i][1]);
+        snprintf(want, sizeof want, "t.ini:5: [network] param: %s is not valid for %s (%s must be ",
+                 cases[i][2], cases[i][0], pname);
+        uhn_deck *d = (uhn_deck *)1;
+        int rc = uhn_deck_parse(ctx, "t.ini", text, 0, NULL, &d);
+        CHECK_MSG(rc == UHN_EINPUT && d == NULL, "%s param %s: accepted (rc %d)", cases[i][0],
+                  cases[i][1], rc);
+        CHECK_MSG(!strncmp(ctx->msg, want, strlen(want)),
+                  "expected a message starting\n  \"%s\"\ngot\n  \"%s\"", want, ctx->msg);
+        /* through an override: the override is named */
+        snprintf(ovtext, sizeof ovtext, "network.param=%s", cases[i][1]);
+        char *ov[] = {ovtext};
+        snprintf(text, sizeof text, "[memory]\nn = 20\n[network]\nseparation = %s\n", cases[i][0]);
+        snprintf(want, sizeof want,
+                 "override '%s': [network] param: %s is not valid for %s (%s must be ", ovtext,
+                 cases[i][2], cases[i][0], pname);
+        d = (uhn_deck *)1;
+        rc = uhn_deck_parse(ctx, "t.ini", text, 1, ov, &d);
+        CHECK_MSG(rc == UHN_EINPUT && d == NULL, "override %s: accepted (rc %d)", ovtext, rc);
+        CHECK_MSG(!strncmp(ctx->msg, want, strlen(want)),
+                  "expected a message starting\n  \"%s\"\ngot\n  \"%s\"", want, ctx->msg);
+    }
+}
+
+/* uhn_deck_where: the location prefix of every key, for messages of later
+ * layers. */
+static void test_where(void) {
+    check_context("uhn_deck_where");
+    char *ov[] = {"network.steps=3"};
+    uhn_deck *d = parse_ok("; comment\n[memory]\nn = 10,\n  20\n[network]\nbeta = 2\n", 1, ov);
+    if (!d) return;
+    CHECK(!strcmp(uhn_deck_where(d, UHN_KEY_MEMORY_N), "t.ini:3: [memory] n"));
+    CHECK(!strcmp(uhn_deck_where(d, UHN_KEY_NETWORK_BETA), "t.ini:6: [network] beta"));
+    CHECK(!strcmp(uhn_deck_where(d, UHN_KEY_NETWORK_STEPS),
+                  "override 'network.steps=3': [network] steps"));
+    CHECK(!strcmp(uhn_deck_where(d, UHN_KEY_NETWORK_TOL), "t.ini: [network] tol"));
+    CHECK(!strcmp(uhn_deck_where(d, UHN_KEY_OUTPUT_FILE), "t.ini: [output] file"));
+    CHECK(!strcmp(uhn_deck_where(d, UHN_KEY_COUNT), "t.ini"));
+    CHECK(!strcmp(uhn_deck_where(d, (uhn_deck_key_id)-1), "t.ini"));
+    /* the same prefix as the deck's own messages */
+    CHECK_INT(UHN_EINPUT, uhn_deck_check_data(ctx, d, 10, 28));
+    char want[256];
+    snprintf(want, sizeof want, "%s: 20 memories", uhn_deck_where(d, UHN_KEY_MEMORY_N));
+    CHECK_MSG(!strncmp(ctx->msg, want, strlen(want)), "got \"%s\"", ctx->msg);
+    uhn_deck_destroy(d);
+}
+
+/* True when msg holds no control byte, no DEL and no raw U+2028/U+2029. */
+static int one_clean_line(const char *msg) {
+    for (const unsigned char *c = (const unsigned char *)msg; *c; ++c) {
+        if (*c < 0x20 || *c == 0x7f) return 0;
+        if (c[0] == 0xe2 && c[1] == 0x80 && (c[2] == 0xa8 || c[2] == 0xa9)) return 0;
+    }
+    return 1;
+}
+
+/* Control characters in deck values and names come back escaped (uhn_fail
+ * escapes every message), so one message stays one line in any terminal. */
+static void test_control_chars(void) {
+    check_context("control characters in deck values");
+    static const char *const cases[][2] = {
+        {"[memory]\nn = 20\n[network]\nsimilarity = do\ft\n", "'do\\x0ct'"},
+        {"[memory]\nn = 20\n[network]\nsimilarity = do\rt\n", "'do\\x0dt'"},
+        {"[memory]\nn = 20\n[network]\nsimilarity = \x1b[31mdot\x1b[0m\n",
+         "'\\x1b[31mdot\\x1b[0m'"},
+        {"[memory]\nn = 20\n[network]\nsimilarity = do\xe2\x80\xa8t\n", "'do\\u2028t'"},
+        {"[memory]\nn = 20\n[network]\nsimilarity = do\xe2\x80\xa9t\n", "'do\\u2029t'"},
+        {"[memory]\nn = 20\n[network]\nsimilarity = do\x7ft\n", "'do\\x7ft'"},
+        {"[memory]\nn = 20\n[network]\nbeta = 1\v2\n", "'1\\x0b2' is not a number"},
+        {"[memory]\nn = 2\x1b[2J0\n", "'2\\x1b[2J0' is not an integer"},
+        {"[memory]\nn = 20\n[netw\x1b[0m\x07ork]\n", "[netw\\x1b[0m\\x07ork]: unknown section"},
+        {"[memory]\nn = 20\n[network]\nbe\fta = 1\n", "be\\x0cta: unknown key"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        uhn_deck *d = (uhn_deck *)1;
+        ctx->msg[0] = '\0';
+        int rc = uhn_deck_parse(ctx, "t.ini", cases[i][0], 0, NULL, &d);
+        CHECK_MSG(rc == UHN_EINPUT && d == NULL, "case %zu: rc %d", i, rc);
+        CHECK_MSG(one_clean_line(ctx->msg), "case %zu: raw control character in the message", i);
+        CHECK_MSG(strstr(ctx->msg, cases[i][1]) != NULL, "case %zu: expected \"%s\" in the message",
+                  i, cases[i][1]);
+    }
+    /* and through an override */
+    char *ov[] = {"network.similarity=\x1b[31mdot\r"};
+    uhn_deck *d = (uhn_deck *)1;
+    int rc = uhn_deck_parse(ctx, "t.ini", "[memory]\nn = 20\n", 1, ov, &d);
+    CHECK_INT(UHN_EINPUT, rc);
+    CHECK_MSG(one_clean_line(ctx->msg), "override: raw control character in the message");
+    CHECK_CONTAINS(ctx->msg, "override 'network.similarity=\\x1b[31mdot\\x0d'");
 }
 
 static void test_print_keys(void) {
@@ -472,7 +737,11 @@ static void test_print_keys(void) {
         row = nl ? nl + 1 : NULL;
     }
     CHECK_CONTAINS(buf, "| section | key | default | units / range | meaning |\n");
-    CHECK_CONTAINS(buf, "| memory | n (list) | (required) | memories, >= 1 |");
+    CHECK_CONTAINS(buf, "| memory | n (list) | (required) | memories, in [1, 4294967295] |");
+    CHECK_CONTAINS(buf, "| network | steps | 1 | steps, in [1, 2147483647] |");
+    CHECK_CONTAINS(buf, "| query | count | 0 | queries, in [0, 4294967295] |");
+    CHECK_CONTAINS(buf, "| experiment | trials | 10 | trials, in [1, 2147483647] |");
+    CHECK_CONTAINS(buf, "| output | save_images | 0 | queries, in [0, 1024] |");
     CHECK_CONTAINS(buf, "| network | step_size | 1 | in (0, 1] |");
     CHECK_CONTAINS(buf, "| query | corruption | mask_top | none, gaussian, mask_top, "
                         "random_pixels, inpaint |");
@@ -488,6 +757,12 @@ int main(int argc, char **argv) {
     test_overrides();
     test_ranges();
     test_errors();
+    test_int_limits();
+    test_range_limits();
+    test_double_limits();
+    test_param_limits();
+    test_where();
+    test_control_chars();
     test_print_keys();
     int code = check_finish("test_deck");
     uhn_ctx_destroy(ctx);

@@ -87,7 +87,8 @@ int main(int argc, char **argv) {
     check_context("parse error through load");
     text = "[memory]\nn = 10\n[query]\ncount = -1\n";
     write_deck("count.ini", text, strlen(text), path, sizeof path);
-    snprintf(msg, sizeof msg, "%s:4: [query] count: -1 is out of range (must be >= 0)", path);
+    snprintf(msg, sizeof msg,
+             "%s:4: [query] count: -1 is out of range (must be in [0, 4294967295])", path);
     expect_load_error(path, 0, NULL, msg);
 
     check_context("override error through load");

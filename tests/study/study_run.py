@@ -10,10 +10,14 @@ results file's layout, and bad input. One case per CTest test:
            of the complete deck exits 0 and leaves the file untouched
   signal   SIGUSR1 to mpirun -n 2 once OUT.partial exists: exit 3 and a valid
            checkpoint; the resumed run bit-identical to an uninterrupted one;
+           SIGTERM to mpirun -n 2: exit 1 (Open MPI's, documented) and the same;
            SIGTERM to a singleton (no mpirun): exit 3
   layout   the file through h5py: dimension scales attached in order, every
            dataset's description and units, provenance, parameters (one
            attribute per deck key), effective_deck and deck
+  diskfull output.file on a 300 kB tmpfs that fills at the second checkpoint,
+           at 1 and 3 ranks: exit 1, one line, the first checkpoint resumable
+           (skipped, exit 77, where mount(2) is not allowed)
   errors   every bad input of ERRORS at --ranks R (the ONE_RANK variants at 1
            rank only), a few at once: exit 2, exactly one `uhn:` line naming
            the problem, no file left behind, an existing output unchanged;
@@ -42,7 +46,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from uhn_cli import (Runner, TestFailure, check, common_args, finish, main_wrapper,  # noqa: E402
                      program_stderr_lines)
 
-EXIT_INPUT, EXIT_SIGNAL = 2, 3
+EXIT_FAILURE, EXIT_INPUT, EXIT_SIGNAL = 1, 2, 3
+# Open MPI's mpirun exits 1 on a SIGTERM of its own, whatever the ranks did
+# (it cannot forward SIGTERM; README, "signals").
+EXIT_MPIRUN_SIGTERM = 1
+EXIT_SKIP = 77  # CTest's SKIP_RETURN_CODE of the diskfull case
 
 # Floating results at different rank counts: the bank's rows are split
 # differently, so the sums over n, the softmax normaliser and z are
@@ -394,6 +402,28 @@ def case_signal(runner, work, args):
     check_identical(out, ref, "resumed after SIGUSR1")
     check(attrs(out, "provenance")["resumes"] == 1, "resumes != 1 after one resumption")
 
+    # SIGTERM to mpirun: Open MPI cannot forward it; mpirun kills the ranks
+    # (SIGTERM, then SIGKILL after a second) and exits 1 (README, "signals").
+    # The checkpoint on disk is whole and resumes bit-identically.
+    # (16 points: mpirun takes a second or two to pass its SIGTERM on, and the
+    # study must not complete meanwhile)
+    slow16 = SLOW.replace("beta = 0.05, 1, 10, 20", "beta = 0.05, 1, 10, 20, 30, 40, 50, 60")
+    d, deck, ref16 = study_dir(work, "ref16", slow16)
+    run_ok(runner, R, [deck], d)
+    d, deck, out = study_dir(work, "term", slow16)
+    partial = out + ".partial"
+    cmd = [runner.mpiexec] + runner.pre + [runner.np_flag, str(R), runner.uhn, "run", deck]
+    p = start(cmd, runner.env, d)
+    rc, so, se = signal_when_partial(p, partial, signal.SIGTERM, runner.timeout, "SIGTERM to mpirun")
+    check(rc == EXIT_MPIRUN_SIGTERM, f"SIGTERM to mpirun: exit {rc}, expected the documented "
+                                     f"{EXIT_MPIRUN_SIGTERM}\nstdout:\n{so}\nstderr:\n{se}")
+    check(not os.path.exists(out), "OUT exists after a run stopped by SIGTERM to mpirun")
+    ndt = check_partial(partial, 2 * total)
+    compare_prefix(partial, ref16, ndt, "SIGTERM to mpirun")
+    run_ok(runner, R, [deck, "--resume"], d)
+    check(not os.path.exists(partial), "OUT.partial is left after the resumed run completed")
+    check_identical(out, ref16, "resumed after SIGTERM to mpirun")
+
     # SIGTERM to a singleton (uhn started without mpirun)
     out1 = os.path.join(work, "single.h5")
     deck1 = write_deck(work, "single.ini", SLOW, out=out1)
@@ -406,7 +436,8 @@ def case_signal(runner, work, args):
     check("stopped by SIGTERM" in line, f"SIGTERM message: {line!r}")
     check(not os.path.exists(out1), "OUT exists after a run stopped by SIGTERM")
     nd1 = check_partial(out1 + ".partial", total)
-    print(f"signal: SIGUSR1 stopped after {nd}/{total} points, resumed bit-identical; "
+    print(f"signal: SIGUSR1 stopped after {nd}/{total} points, resumed bit-identical; SIGTERM to "
+          f"mpirun after {ndt}/{2 * total} (exit {EXIT_MPIRUN_SIGTERM}), resumed bit-identical; "
           f"SIGTERM (singleton) after {nd1}/{total}")
 
 
@@ -548,6 +579,120 @@ def case_layout(runner, work, args):
 
 
 # ---------------------------------------------------------------------------
+# (e) full disk
+# ---------------------------------------------------------------------------
+
+# Four points whose checkpoint (~290 kB with 5 saved 28 x 28 images per point)
+# fits a 300 kB file system once, but not twice: the second checkpoint's
+# temporary file fills the disk while the first checkpoint is still there.
+DISKFULL = """\
+[memory]
+n = 20
+[network]
+similarity = dot
+beta = 1, 2, 3, 4
+[query]
+count = 5
+[experiment]
+trials = 1
+seed = 3
+[output]
+file = {out}
+save_images = 5
+quiet = on
+"""
+
+
+def case_diskfull(runner, work, args):
+    """At 1 and 3 ranks: output.file on a 300 kB tmpfs that fills while the
+    second checkpoint is written. Exit 1 (no signal, no core dump), one `uhn:`
+    line naming the full disk, the first checkpoint intact and resumable to
+    the same results as a run on a roomy disk. Needs mount(2) (root); without
+    it the test is skipped."""
+    for R in (1, 3):
+        ref_dir, deck, ref = study_dir(work, f"ref{R}", DISKFULL)
+        run_ok(runner, R, [deck], ref_dir)
+        small = os.path.join(work, f"tmpfs{R}")
+        os.mkdir(small)
+        m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", small],
+                           capture_output=True, text=True)
+        if m.returncode != 0:
+            print(f"SKIP: cannot mount a small tmpfs (needs root): {m.stderr.strip()}")
+            sys.exit(EXIT_SKIP)
+        try:
+            write_deck(small, "study.ini", DISKFULL, out="study.h5")
+            partial = os.path.join(small, "study.h5.partial")
+            rc, so, se = runner.run(R, ["run", "study.ini"], cwd=small)
+            what = f"full disk at {R} ranks"
+            check(rc == EXIT_FAILURE, f"{what}: exit {rc}, expected {EXIT_FAILURE}\n"
+                                      f"stdout:\n{so}\nstderr:\n{se}")
+            check("signal" not in se.lower() and "segmentation" not in se.lower(),
+                  f"{what}: a signal in stderr:\n{se}")
+            line = one_uhn_line(se, what)
+            check("No space left on device" in line and "study.h5" in line,
+                  f"{what}: the message does not name the full disk and the file: {line!r}")
+            left = sorted(os.listdir(small))
+            check(left == ["study.h5.partial", "study.ini"],
+                  f"{what}: files left on the full disk: {left}")
+            check(not [n for n in os.listdir(work) if n.startswith("core")], f"{what}: core dump")
+            nd = check_partial(partial, 4, 1)
+            compare_prefix(partial, ref, nd, what)
+            # a first checkpoint that does not fit at all: HDF5's own write
+            # fails (the writer's abort path); the old checkpoint is untouched
+            h = sha(partial)
+            rc, so, se = runner.run(R, ["run", "study.ini", "output.save_images=20",
+                                        "query.count=20", "--fresh"], cwd=small)
+            check(rc == EXIT_FAILURE, f"{what} (abort): exit {rc}, expected {EXIT_FAILURE}\n"
+                                      f"stdout:\n{so}\nstderr:\n{se}")
+            line = one_uhn_line(se, f"{what} (abort)")
+            check("No space left on device" in line, f"{what} (abort): {line!r}")
+            check(sorted(os.listdir(small)) == ["study.h5.partial", "study.ini"] and
+                  sha(partial) == h, f"{what} (abort): files {sorted(os.listdir(small))}, the "
+                                     f"checkpoint changed: {sha(partial) != h}")
+            # resumable: the same checkpoint on a roomy disk completes the study
+            res_dir = os.path.join(work, f"resume{R}")
+            os.mkdir(res_dir)
+            write_deck(res_dir, "study.ini", DISKFULL, out="study.h5")
+            shutil.copyfile(partial, os.path.join(res_dir, "study.h5.partial"))
+        finally:
+            subprocess.run(["umount", small], capture_output=True)
+        run_ok(runner, R, ["study.ini", "--resume"], res_dir)
+        check_identical(os.path.join(res_dir, "study.h5"), ref, f"resumed after {what}")
+    # A directory that turns read-only mid-run (a tmpfs remounted ro once the
+    # first checkpoint is there): one line with the system's reason, the
+    # checkpoint before it whole.
+    slow16 = SLOW.replace("beta = 0.05, 1, 10, 20", "beta = 0.05, 1, 10, 20, 30, 40, 50, 60")
+    ro = os.path.join(work, "tmpfs_ro")
+    os.mkdir(ro)
+    m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", ro],
+                       capture_output=True, text=True)
+    check(m.returncode == 0, f"mount: {m.stderr}")
+    try:
+        deck = write_deck(ro, "study.ini", slow16, out="study.h5")
+        partial = os.path.join(ro, "study.h5.partial")
+        cmd = [runner.mpiexec] + runner.pre + [runner.np_flag, "2", runner.uhn, "run", deck]
+        p = start(cmd, runner.env, ro)
+        t0 = time.time()
+        while not os.path.exists(partial) and p.poll() is None and time.time() - t0 < 60:
+            time.sleep(0.01)
+        r = subprocess.run(["mount", "-o", "remount,ro", ro], capture_output=True, text=True)
+        check(r.returncode == 0, f"remount ro: {r.stderr}")
+        rc, so, se = finish(p, runner.timeout, "read-only mid-run: no exit")
+        what = "read-only directory mid-run"
+        check(rc == EXIT_FAILURE, f"{what}: exit {rc}, expected {EXIT_FAILURE} (a system "
+                                  f"failure: the output was checked before any work)\n"
+                                  f"stdout:\n{so}\nstderr:\n{se}")
+        line = one_uhn_line(se, what)
+        check("Read-only file system" in line and "study.h5" in line,
+              f"{what}: the message does not give the system's reason: {line!r}")
+        check_partial(partial, 16)
+    finally:
+        subprocess.run(["umount", ro], capture_output=True)
+    print("diskfull: exit 1 with one line at 1 and 3 ranks; the checkpoint resumed bit-identical; "
+          "a directory turned read-only mid-run is named with its errno")
+
+
+# ---------------------------------------------------------------------------
 # (e) bad input
 # ---------------------------------------------------------------------------
 
@@ -663,6 +808,20 @@ def e_too_many_memories(r, w, deck, out):
         "[memory] n: 60001 memories, but the data set 'fashion-mnist:train' has only 60000"], "both"
 
 
+def e_engine_error_names_deck_key(r, w, deck, out):
+    # the engine's domain error, in the deck's words: its key, never a `uhn recall` flag
+    return [deck, "network.similarity=euclidean", "network.separation=log"], [
+        "override 'network.separation=log': [network] separation: 'log' needs positive scores, "
+        "but memory", "score mode 'uhn'", "!--"], "absent"
+
+
+def e_steps_wrap(r, w, deck, out):
+    # 2^32 + 1 once ran as 1 step and was recorded as 4294967297
+    return [deck, "network.steps=4294967297"], [
+        "override 'network.steps=4294967297': [network] steps: 4294967297 is out of range "
+        "(must be in [1, 2147483647])"], "both"
+
+
 def e_unknown_key(r, w, deck, out):
     bad = os.path.join(w, "unknown_key.ini")
     with open(deck) as f:
@@ -676,11 +835,143 @@ def e_unknown_override(r, w, deck, out):
     return [deck, "network.betta=2"], ["override 'network.betta=2'", "betta"], "both"
 
 
+# Tampered results: a file is trusted only when every point it marks done holds
+# its data and `complete` agrees with `done`.
+BETA12 = "network.beta=1, 2"  # TINY with two points: n=20 beta=1 and n=20 beta=2
+
+
+def make_partial(runner, work):
+    """A checkpoint of TINY (seed 1) with BETA12: point 0 done, point 1 not."""
+    dst = os.path.join(work, "partial_beta12.h5")
+    if os.path.exists(dst):
+        return dst
+    tmp = os.path.join(work, "makepartial")
+    os.mkdir(tmp)
+    out = os.path.join(tmp, "r.h5")
+    run_ok(runner, 1, [write_deck(tmp, "r.ini", TINY, out=out, seed=1), BETA12, "--max-points",
+                       "1"], tmp, want=EXIT_SIGNAL)
+    shutil.move(out + ".partial", dst)
+    shutil.rmtree(tmp)
+    return dst
+
+
+def tampered(src, dst, edit):
+    """Copies src to dst and applies edit(h5py.File) to the copy."""
+    shutil.copyfile(src, dst)
+    with h5py.File(dst, "r+") as f:
+        edit(f)
+
+
+def set_entry(name, index, value):
+    def edit(f):
+        a = f[name][...]
+        a.flat[index] = value
+        f[name][...] = a
+    return edit
+
+
+DAMAGED = "the file is damaged: remove it or run with --fresh"
+
+
+def e_tamper_done_undone(r, w, deck, out):
+    """done = 1 on a point that was never computed."""
+    tampered(make_partial(r, w), out + ".partial", set_entry("done", 1, 1))
+    return [deck, BETA12], [f"'{out}.partial': point 1 (n=20 beta=2) is marked done but its "
+                            f"frac_correct is nan", DAMAGED], "both"
+
+
+def e_tamper_complete_partial(r, w, deck, out):
+    """complete = 1 on a checkpoint with a point not done."""
+    tampered(make_partial(r, w), out + ".partial",
+             lambda f: f.attrs.modify("complete", np.int64(1)))
+    return [deck, BETA12], [f"'{out}.partial' is marked complete but point 1 (n=20 beta=2) is "
+                            f"not done", DAMAGED], "both"
+
+
+def e_tamper_nan(r, w, deck, out):
+    """NaN in a per-trial result of a done point of a complete file."""
+    res = os.path.join(w, "nan.h5")
+    tampered(make_results(r, w, seed=1), res, set_entry("per_trial/sq_error", 0, np.nan))
+    return [deck], [f"'{out}': point 0 (n=20) is marked done but its per_trial/sq_error[trial 0] "
+                    f"is nan", DAMAGED], res
+
+
+def e_tamper_counts(r, w, deck, out):
+    """Outcome counts that do not sum to the queries."""
+    res = os.path.join(w, "counts.h5")
+    tampered(make_results(r, w, seed=1), res, set_entry("count_wrong", 0, 3))
+    return [deck], [f"'{out}': point 0 (n=20) is marked done but its outcome counts sum to",
+                    "not the 5 of 1 trials x 5 queries", DAMAGED], res
+
+
+def e_tamper_deleted(r, w, deck, out):
+    """A result dataset deleted from a checkpoint."""
+    tampered(make_partial(r, w), out + ".partial", lambda f: f.__delitem__("per_trial/mse"))
+    return [deck, BETA12], [f"'{out}.partial': dataset 'per_trial/mse' is missing", DAMAGED], "both"
+
+
+# output.file (or its checkpoint) naming an input of the run: refused before
+# any work, with or without --fresh, by path, symbolic link or hard link; the
+# input is unchanged (check_error compares every file's sha256).
+def image_set(w):
+    """A small hdf5:FILE image set (30 random 8 x 8 images) in w."""
+    path = os.path.join(w, "images.h5")
+    with h5py.File(path, "w") as f:
+        f["images"] = np.random.default_rng(5).integers(0, 256, (30, 8, 8), dtype=np.uint8)
+    return path
+
+
+def same_file(w, target, how):
+    if how == "path":
+        return target
+    link = os.path.join(w, "link_" + os.path.basename(target))
+    (os.symlink if how == "symlink" else os.link)(target, link)
+    return link
+
+
+def refuse_deck(how, fresh):
+    def case(r, w, deck, out):
+        o = same_file(w, deck, how)
+        return [deck, f"output.file={o}"] + (["--fresh"] if fresh else []), [
+            f"[output] file: '{o}' is the deck '{deck}'; refusing to replace it",
+            "!--fresh"], "absent"
+    return case
+
+
+def refuse_data(how):
+    def case(r, w, deck, out):
+        data = image_set(w)
+        o = same_file(w, data, how)
+        return [deck, f"data.source=hdf5:{data}", f"output.file={o}", "--fresh"], [
+            f"[output] file: '{o}' is the data set '{data}'; refusing to replace it",
+            "!--fresh"], "absent"
+    return case
+
+
+def e_refuse_partial_is_deck(r, w, deck, out):
+    """OUT.partial a hard link to the deck (OUT itself is new)."""
+    o = os.path.join(w, "new.h5")
+    os.link(deck, o + ".partial")
+    return [deck, f"output.file={o}"], [
+        f"'{o}.partial' (the checkpoint) is the deck '{deck}'; refusing to replace it"], "absent"
+
+
+def e_refuse_deck_is_data(r, w, deck, out):
+    """The reverse is harmless: a deck that names itself as data is only read
+    (and refused as a data set that is not HDF5)."""
+    return [deck, f"data.source=hdf5:{deck}"], ["is not", "!refusing to replace"], "both"
+
+
+for _how in ("path", "symlink", "hardlink"):
+    globals()[f"e_refuse_deck_{_how}"] = refuse_deck(_how, True)
+    globals()[f"e_refuse_data_{_how}"] = refuse_data(_how)
+e_refuse_deck_no_fresh = refuse_deck("path", False)
+
 ERRORS = {k[2:]: v for k, v in sorted(globals().items()) if k.startswith("e_")}
 # Variants of the cases above, run at 1 rank only (an error run under mpirun
 # costs ~2 s of launcher time; the suite keeps to ~90 s on 2 cores).
 ONE_RANK = {"no_deck_overrides", "max_points_missing", "two_decks", "partial_not_hdf5",
-            "unknown_override"}
+            "unknown_override", "tamper_counts", "refuse_deck_no_fresh", "refuse_deck_is_data"}
 
 
 def check_error(runner, ranks, work, name, argv, culprits, existing):
@@ -691,8 +982,11 @@ def check_error(runner, ranks, work, name, argv, culprits, existing):
     check(rc == EXIT_INPUT, f"{what}: exit {rc}, expected {EXIT_INPUT}\nstdout:\n{so}\n"
                             f"stderr:\n{se}")
     line = one_uhn_line(se, what)
-    for c in culprits:
-        check(c in line, f"{what}: the message does not contain {c!r}: {line!r}")
+    for c in culprits:  # "!TEXT": the message must not contain TEXT
+        if c.startswith("!"):
+            check(c[1:] not in line, f"{what}: the message contains {c[1:]!r}: {line!r}")
+        else:
+            check(c in line, f"{what}: the message does not contain {c!r}: {line!r}")
     after = {n: sha(os.path.join(work, n)) for n in os.listdir(work)
              if os.path.isfile(os.path.join(work, n))}
     check(sorted(after) == sorted(before), f"{what}: files left behind or removed: "
@@ -750,7 +1044,7 @@ def case_errors(runner, work, args):
 # ---------------------------------------------------------------------------
 
 CASES = {"ranks": case_ranks, "resume": case_resume, "signal": case_signal, "layout": case_layout,
-         "errors": case_errors}
+         "diskfull": case_diskfull, "errors": case_errors}
 
 
 def main():
