@@ -379,50 +379,46 @@ def signal_when_partial(p, partial, sig, timeout, what):
     return finish(p, timeout, f"{what}: no exit {timeout} s after the signal")
 
 
-def case_signal(runner, work, args):
-    R, total = 2, 8
-    d, deck, ref = study_dir(work, "ref", SLOW)
-    run_ok(runner, R, [deck], d)
-    d, deck, out = study_dir(work, "sig", SLOW)
-    partial = out + ".partial"
+# SLOW with 16 points: mpirun takes a second or two to pass a SIGTERM on, and
+# the study must not complete meanwhile.
+SLOW16 = SLOW.replace("beta = 0.05, 1, 10, 20", "beta = 0.05, 1, 10, 20, 30, 40, 50, 60")
 
+
+def interrupt_and_resume(runner, work, name, text, sig, want_rc, total, R=2):
+    """Runs deck `text` at R ranks under mpirun, sends sig to mpirun once the
+    first checkpoint exists, checks the exit status, then resumes and checks
+    the result is bit-identical to an uninterrupted run. Returns (points done
+    at the stop, the stderr of the stopped run)."""
+    d, deck, ref = study_dir(work, f"{name}_ref", text)
+    run_ok(runner, R, [deck], d)
+    d, deck, out = study_dir(work, name, text)
+    partial = out + ".partial"
     cmd = [runner.mpiexec] + runner.pre + [runner.np_flag, str(R), runner.uhn, "run", deck]
     p = start(cmd, runner.env, d)
-    rc, so, se = signal_when_partial(p, partial, signal.SIGUSR1, runner.timeout, "SIGUSR1")
-    check(rc == EXIT_SIGNAL, f"SIGUSR1 to mpirun: exit {rc}, expected {EXIT_SIGNAL}\n"
-                             f"stdout:\n{so}\nstderr:\n{se}")
+    rc, so, se = signal_when_partial(p, partial, sig, runner.timeout, name)
+    check(rc == want_rc, f"{name}: exit {rc}, expected {want_rc}\nstdout:\n{so}\nstderr:\n{se}")
+    check(not os.path.exists(out), f"{name}: OUT exists after a stopped run")
+    nd = check_partial(partial, total)
+    compare_prefix(partial, ref, nd, name)
+    run_ok(runner, R, [deck, "--resume"], d)
+    check(not os.path.exists(partial), f"{name}: OUT.partial is left after the resumed run")
+    check_identical(out, ref, f"resumed after {name}")
+    check(attrs(out, "provenance")["resumes"] == 1, f"{name}: resumes != 1 after one resumption")
+    return nd, se
+
+
+def case_signal(runner, work, args):
+    total = 8
+    nd, se = interrupt_and_resume(runner, work, "SIGUSR1", SLOW, signal.SIGUSR1, EXIT_SIGNAL,
+                                  total)
     line = one_uhn_line(se, "SIGUSR1")
     check("stopped by SIGUSR1" in line and "'study.h5.partial'" in line,
           f"SIGUSR1 message: {line!r}")
-    check(not os.path.exists(out), "OUT exists after a run stopped by a signal")
-    nd = check_partial(partial, total)
-    compare_prefix(partial, ref, nd, "SIGUSR1")
-    run_ok(runner, R, [deck, "--resume"], d)
-    check(not os.path.exists(partial), "OUT.partial is left after the resumed run completed")
-    check_identical(out, ref, "resumed after SIGUSR1")
-    check(attrs(out, "provenance")["resumes"] == 1, "resumes != 1 after one resumption")
-
     # SIGTERM to mpirun: Open MPI cannot forward it; mpirun kills the ranks
     # (SIGTERM, then SIGKILL after a second) and exits 1 (README, "signals").
     # The checkpoint on disk is whole and resumes bit-identically.
-    # (16 points: mpirun takes a second or two to pass its SIGTERM on, and the
-    # study must not complete meanwhile)
-    slow16 = SLOW.replace("beta = 0.05, 1, 10, 20", "beta = 0.05, 1, 10, 20, 30, 40, 50, 60")
-    d, deck, ref16 = study_dir(work, "ref16", slow16)
-    run_ok(runner, R, [deck], d)
-    d, deck, out = study_dir(work, "term", slow16)
-    partial = out + ".partial"
-    cmd = [runner.mpiexec] + runner.pre + [runner.np_flag, str(R), runner.uhn, "run", deck]
-    p = start(cmd, runner.env, d)
-    rc, so, se = signal_when_partial(p, partial, signal.SIGTERM, runner.timeout, "SIGTERM to mpirun")
-    check(rc == EXIT_MPIRUN_SIGTERM, f"SIGTERM to mpirun: exit {rc}, expected the documented "
-                                     f"{EXIT_MPIRUN_SIGTERM}\nstdout:\n{so}\nstderr:\n{se}")
-    check(not os.path.exists(out), "OUT exists after a run stopped by SIGTERM to mpirun")
-    ndt = check_partial(partial, 2 * total)
-    compare_prefix(partial, ref16, ndt, "SIGTERM to mpirun")
-    run_ok(runner, R, [deck, "--resume"], d)
-    check(not os.path.exists(partial), "OUT.partial is left after the resumed run completed")
-    check_identical(out, ref16, "resumed after SIGTERM to mpirun")
+    ndt, _ = interrupt_and_resume(runner, work, "SIGTERM_to_mpirun", SLOW16, signal.SIGTERM,
+                                  EXIT_MPIRUN_SIGTERM, 2 * total)
 
     # SIGTERM to a singleton (uhn started without mpirun)
     out1 = os.path.join(work, "single.h5")
@@ -661,14 +657,13 @@ def case_diskfull(runner, work, args):
     # A directory that turns read-only mid-run (a tmpfs remounted ro once the
     # first checkpoint is there): one line with the system's reason, the
     # checkpoint before it whole.
-    slow16 = SLOW.replace("beta = 0.05, 1, 10, 20", "beta = 0.05, 1, 10, 20, 30, 40, 50, 60")
     ro = os.path.join(work, "tmpfs_ro")
     os.mkdir(ro)
     m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", ro],
                        capture_output=True, text=True)
     check(m.returncode == 0, f"mount: {m.stderr}")
     try:
-        deck = write_deck(ro, "study.ini", slow16, out="study.h5")
+        deck = write_deck(ro, "study.ini", SLOW16, out="study.h5")
         partial = os.path.join(ro, "study.h5.partial")
         cmd = [runner.mpiexec] + runner.pre + [runner.np_flag, "2", runner.uhn, "run", deck]
         p = start(cmd, runner.env, ro)
