@@ -180,7 +180,7 @@ static int study_setup(study *s) {
     s->threshold = uhn_threshold(
         uhn_deck_double(d, UHN_KEY_EXPERIMENT_THRESHOLD, 0),
         !strcmp(uhn_deck_str(d, UHN_KEY_EXPERIMENT_THRESHOLD_SCALE, 0), "pixels"), s->Ko);
-    UHN_CALL(uhn_h5_check_output(ctx, s->out, "[output] file"));
+    UHN_CALL(uhn_h5_check_output(ctx, s->out, uhn_deck_where(d, UHN_KEY_OUTPUT_FILE)));
     UHN_CALL(check_not_input(s));
 
     int64_t qmax = queries_for(s, nmax);
