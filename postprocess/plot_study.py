@@ -43,11 +43,11 @@ import sys
 
 import numpy as np
 
-AXES = ["n", "similarity", "separation", "beta", "param", "cue_only", "level"]
-X_PREFERENCE = ["n", "level", "beta", "param"]
+# The sweep axes are read from the file: the dimension scales attached to the
+# metric's dataset, in order, each with its `axis_scale` attribute (linear, log,
+# category) written from uhn's deck-key table; none is listed here.
+X_PREFERENCE = ["n", "level", "beta", "param"]  # the default x axis, where present
 METRICS = ["frac_correct", "mse", "dssim", "sq_error"]
-STRING_AXES = ("similarity", "separation")
-LOG_AXES = ("n", "beta")
 IMAGE_SETS = ("query", "retrieved", "truth", "image_index", "recalled_index", "sq_error",
               "outcome")
 OUTCOMES = {0: "correct", 1: "wrong", 2: "metastable"}
@@ -80,15 +80,22 @@ class Study:
         with f:
             if "effective_deck" not in f.attrs:
                 raise UsageError(f"{path} is not a uhn results file (no effective_deck attribute)")
-            missing = [a for a in AXES + [metric, metric + "_std", "done"] if a not in f]
+            missing = [a for a in [metric, metric + "_std", "done"] if a not in f]
             if missing:
                 raise UsageError(f"{path} is not a uhn results file (no dataset {missing[0]})")
+            dims = f[metric].dims
+            self.axes = [dims[i].label for i in range(len(dims))]
+            if not all(self.axes) or any(a not in f for a in self.axes):
+                raise UsageError(f"{path} is not a uhn results file ({metric} has no labelled "
+                                 f"dimension scales)")
+            self.log_axes = {a for a in self.axes
+                             if _str(f[a].attrs.get("axis_scale", "")) == "log"}
             self.path = path
             self.deck_name = _str(f.attrs.get("deck_name", os.path.basename(path)))
             self.complete = int(f.attrs.get("complete", 1)) != 0
             self.trials = int(f.attrs.get("trials", 0))
             self.values = {}
-            for a in AXES:
+            for a in self.axes:
                 d = f[a]
                 if d.dtype.kind in "OSU":
                     self.values[a] = [_str(v) for v in d[()]]
@@ -100,11 +107,11 @@ class Study:
             self.done = np.asarray(f["done"][()]).astype(bool)
             self.saved_images = 0  # saved queries per point (output.save_images)
             if "images" in f and "retrieved" in f["images"]:
-                self.saved_images = int(f["images/retrieved"].shape[len(AXES)])
+                self.saved_images = int(f["images/retrieved"].shape[len(self.axes)])
         self.shape = self.done.shape
         self.mean[~self.done] = np.nan
         self.std[~self.done] = np.nan
-        if self.mean.shape != tuple(len(self.values[a]) for a in AXES):
+        if self.mean.shape != tuple(len(self.values[a]) for a in self.axes):
             raise UsageError(f"{path} is not a uhn results file (the shape of {metric} "
                              f"does not match the axes)")
         self.npoints = int(self.done.size)
@@ -130,7 +137,7 @@ def _str(v):
 
 def fmt_value(axis, v):
     """An axis value as the deck would spell it."""
-    if axis in STRING_AXES:
+    if isinstance(v, str):  # a category (similarity, separation)
         return v
     if axis == "cue_only":
         return "on" if v else "off"
@@ -145,7 +152,7 @@ def series_label(axes, values):
     """A line's legend label: "euclidean, cue-only", "dot", "n=100, beta=10"."""
     parts = []
     for a, v in zip(axes, values):
-        if a in STRING_AXES:
+        if isinstance(v, str):
             parts.append(v)
         elif a == "cue_only":
             if v:
@@ -159,7 +166,7 @@ def series_label(axes, values):
 
 def value_matches(axis, v, text):
     t = text.strip()
-    if axis in STRING_AXES:
+    if isinstance(v, str):
         return v == t
     if axis == "cue_only":
         on = {"on": 1, "1": 1, "true": 1, "yes": 1, "off": 0, "0": 0, "false": 0, "no": 0}
@@ -177,14 +184,14 @@ def value_matches(axis, v, text):
 
 def selection(study, where):
     """The kept indices of every axis after the --where filters."""
-    keep = {a: list(range(len(study.values[a]))) for a in AXES}
+    keep = {a: list(range(len(study.values[a]))) for a in study.axes}  # in file order
     for w in where:
         axis, sep, vals = w.partition("=")
         axis = axis.strip()
         if not sep:
             raise UsageError(f"--where {w}: expected AXIS=VALUE[,VALUE...]")
-        if axis not in AXES:
-            raise UsageError(f"unknown axis '{axis}' in --where (axes: {', '.join(AXES)})")
+        if axis not in study.axes:
+            raise UsageError(f"unknown axis '{axis}' in --where (axes: {', '.join(study.axes)})")
         wanted = [t for t in vals.split(",") if t.strip()]
         keep[axis] = [i for i in keep[axis]
                       if any(value_matches(axis, study.values[axis][i], t) for t in wanted)]
@@ -195,18 +202,19 @@ def selection(study, where):
 
 
 def choose_x(keep, x):
+    axes = list(keep)
     if x is not None:
-        if x not in AXES:
-            raise UsageError(f"unknown axis '{x}' (axes: {', '.join(AXES)})")
+        if x not in axes:
+            raise UsageError(f"unknown axis '{x}' (axes: {', '.join(axes)})")
         return x
-    for a in X_PREFERENCE + AXES:
+    for a in [a for a in X_PREFERENCE if a in keep] + axes:
         if len(keep[a]) > 1:
             return a
-    return "n"
+    return axes[0]
 
 
 def line_axes(keep, x):
-    return [a for a in AXES if a != x and len(keep[a]) > 1]
+    return [a for a in keep if a != x and len(keep[a]) > 1]
 
 
 def combinations(study, keep, lines):
@@ -218,7 +226,7 @@ def combinations(study, keep, lines):
 def point_index(keep, x, xi, lines, idx):
     """The full axis index of a point: the line axes at idx, x at xi, the rest first kept."""
     full = []
-    for a in AXES:
+    for a in keep:
         if a == x:
             full.append(xi)
         elif a in lines:
@@ -229,7 +237,7 @@ def point_index(keep, x, xi, lines, idx):
 
 
 def is_numeric_x(study, keep, x):
-    if x in STRING_AXES or x == "cue_only":
+    if x == "cue_only" or any(isinstance(study.values[x][i], str) for i in keep[x]):
         return False
     return not any(isinstance(study.values[x][i], float) and math.isnan(study.values[x][i])
                    for i in keep[x])
@@ -238,7 +246,7 @@ def is_numeric_x(study, keep, x):
 def fixed_description(study, keep, x, lines):
     """"separation=softmax, beta=1, ..." for the axes with one kept value."""
     parts = []
-    for a in AXES:
+    for a in study.axes:
         if a == x or a in lines:
             continue
         parts.append(f"{a}={fmt_value(a, study.values[a][keep[a][0]])}")
@@ -287,7 +295,7 @@ def plot(study, keep, x, metric, out):
     numeric = is_numeric_x(study, keep, x)
     xvals = [study.values[x][i] for i in keep[x]]
     pos = [float(v) for v in xvals] if numeric else list(range(len(xvals)))
-    log = (numeric and x in LOG_AXES and min(pos) > 0 and max(pos) / min(pos) > 10)
+    log = (numeric and x in study.log_axes and min(pos) > 0 and max(pos) / min(pos) > 10)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     nlines = 0
     for idx, vals in combinations(study, keep, lines):
@@ -337,7 +345,7 @@ def plot_images(study, keep, out, npoints, nqueries):
                          f"output.save_images > 0)")
     nq = max(1, min(nqueries, study.saved_images))
     chosen = []
-    for p in itertools.product(*(keep[a] for a in AXES)):
+    for p in itertools.product(*(keep[a] for a in study.axes)):
         if study.done[p]:
             data = study.read_images(p, nq)
             if (data["image_index"] >= 0).any():
@@ -350,12 +358,12 @@ def plot_images(study, keep, out, npoints, nqueries):
     lo, hi = float(np.nanmin(truth)), float(np.nanmax(truth))
     if not hi > lo:
         hi = lo + 1.0
-    varying = [a for a in AXES if len(keep[a]) > 1]
+    varying = [a for a in study.axes if len(keep[a]) > 1]
     fig = plt.figure(figsize=(1.5 * nq + 0.8, 5.0 * len(chosen)), layout="constrained")
     subs = fig.subfigures(len(chosen), 1, squeeze=False)[:, 0]
     for sub, (p, d) in zip(subs, chosen):
-        label = ", ".join(f"{a}={fmt_value(a, study.values[a][p[AXES.index(a)]])}"
-                          for a in (varying or ["n"]))
+        label = ", ".join(f"{a}={fmt_value(a, study.values[a][p[study.axes.index(a)]])}"
+                          for a in (varying or study.axes[:1]))
         sub.suptitle(label, fontsize=10)
         axs = sub.subplots(3, nq, squeeze=False)
         for j in range(nq):
@@ -389,7 +397,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results", help="results file of `uhn run` (or its OUT.partial)")
-    ap.add_argument("--x", default=None, help="the x axis: one of " + ", ".join(AXES))
+    ap.add_argument("--x", default=None, help="the x axis: one of the file's sweep axes (its "
+                    "dimension scales: n, similarity, separation, beta, param, cue_only, level)")
     ap.add_argument("--y", default="frac_correct", help="the metric: one of " + ", ".join(METRICS))
     ap.add_argument("--out", default=None, help="the plot (PNG)")
     ap.add_argument("--table", action="store_true", help="print a markdown table on stdout")
@@ -404,8 +413,6 @@ def main(argv=None):
     try:
         if args.y not in METRICS:
             raise UsageError(f"unknown metric '{args.y}' (metrics: {', '.join(METRICS)})")
-        if args.x is not None and args.x not in AXES:
-            raise UsageError(f"unknown axis '{args.x}' (axes: {', '.join(AXES)})")
         study = Study(args.results, args.y)
         keep = selection(study, args.where)
         x = choose_x(keep, args.x)

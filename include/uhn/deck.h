@@ -77,6 +77,17 @@ typedef enum {
     UHN_DECK_UINT64
 } uhn_deck_type;
 
+/* How many values a key takes. A key that takes a list is not necessarily a
+ * sweep axis (a list of trajectory steps is a list): only AXIS keys are swept. */
+typedef enum { UHN_DECK_SCALAR = 0, UHN_DECK_LIST = 1, UHN_DECK_AXIS = 2 } uhn_deck_arity;
+
+/* How an axis is drawn (written on its HDF5 dimension scale as `axis_scale`,
+ * which the plotting reads): numbers on a linear or log axis, or categories. */
+typedef enum { UHN_AXIS_LINEAR = 0, UHN_AXIS_LOG = 1, UHN_AXIS_CATEGORY = 2 } uhn_axis_scale;
+
+/* The name of an axis scale kind ("linear", "log", "category"). */
+const char *uhn_axis_scale_name(uhn_axis_scale s);
+
 typedef struct uhn_deck uhn_deck; /* opaque; owns its text and values */
 
 /*
@@ -129,9 +140,15 @@ int uhn_deck_bool(const uhn_deck *d, uhn_deck_key_id key, int j);
 uint64_t uhn_deck_u64(const uhn_deck *d, uhn_deck_key_id key, int j);
 const char *uhn_deck_str(const uhn_deck *d, uhn_deck_key_id key, int j);
 
-/* The sweep: axes (list keys, in table order) and their product. */
+/* The sweep: axes (the AXIS keys, in table order) and their product. */
 int uhn_deck_naxes(void);
 uhn_deck_key_id uhn_deck_axis(int i); /* the key of axis i */
+/* Everything a writer or a plot needs of a key, from the one table: its value
+ * type, arity, axis scale kind, description and units. Not collective. */
+uhn_deck_type uhn_deck_key_type(uhn_deck_key_id key);
+uhn_deck_arity uhn_deck_key_arity(uhn_deck_key_id key);
+uhn_axis_scale uhn_deck_key_scale(uhn_deck_key_id key);
+const char *uhn_deck_key_desc(uhn_deck_key_id key);
 int64_t uhn_deck_npoints(const uhn_deck *d);
 
 /*

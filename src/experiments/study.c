@@ -145,6 +145,9 @@ static int study_setup(study *s) {
     snprintf(s->out, sizeof s->out, "%s", uhn_deck_str(d, UHN_KEY_OUTPUT_FILE, 0));
     snprintf(s->partial, sizeof s->partial, "%s.partial", s->out);
     s->npoints = uhn_deck_npoints(d);
+    if (uhn_deck_naxes() != STUDY_NAXES) /* the key table declares the axes; this is a size */
+        return uhn_fail(ctx, UHN_EINTERNAL, "the deck has %d axes; study arrays hold %d",
+                        uhn_deck_naxes(), STUDY_NAXES);
     for (int a = 0; a < STUDY_NAXES; ++a) s->dims[a] = uhn_deck_count(d, uhn_deck_axis(a));
 
     /* memory.n, trials and save_images are bounded by the deck's key table */

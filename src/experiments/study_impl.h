@@ -8,9 +8,9 @@
 
 #include "uhn/uhn.h"
 
-#define STUDY_NAXES                                                                                \
-    7 /* the deck's sweep axes; "trial" is the 8th dimension of per-trial arrays                   \
-       */
+/* The size of the sweep arrays: the number of AXIS keys of the deck's key
+ * table (checked at set-up); "trial" is the next dimension of per-trial arrays. */
+#define STUDY_NAXES  7
 #define STUDY_FORMAT 1
 
 /* Per-point statistics over trials, in this order in the file. */

@@ -53,14 +53,6 @@ static const char *const stat_units[NSTAT] = {"fraction",
 static const char *const trial_names[NTRIAL] = {"frac_correct", "sq_error", "mse", "dssim"};
 static const char *const count_names[UHN_OUTCOME_COUNT] = {"count_correct", "count_wrong",
                                                            "count_metastable"};
-static const char *const axis_desc[STUDY_NAXES] = {
-    "memories stored per trial",
-    "similarity function (spec §1)",
-    "separation function (spec §3)",
-    "inverse temperature beta",
-    "parameter of the separation (power p, topk k, threshold t); NaN = its default",
-    "1 when similarities use the known pixels of the query only (spec §1)",
-    "corruption level of the queries"};
 
 /* What follows the sweep axes in the shape of a result dataset. */
 typedef enum { SHAPE_POINT, SHAPE_TRIAL, SHAPE_QUERY, SHAPE_KEY_IMAGE, SHAPE_VALUE_IMAGE } shape;
@@ -377,20 +369,29 @@ static int put_scale(wctx *c, int a) {
     hsize_t n = (hsize_t)s->trials;
     void *buf = NULL;
     hid_t mt = H5T_NATIVE_INT64, st = -1;
+    /* Everything about an axis comes from its deck key (src/io/deck_keys.c):
+     * name, value type, description, units and how plots draw it. */
     uhn_deck_key_id k = UHN_KEY_COUNT;
+    uhn_deck_type type = UHN_DECK_INT;
+    char descbuf[512];
     if (a < STUDY_NAXES) {
         k = uhn_deck_axis(a);
         uhn_deck_entry e;
         uhn_deck_entry_at(d, (int)k, &e);
         name = e.key;
-        desc = axis_desc[a];
+        type = uhn_deck_key_type(k);
+        snprintf(descbuf, sizeof descbuf, "%s%s", uhn_deck_key_desc(k),
+                 type == UHN_DECK_BOOL     ? " (1 = on)"
+                 : type == UHN_DECK_DOUBLE ? " (NaN = the default)"
+                                           : "");
+        desc = descbuf;
         units = e.units;
         n = (hsize_t)s->dims[a];
     }
     int64_t *iv = NULL;
     double *dv = NULL;
     const char **sv = NULL;
-    if (k == UHN_KEY_NETWORK_SIMILARITY || k == UHN_KEY_NETWORK_SEPARATION) {
+    if (type == UHN_DECK_NAME || type == UHN_DECK_STRING) {
         sv = malloc(n * sizeof *sv);
         for (hsize_t j = 0; sv && j < n; ++j) sv[j] = uhn_deck_str(d, k, (int)j);
         st = H5Tcopy(H5T_C_S1);
@@ -398,8 +399,7 @@ static int put_scale(wctx *c, int a) {
         H5Tset_cset(st, H5T_CSET_UTF8);
         mt = st;
         buf = sv;
-    } else if (k == UHN_KEY_NETWORK_BETA || k == UHN_KEY_NETWORK_PARAM ||
-               k == UHN_KEY_QUERY_LEVEL) {
+    } else if (type == UHN_DECK_DOUBLE) {
         dv = malloc(n * sizeof *dv);
         for (hsize_t j = 0; dv && j < n; ++j) dv[j] = uhn_deck_double(d, k, (int)j);
         mt = H5T_NATIVE_DOUBLE;
@@ -407,9 +407,10 @@ static int put_scale(wctx *c, int a) {
     } else {
         iv = malloc(n * sizeof *iv);
         for (hsize_t j = 0; iv && j < n; ++j)
-            iv[j] = k == UHN_KEY_COUNT              ? (int64_t)j
-                    : k == UHN_KEY_NETWORK_CUE_ONLY ? uhn_deck_bool(d, k, (int)j)
-                                                    : uhn_deck_int(d, k, (int)j);
+            iv[j] = k == UHN_KEY_COUNT        ? (int64_t)j
+                    : type == UHN_DECK_BOOL   ? uhn_deck_bool(d, k, (int)j)
+                    : type == UHN_DECK_UINT64 ? (int64_t)uhn_deck_u64(d, k, (int)j)
+                                              : uhn_deck_int(d, k, (int)j);
         buf = iv;
     }
     int ok = buf != NULL;
@@ -428,6 +429,9 @@ static int put_scale(wctx *c, int a) {
     free(iv), free(dv), free(sv);
     if (!ok) return h5fail(s, "axis", name, err);
     UHN_CALL(uhn_h5_attr_string(c->w, name, "description", desc));
+    if (k != UHN_KEY_COUNT) /* how plots draw it: read back by postprocess/plot_study.py */
+        UHN_CALL(uhn_h5_attr_string(c->w, name, "axis_scale",
+                                    uhn_axis_scale_name(uhn_deck_key_scale(k))));
     return uhn_h5_attr_string(c->w, name, "units", units);
 }
 

@@ -764,29 +764,49 @@ const char *uhn_deck_str(const uhn_deck *d, uhn_deck_key_id key, int j) {
     return d->str[key][j];
 }
 
+const char *uhn_axis_scale_name(uhn_axis_scale s) {
+    return s == UHN_AXIS_LOG ? "log" : s == UHN_AXIS_CATEGORY ? "category" : "linear";
+}
+
+static const deck_key *key_at(uhn_deck_key_id key) {
+    return key >= 0 && key < UHN_KEY_COUNT ? &uhn_deck_keys[key] : NULL;
+}
+uhn_deck_type uhn_deck_key_type(uhn_deck_key_id key) {
+    return key_at(key) ? key_at(key)->type : UHN_DECK_STRING;
+}
+uhn_deck_arity uhn_deck_key_arity(uhn_deck_key_id key) {
+    return key_at(key) ? key_at(key)->list : UHN_DECK_SCALAR;
+}
+uhn_axis_scale uhn_deck_key_scale(uhn_deck_key_id key) {
+    return key_at(key) ? key_at(key)->scale : UHN_AXIS_LINEAR;
+}
+const char *uhn_deck_key_desc(uhn_deck_key_id key) {
+    return key_at(key) ? key_at(key)->desc : "";
+}
+
 int uhn_deck_naxes(void) {
     int n = 0;
-    for (int k = 0; k < UHN_KEY_COUNT; ++k) n += uhn_deck_keys[k].list;
+    for (int k = 0; k < UHN_KEY_COUNT; ++k) n += uhn_deck_keys[k].list == UHN_DECK_AXIS;
     return n;
 }
 
 uhn_deck_key_id uhn_deck_axis(int i) {
     for (int k = 0; k < UHN_KEY_COUNT; ++k)
-        if (uhn_deck_keys[k].list && i-- == 0) return (uhn_deck_key_id)k;
+        if (uhn_deck_keys[k].list == UHN_DECK_AXIS && i-- == 0) return (uhn_deck_key_id)k;
     return UHN_KEY_COUNT;
 }
 
 int64_t uhn_deck_npoints(const uhn_deck *d) {
     int64_t n = 1;
     for (int k = 0; k < UHN_KEY_COUNT; ++k)
-        if (uhn_deck_keys[k].list) n *= d->count[k];
+        if (uhn_deck_keys[k].list == UHN_DECK_AXIS) n *= d->count[k];
     return n;
 }
 
 void uhn_deck_point(const uhn_deck *d, int64_t p, int idx[UHN_KEY_COUNT]) {
     for (int k = UHN_KEY_COUNT - 1; k >= 0; --k) {
         idx[k] = 0;
-        if (!uhn_deck_keys[k].list) continue;
+        if (uhn_deck_keys[k].list != UHN_DECK_AXIS) continue;
         idx[k] = (int)(p % d->count[k]);
         p /= d->count[k];
     }

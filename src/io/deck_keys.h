@@ -24,7 +24,7 @@ typedef struct deck_key {
     const char *section;
     const char *key;
     uhn_deck_type type;
-    int list;              /* 1: takes a list (a sweep axis) */
+    uhn_deck_arity list;   /* SCALAR, LIST (a list, not swept) or AXIS (a sweep axis) */
     const char *def;       /* default text; NULL: required (unless derive) */
     deck_derive_fn derive; /* default computed from other keys, or NULL */
     const char *def_doc;   /* the default as the README shows it when derived */
@@ -33,6 +33,7 @@ typedef struct deck_key {
     const deck_names *names;
     const char *units;
     const char *desc;
+    uhn_axis_scale scale; /* AXIS: how plots draw it (linear, log, category) */
 } deck_key;
 
 /* The table (UHN_KEY_COUNT entries, entry i has id i) and the sections in order. */

@@ -22,6 +22,7 @@ plot_study.py on them and checks:
 import argparse
 import os
 import re
+import shutil
 import signal
 import struct
 import subprocess
@@ -250,7 +251,15 @@ def main():
     st, out, err = env.plot("sweep_n.h5", "--images", "img.png")
     check(st == 0, f"--images: status {st}: {err}")
     check_png(os.path.join(work, "img.png"))
-    print("complete study: plot, tables, --x/--y and --images ok")
+    # The axes come from the file: relabel n's scale as linear and the plot
+    # follows (nothing in plot_study.py names the axes or their scales).
+    shutil.copyfile(os.path.join(work, "sweep_n.h5"), os.path.join(work, "linear_n.h5"))
+    with h5py.File(os.path.join(work, "linear_n.h5"), "a") as f:
+        f["n"].attrs["axis_scale"] = "linear"
+    st, out, err = env.plot("linear_n.h5", "--out", "linear_n.png")
+    check(st == 0 and re.search(r"frac_correct vs n, 4 lines \(complete\)", err) is not None,
+          f"axis_scale = linear on n: a linear x axis expected: {err!r}")
+    print("complete study: plot, tables, --x/--y and --images ok; axes and scales read from the file")
 
     # 2. Only level varies: the default x axis is level (linear).
     st, out, err = env.uhn_run("sweep_level.ini", "output.file=sweep_level.h5", "--quiet",

@@ -477,6 +477,11 @@ def case_layout(runner, work, args):
             check(h5py.h5ds.is_scale(f[a].id), f"'{a}' is not a dimension scale")
             text_attr(f[a], "description", a)
             text_attr(f[a], "units", a)
+        # how plots draw each axis, from the deck's key table (plot_study.py reads it)
+        scales = {a: as_str(f[a].attrs.get("axis_scale", "")) for a in AXES}
+        check(scales == dict(n="log", similarity="category", separation="category", beta="log",
+                             param="linear", cue_only="linear", level="linear"),
+              f"axis_scale attributes: {scales}")
         for a in AXES:
             v = f[a][...]
             want = SMALL_AXES[a]
