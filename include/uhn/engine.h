@@ -75,11 +75,27 @@ typedef struct uhn_result {
     double *energy; /* B x (T+1), or NULL when !uhn_params_has_energy */
     int32_t *steps; /* B: steps taken */
     uint8_t *empty; /* B: 1 where the weights summed to 0 */
+    /* Trajectory (spec §11), when asked for with uhn_result_want_trajectory:
+     * the state v_{S_i} of query b, in the state's space (K coordinates) */
+    int64_t nsave;       /* |S|, 0: none */
+    int32_t *save_steps; /* nsave: S, strictly increasing, in [0, T] */
+    float *trajectory;   /* B x nsave x K */
+    int64_t K;           /* the state length (set by uhn_recall) */
 } uhn_result;
 
 int uhn_result_create(uhn_ctx *ctx, int64_t B, int64_t O, int64_t T, int with_energy,
                       uhn_result **out);
 void uhn_result_destroy(uhn_result *res);
+
+/*
+ * Asks uhn_recall to record the state of every query at the steps S (nsave
+ * values, strictly increasing, each in [0, T]; 0 = the query itself) into
+ * res->trajectory [B][nsave][K]. A query that stops early (tol) repeats its
+ * final state at later steps. Copies `steps`. UHN_EINPUT (naming the entry)
+ * when S is not such a set. Not collective.
+ */
+int uhn_result_want_trajectory(uhn_ctx *ctx, uhn_result *res, int64_t K, int64_t nsave,
+                               const int64_t *steps);
 
 /*
  * Recalls B queries (B x K, replicated on every rank; not modified).

@@ -30,6 +30,7 @@ typedef enum { ARG_STR, ARG_DBL, ARG_INT, ARG_FLAG } arg_kind;
 typedef struct recall_args {
     const char *memories, *queries, *output, *values, *clamp; /* point into argv */
     const char *similarity, *separation, *score, *kernel;
+    const char *trajectory; /* "S1,S2,..." or NULL */
     double beta, param, step_size, tol;
     int64_t steps, batch;
     int no_normalize, cue_only, quiet, verbose, help;
@@ -91,6 +92,10 @@ static const opt_def options[] = {
      unit_interval, 0, 0},
     {"tol", ARG_DBL, OFF(tol), "TOL",
      "stop a query when max |v_t+1 - v_t| < TOL; 0 runs all steps (default 0)", non_negative, 0, 0},
+    {"trajectory", ARG_STR, OFF(trajectory), "S1,S2,...",
+     "record the state v_S at these steps (0 = the query, ..., T; increasing) in the dataset "
+     "trajectory [B][|S|][K] (spec section 11; default: none)",
+     NULL, 0, 0},
     {"cue-only", ARG_FLAG, OFF(cue_only), NULL,
      "similarities over the --clamp coordinates only (default: all coordinates)", NULL, 0, 0},
     {"kernel", ARG_STR, OFF(kernel), "fast|ref",
@@ -572,6 +577,25 @@ static int write_contents(recall_run *r, uhn_h5_writer *w) {
           "steps taken (<= --steps with --tol)",
           "steps",
           "query"}},
+        {res->nsave > 0,
+         {"trajectory",
+          UHN_H5_FLOAT32,
+          3,
+          {B, res->nsave, res->K},
+          res->trajectory,
+          "the state v_S of each query at the steps S of trajectory_steps (a query that "
+          "stopped early repeats its final state)",
+          "as the queries",
+          "query,saved_step,coordinate"}},
+        {res->nsave > 0,
+         {"trajectory_steps",
+          UHN_H5_INT32,
+          1,
+          {res->nsave},
+          res->save_steps,
+          "the steps S whose states trajectory holds (0 = the query)",
+          "steps",
+          "saved_step"}},
         {1,
          {"empty",
           UHN_H5_UINT8,
@@ -602,6 +626,7 @@ static int write_contents(recall_run *r, uhn_h5_writer *w) {
         {"separation", uhn_separation_name(p->sep)},
         {"score", score},
         {"kernel", kernel},
+        {"trajectory", r->a.trajectory},
         {"uhn_version", UHN_VERSION_STRING},
         {"git_commit", UHN_GIT_COMMIT},
     };
@@ -674,6 +699,28 @@ static int check_lse(recall_run *r) {
     return uhn_agree(r->ctx, st);
 }
 
+/* --trajectory S1,S2,...: the steps whose states are recorded (spec §11). */
+static int want_trajectory(recall_run *r) {
+    if (!r->a.trajectory) return UHN_OK;
+    int64_t steps[1024], n = 0;
+    char item[64], why[UHN_MSG_MAX / 2];
+    for (const char *c = r->a.trajectory;; ++c) {
+        size_t len = strcspn(c, ",");
+        if (n == (int64_t)(sizeof steps / sizeof steps[0]))
+            return uhn_fail(r->ctx, UHN_EINPUT, "--trajectory: more than %d steps",
+                            (int)(sizeof steps / sizeof steps[0]));
+        snprintf(item, sizeof item, "%.*s", (int)(len < sizeof item ? len : sizeof item - 1), c);
+        if (len >= sizeof item ||
+            uhn_parse_int64(item, 0, INT32_MAX, &steps[n], why, sizeof why) != UHN_PARSE_OK)
+            return uhn_fail(r->ctx, UHN_EINPUT, "--trajectory: %s",
+                            len >= sizeof item ? "an item is too long" : why);
+        ++n;
+        c += len;
+        if (!*c) break;
+    }
+    return uhn_result_want_trajectory(r->ctx, r->res, r->K, n, steps);
+}
+
 static int run(recall_run *r) {
     uhn_ctx *ctx = r->ctx;
     UHN_CALL(uhn_agree(ctx, parse_args(ctx, r->argc, r->argv, &r->a)));
@@ -693,6 +740,7 @@ static int run(recall_run *r) {
     UHN_CALL(flagged(ctx, uhn_agree(ctx, uhn_params_check(ctx, &r->p, r->bank))));
     UHN_CALL(uhn_agree(ctx, uhn_result_create(ctx, r->B, r->O, r->p.steps,
                                               uhn_params_has_energy(&r->p), &r->res)));
+    UHN_CALL(flagged(ctx, uhn_agree(ctx, want_trajectory(r))));
     UHN_CALL(flagged(ctx, uhn_agree(ctx, uhn_recall(r->bank, &r->p, r->queries, r->B, r->clamp,
                                                     r->clamp_rows, r->res))));
     UHN_CALL(check_lse(r));

@@ -134,8 +134,38 @@ int uhn_result_create(uhn_ctx *ctx, int64_t B, int64_t O, int64_t T, int with_en
     return UHN_OK;
 }
 
+int uhn_result_want_trajectory(uhn_ctx *ctx, uhn_result *res, int64_t K, int64_t nsave,
+                               const int64_t *steps) {
+    for (int64_t i = 0; i < nsave; ++i) {
+        if (steps[i] < 0 || steps[i] > res->T)
+            return uhn_fail_param(ctx, UHN_EINPUT, "trajectory",
+                                  "trajectory step %lld is %lld, outside [0, %lld] (0 to the number of steps)",
+                                  (long long)i, (long long)steps[i], (long long)res->T);
+        if (i > 0 && steps[i] <= steps[i - 1])
+            return uhn_fail_param(ctx, UHN_EINPUT, "trajectory",
+                                  "trajectory steps must increase: step %lld (%lld) follows %lld",
+                                  (long long)i, (long long)steps[i], (long long)steps[i - 1]);
+    }
+    free(res->save_steps), free(res->trajectory);
+    res->save_steps = NULL, res->trajectory = NULL, res->nsave = 0;
+    if (nsave == 0) return UHN_OK;
+    res->save_steps = malloc((size_t)nsave * sizeof(int32_t));
+    res->trajectory = malloc((size_t)(res->B * nsave * K) * sizeof(float) + 1);
+    if (!res->save_steps || !res->trajectory) {
+        free(res->save_steps), free(res->trajectory);
+        res->save_steps = NULL, res->trajectory = NULL;
+        return uhn_fail(ctx, UHN_ENOMEM, "out of memory for the trajectories of %lld queries",
+                        (long long)res->B);
+    }
+    for (int64_t i = 0; i < nsave; ++i) res->save_steps[i] = (int32_t)steps[i];
+    res->nsave = nsave;
+    res->K = K;
+    return UHN_OK;
+}
+
 void uhn_result_destroy(uhn_result *r) {
     if (!r) return;
+    free(r->save_steps), free(r->trajectory);
     free(r->output), free(r->index), free(r->weight), free(r->lse);
     free(r->energy), free(r->steps), free(r->empty);
     free(r);
@@ -342,6 +372,14 @@ static double energy(const uhn_params *p, double lse_beta, const float *v, const
 
 enum { Q_ACTIVE = 0, Q_FINAL = 1, Q_DONE = 2 };
 
+/* Trajectory entry i of queries [c0, c0 + Bc) from their states v (Bc x K). */
+static void save_states(uhn_result *res, int64_t i, int64_t c0, int64_t Bc, int64_t K,
+                        const float *v) {
+    for (int64_t j = 0; j < Bc; ++j)
+        memcpy(res->trajectory + ((c0 + j) * res->nsave + i) * K, v + j * K,
+               (size_t)K * sizeof(float));
+}
+
 /* Runs the dynamics for queries [c0, c0 + Bc) of the caller's batch. */
 static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
                         const float *queries, int64_t c0, int64_t Bc, const uint8_t *clamp,
@@ -367,7 +405,12 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
     rc = uhn_agree(ctx, rc);
     if (rc == UHN_OK) memcpy(v, q0, (size_t)(Bc * K) * sizeof(float));
 
+    int64_t next_save = 0; /* the next entry of res->save_steps to record */
     for (int64_t t = 0; rc == UHN_OK && t <= T; ++t) {
+        /* v holds v_t of the active queries and the final state of finished
+         * ones (spec §11: they repeat it) */
+        if (next_save < res->nsave && res->save_steps[next_save] == t)
+            save_states(res, next_save++, c0, Bc, K, v);
         /* Gather the queries to score: active ones, and finished ones that
          * still need the energy of their final state. */
         int64_t na = 0;
@@ -422,6 +465,8 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
             if (t + 1 == T || (p->tol > 0 && delta < p->tol)) state[j] = Q_FINAL;
         }
     }
+    while (rc == UHN_OK && next_save < res->nsave) /* every query stopped before S_i */
+        save_states(res, next_save++, c0, Bc, K, v);
     if (rc == UHN_OK && !bank->hetero)
         memcpy(res->output + c0 * O, v, (size_t)(Bc * K) * sizeof(float));
     free(v), free(vs), free(cs), free(act), free(qid), free(state);
@@ -440,7 +485,8 @@ int uhn_recall(const uhn_bank *bank, const uhn_params *p, const float *queries, 
         return uhn_fail_param(ctx, UHN_EINPUT, "cue_only",
                               "cue_only needs a clamp mask (the cue's known coordinates)");
     int with_energy = uhn_params_has_energy(p);
-    if (res->B != B || res->O != bank->O || res->T != p->steps || (with_energy && !res->energy))
+    if (res->B != B || res->O != bank->O || res->T != p->steps || (with_energy && !res->energy) ||
+        (res->nsave > 0 && res->K != bank->K))
         return uhn_fail(ctx, UHN_EINTERNAL, "uhn_recall: the result was made for other shapes");
     if (!bank->committed)
         return uhn_fail(ctx, UHN_EINTERNAL, "uhn_recall: the bank was not committed");

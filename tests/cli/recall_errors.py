@@ -415,6 +415,16 @@ CASES["control_characters"] = _opt(
     "--similarity", "dot\x1b[2J\r\u2028x", r"re:^uhn: --similarity: unknown name "
     r"'dot\\x1b\[2J\\x0d\\u2028x' \(valid: ")
 
+# Trajectory steps (spec §11): in [0, T], increasing, integers.
+CASES["trajectory_beyond_steps"] = _opts(
+    r"re:^uhn: --trajectory step 1 is 5, outside \[0, 3\] \(0 to the number of steps\)$",
+    steps="3", trajectory="0,5")
+CASES["trajectory_not_increasing"] = _opts(
+    r"re:^uhn: --trajectory steps must increase: step 1 \(1\) follows 2$", steps="3",
+    trajectory="2,1")
+CASES["trajectory_not_integer"] = _opts(r"re:^uhn: --trajectory: 'x' is not an integer$",
+                                        steps="3", trajectory="1,x")
+
 CASES["power_param_zero"] = _param_case("power", "0")
 CASES["power_param_fraction"] = _param_case("power", "2.5")
 CASES["topk_param_zero"] = _param_case("topk", "0")

@@ -123,6 +123,14 @@ def cases(D):
                                         clampv=D.clampBK)
     c["iterate_tol"] = case(["--similarity", "euclidean", "--steps", "30", "--tol", "1e-3", "--beta", "8"],
                             similarity="euclidean", steps=30, tol=1e-3, beta=8.0)
+    # trajectories (spec §11): the states at chosen steps, with early stops repeating the final
+    c["trajectory_euclidean_tol"] = case(["--similarity", "euclidean", "--steps", "30", "--tol", "1e-3",
+                                          "--beta", "8", "--trajectory", "0,1,2,29,30"],
+                                         similarity="euclidean", steps=30, tol=1e-3, beta=8.0,
+                                         save=[0, 1, 2, 29, 30])
+    c["trajectory_dot_clamp"] = case(["--clamp", D.p("c.h5"), "--steps", "4", "--step-size", "0.5",
+                                      "--beta", "3", "--trajectory", "2,4"],
+                                     clampv=D.clampK, steps=4, step_size=0.5, beta=3.0, save=[2, 4])
     c["iterate_max"] = case(["--separation", "max", "--similarity", "manhattan", "--steps", "3",
                              "--step-size", "0.5"], separation="max", similarity="manhattan", steps=3,
                             step_size=0.5)
@@ -264,6 +272,12 @@ def read_output(path, name, B_, O_, T, opts_ref):
             want["lse"] = (np.float64, (B_,))
         if has_energy(opts_ref):
             want["energy"] = (np.float64, (B_, T + 1))
+        if opts_ref.get("save"):
+            S = len(opts_ref["save"])
+            want["trajectory"] = (np.float32, (B_, S, O_))  # the state: K = O (auto)
+            want["trajectory_steps"] = (np.int32, (S,))
+        check(("trajectory" in f) == bool(opts_ref.get("save")),
+              f"[{name}] 'trajectory' must be present exactly with --trajectory")
         for ds, (dt, shape) in want.items():
             check(ds in f, f"[{name}] dataset {ds!r} missing from the output; has {sorted(f.keys())}")
             check(isinstance(f[ds], h5py.Dataset), f"[{name}] {ds} is not a dataset")
@@ -292,6 +306,10 @@ def compare(name, got, ref, cs):
         check(got["index"][b] == ref["index"][b],
               f"[{name}] query {b}: index {got['index'][b]}, reference {ref['index'][b]} "
               f"(reference weights margin {ref['margin'][b]:.3g})")
+    if "trajectory" in got:
+        check(list(got["trajectory_steps"]) == list(r["save"]),
+              f"[{name}] trajectory_steps {got['trajectory_steps']} != {r['save']}")
+        close(got["trajectory"], ref["trajectory"], RTOL, f"[{name}] trajectory")
     if "lse" in got:
         ok = np.isfinite(ref["lse"])  # NaN in the reference: exact match (uhn score), not compared
         close(got["lse"][ok], ref["lse"][ok], RTOL, f"[{name}] lse", atol=RTOL * ref["hscale"][ok])

@@ -269,7 +269,7 @@ def recall_ref(X, Q, Y=None, clamp=None, with_energy=None, **opts):
     far the reference is from a tie in the index choice).
     """
     o = dict(similarity="dot", separation="softmax", beta=1.0, param=None, score="raw",
-             normalize=True, steps=1, step_size=1.0, tol=0.0)
+             normalize=True, steps=1, step_size=1.0, tol=0.0, save=None)
     o.update(opts)
     X = np.asarray(X, np.float32).astype(np.float64)
     Q = np.asarray(Q, np.float32).astype(np.float64)
@@ -291,9 +291,13 @@ def recall_ref(X, Q, Y=None, clamp=None, with_energy=None, **opts):
         with_energy = has_energy(o) and not hetero
     if with_energy:
         out["energy"] = np.full((B, T + 1), np.nan)
+    save = list(o["save"] or [])  # spec §11: v_S at the steps S (0 = the query)
+    out["trajectory"] = np.full((B, len(save), K), np.nan) if save else None
     for b in range(B):
         q = Q[b]
         v = q.copy()
+        if 0 in save:
+            out["trajectory"][b, save.index(0)] = v
         if out["energy"] is not None:
             out["energy"][b, 0] = energy(o["similarity"], X, v, o["beta"])
         for t in range(T):
@@ -321,10 +325,15 @@ def recall_ref(X, Q, Y=None, clamp=None, with_energy=None, **opts):
             delta = np.max(np.abs(vn - v)) if not hetero else np.inf
             v = vn
             out["steps"][b] = t + 1
+            if t + 1 in save:
+                out["trajectory"][b, save.index(t + 1)] = v
             if out["energy"] is not None:
                 out["energy"][b, t + 1] = energy(o["similarity"], X, v, o["beta"])
             if o["tol"] > 0 and delta < o["tol"]:
                 break
+        for i, st in enumerate(save):  # a query that stopped early repeats its final state
+            if st > out["steps"][b]:
+                out["trajectory"][b, i] = v
         out["output"][b] = v
     return out
 
