@@ -64,6 +64,7 @@ typedef enum {
     UHN_KEY_OUTPUT_FILE,
     UHN_KEY_OUTPUT_SAVE_IMAGES,
     UHN_KEY_OUTPUT_QUIET,
+    UHN_KEY_OUTPUT_TRAJECTORY,
     UHN_KEY_COUNT
 } uhn_deck_key_id;
 

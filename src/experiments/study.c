@@ -141,6 +141,11 @@ static int study_setup(study *s) {
     s->trials = uhn_deck_int(d, UHN_KEY_EXPERIMENT_TRIALS, 0);
     s->count = uhn_deck_int(d, UHN_KEY_QUERY_COUNT, 0);
     s->save = uhn_deck_int(d, UHN_KEY_OUTPUT_SAVE_IMAGES, 0);
+    s->ntraj = uhn_deck_count(d, UHN_KEY_OUTPUT_TRAJECTORY); /* a list, not an axis */
+    s->traj_steps = malloc((size_t)(s->ntraj + 1) * sizeof(int64_t));
+    if (!s->traj_steps) return uhn_fail(ctx, UHN_ENOMEM, "out of memory");
+    for (int64_t i = 0; i < s->ntraj; ++i)
+        s->traj_steps[i] = uhn_deck_int(d, UHN_KEY_OUTPUT_TRAJECTORY, (int)i);
     s->quiet = s->o->quiet || uhn_deck_bool(d, UHN_KEY_OUTPUT_QUIET, 0);
     snprintf(s->out, sizeof s->out, "%s", uhn_deck_str(d, UHN_KEY_OUTPUT_FILE, 0));
     snprintf(s->partial, sizeof s->partial, "%s.partial", s->out);
@@ -249,10 +254,15 @@ static int load_bank(study *s, int64_t n, int64_t t) {
 /* ------------------------------------------------------------------------ */
 /* One point                                                                */
 
-/* Saves query j (< save) of trial 0 at point p. Rank 0. */
+/* Saves query j (< save) of trial 0 at point p; traj: its states at the steps
+ * of output.trajectory ([ntraj][Kk]), or NULL. Rank 0. */
 static void save_query(study *s, int64_t p, int64_t j, const float *query, const float *truth,
-                       const float *z, const uhn_query_metrics *m, int64_t recalled, float weight) {
+                       const float *z, const uhn_query_metrics *m, int64_t recalled, float weight,
+                       const float *traj) {
     int64_t at = p * s->save + j;
+    if (traj)
+        memcpy(s->img_traj + at * s->ntraj * s->Kk, traj,
+               (size_t)(s->ntraj * s->Kk) * sizeof(float));
     memcpy(s->img_retrieved + at * s->Ko, z, (size_t)s->Ko * sizeof(float));
     memcpy(s->img_query + at * s->Kk, query, (size_t)s->Kk * sizeof(float));
     memcpy(s->img_truth + at * s->Ko, truth, (size_t)s->Ko * sizeof(float));
@@ -308,6 +318,8 @@ static int run_trial(study *s, int64_t p, const uhn_params *prm, int64_t n, doub
             uhn_result_destroy(s->res);
             s->res = NULL;
             st = uhn_result_create(ctx, nb, s->Ko, prm->steps, 0, &s->res);
+            if (st == UHN_OK && s->ntraj > 0) /* output.trajectory (checked by the deck) */
+                st = uhn_result_want_trajectory(ctx, s->res, s->Kk, s->ntraj, s->traj_steps);
             UHN_CALL(uhn_agree(ctx, st));
         }
         UHN_CALL(deck_labelled(s, uhn_recall(s->bank, prm, s->qbuf, nb, use_mask ? s->known : NULL,
@@ -323,7 +335,8 @@ static int run_trial(study *s, int64_t p, const uhn_params *prm, int64_t n, doub
             if (mine) uhn_trial_acc_add(acc, &m);
             if (saved)
                 save_query(s, p, g, s->qbuf + j * s->Kk, y, z, &m, s->res->index[j],
-                           s->res->weight[j]);
+                           s->res->weight[j],
+                           s->ntraj > 0 ? s->res->trajectory + j * s->ntraj * s->Kk : NULL);
         }
     }
     return UHN_OK;

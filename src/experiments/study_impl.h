@@ -56,6 +56,9 @@ typedef struct study {
     float *img_weight;     /* [npoints][save] */
     double *img_sq, *img_dssim;
     int32_t *img_outcome; /* -1: no such query */
+    int64_t ntraj;        /* |S| of output.trajectory (0: none) */
+    int64_t *traj_steps;  /* [ntraj]: S */
+    float *img_traj;      /* [npoints][save][ntraj][Kk]: the saved queries' states v_S */
 
     /* Work space. */
     uhn_bank *bank;

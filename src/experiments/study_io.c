@@ -55,7 +55,14 @@ static const char *const count_names[UHN_OUTCOME_COUNT] = {"count_correct", "cou
                                                            "count_metastable"};
 
 /* What follows the sweep axes in the shape of a result dataset. */
-typedef enum { SHAPE_POINT, SHAPE_TRIAL, SHAPE_QUERY, SHAPE_KEY_IMAGE, SHAPE_VALUE_IMAGE } shape;
+typedef enum {
+    SHAPE_POINT,
+    SHAPE_TRIAL,
+    SHAPE_QUERY,
+    SHAPE_KEY_IMAGE,
+    SHAPE_VALUE_IMAGE,
+    SHAPE_TRAJECTORY /* [save][steps S][Hk][W][C] */
+} shape;
 
 /* What a finished point holds in a result dataset: the invariant that makes a
  * checkpoint or a complete file trustworthy (point_holds). NaN is the file's
@@ -81,7 +88,9 @@ typedef struct field {
     hold hold; /* what a finished point holds in it */
 } field;
 
-#define MAX_FIELDS (NSTAT + UHN_OUTCOME_COUNT + 3 + NTRIAL + 9)
+#define MAX_FIELDS (NSTAT + UHN_OUTCOME_COUNT + 3 + NTRIAL + 10)
+/* Dimensions after the sweep axes, at most ([save][S][Hk][W][C]). */
+#define MAX_EXTRA 5
 
 static void add(field *f, int *n, const char *name, hid_t mtype, shape sh, void *buf,
                 const char *desc, const char *units, hold h) {
@@ -147,6 +156,11 @@ static int result_fields(study *s, field f[MAX_FIELDS]) {
         "1 - SSIM of the retrieval", "-", HOLD_ANY);
     add(f, &n, "images/outcome", H5T_NATIVE_INT32, SHAPE_QUERY, s->img_outcome,
         "outcome class: 0 correct, 1 wrong, 2 metastable, -1 no such query", "-", HOLD_OUTCOME);
+    if (s->ntraj > 0)
+        add(f, &n, "images/trajectory", H5T_NATIVE_FLOAT, SHAPE_TRAJECTORY, s->img_traj,
+            "state v_S of the saved queries at the steps S of output.trajectory (spec §11; a "
+            "query that stopped early repeats its final state; the top half with hetero = halves)",
+            "pixel value", HOLD_ANY);
     return n;
 }
 
@@ -212,7 +226,7 @@ static int point_holds(const study *s, const field *f, int nf, int64_t p, char *
 }
 
 /* The dimensions of a field (the sweep axes, then its own); returns the rank. */
-static int field_dims(const study *s, const field *f, hsize_t dims[STUDY_NAXES + 4]) {
+static int field_dims(const study *s, const field *f, hsize_t dims[STUDY_NAXES + MAX_EXTRA]) {
     for (int a = 0; a < STUDY_NAXES; ++a) dims[a] = (hsize_t)s->dims[a];
     hsize_t *t = dims + STUDY_NAXES;
     switch (f->shape) {
@@ -224,6 +238,13 @@ static int field_dims(const study *s, const field *f, hsize_t dims[STUDY_NAXES +
     case SHAPE_QUERY:
         t[0] = (hsize_t)s->save;
         return STUDY_NAXES + 1;
+    case SHAPE_TRAJECTORY:
+        t[0] = (hsize_t)s->save;
+        t[1] = (hsize_t)s->ntraj;
+        t[2] = (hsize_t)s->Hk;
+        t[3] = (hsize_t)s->W;
+        t[4] = (hsize_t)s->C;
+        return STUDY_NAXES + 5;
     default:
         t[0] = (hsize_t)s->save;
         t[1] = (hsize_t)(f->shape == SHAPE_KEY_IMAGE ? s->Hk : s->Ho);
@@ -260,6 +281,7 @@ static int alloc_results(study *s) {
         ALLOC(img_sq, P * S);
         ALLOC(img_dssim, P * S);
         ALLOC(img_outcome, P * S);
+        if (s->ntraj > 0) ALLOC(img_traj, P * S * s->ntraj * s->Kk);
     }
 #undef ALLOC
     if (!ok) return UHN_ENOMEM;
@@ -274,6 +296,7 @@ static int alloc_results(study *s) {
     for (int64_t i = 0; s->img_retrieved && i < P * S * s->Ko; ++i)
         s->img_retrieved[i] = s->img_truth[i] = NAN;
     for (int64_t i = 0; s->img_query && i < P * S * s->Kk; ++i) s->img_query[i] = NAN;
+    for (int64_t i = 0; s->img_traj && i < P * S * s->ntraj * s->Kk; ++i) s->img_traj[i] = NAN;
     return UHN_OK;
 }
 
@@ -282,6 +305,7 @@ void study_io_free(study *s) {
     free(s->trial), free(s->img_retrieved), free(s->img_query), free(s->img_truth);
     free(s->img_index), free(s->img_recalled), free(s->img_weight), free(s->img_sq);
     free(s->img_dssim), free(s->img_outcome), free(s->effective);
+    free(s->img_traj), free(s->traj_steps);
 }
 
 /* The deck's identity: every effective key but output.file and output.quiet. */
@@ -342,7 +366,7 @@ static int h5fail(study *s, const char *what, const char *name, int err) {
  * next one to trial for per-trial data), with description and units. */
 static int put(wctx *c, const field *f) {
     study *s = c->s;
-    hsize_t dims[STUDY_NAXES + 4];
+    hsize_t dims[STUDY_NAXES + MAX_EXTRA];
     int rank = field_dims(s, f, dims);
     hid_t sp = H5Screate_simple(rank, dims, NULL);
     hid_t id =
@@ -647,7 +671,7 @@ static int load_file(study *s, const char *path, int is_partial) {
     field f[MAX_FIELDS];
     int nf = result_fields(s, f);
     for (int i = 0; st == UHN_OK && i < nf; ++i) {
-        hsize_t dims[STUDY_NAXES + 4];
+        hsize_t dims[STUDY_NAXES + MAX_EXTRA];
         int rank = field_dims(s, &f[i], dims);
         int64_t count = 1;
         for (int a = 0; a < rank; ++a) count *= (int64_t)dims[a];

@@ -495,6 +495,7 @@ static int resolve(uhn_ctx *ctx, uhn_deck *d, int k) {
     if (!text) return key_fail(ctx, d, k, "required key missing");
     if (!text[0]) return key_fail(ctx, d, k, "empty value");
     if (key->type == UHN_DECK_STRING) return push_value(ctx, d, k, (dval){0}, text);
+    if (key->list == UHN_DECK_LIST && !strcmp(text, "none")) return UHN_OK; /* an empty list */
     if (!key->list && strchr(text, ','))
         return key_fail(ctx, d, k, "takes one value, not a list ('%s')", text);
     char item[256], canon[256];
@@ -530,6 +531,10 @@ static int join_effective(uhn_ctx *ctx, uhn_deck *d, int k) {
     for (int j = 0; j < d->count[k]; ++j) len += strlen(d->str[k][j]) + 2;
     if (!(d->eff[k] = malloc(len))) return uhn_fail(ctx, UHN_ENOMEM, "out of memory");
     d->eff[k][0] = '\0';
+    if (d->count[k] == 0) { /* an empty list */
+        free(d->eff[k]);
+        if (!(d->eff[k] = dup_str("none"))) return uhn_fail(ctx, UHN_ENOMEM, "out of memory");
+    }
     for (int j = 0; j < d->count[k]; ++j) {
         if (j) strcat(d->eff[k], ", ");
         strcat(d->eff[k], d->str[k][j]);
@@ -601,9 +606,29 @@ static int check_param(uhn_ctx *ctx, const uhn_deck *d) {
     return UHN_OK;
 }
 
+/* output.trajectory: increasing steps within network.steps, for saved queries. */
+static int check_trajectory(uhn_ctx *ctx, const uhn_deck *d) {
+    const int kt = UHN_KEY_OUTPUT_TRAJECTORY;
+    int64_t T = d->val[UHN_KEY_NETWORK_STEPS][0].i;
+    for (int j = 0; j < d->count[kt]; ++j) {
+        int64_t v = d->val[kt][j].i;
+        if (v > T)
+            return key_fail(ctx, d, kt, "step %" PRId64 " is beyond network.steps = %" PRId64, v,
+                            T);
+        if (j > 0 && v <= d->val[kt][j - 1].i)
+            return key_fail(ctx, d, kt, "steps must increase: %" PRId64 " follows %" PRId64, v,
+                            d->val[kt][j - 1].i);
+    }
+    if (d->count[kt] > 0 && d->val[UHN_KEY_OUTPUT_SAVE_IMAGES][0].i == 0)
+        return key_fail(ctx, d, kt,
+                        "trajectories are saved for the saved queries: set output.save_images "
+                        "> 0");
+    return UHN_OK;
+}
+
 typedef int (*deck_check_fn)(uhn_ctx *ctx, const uhn_deck *d);
-static const deck_check_fn cross_checks[] = {check_level, check_hetero, check_cue_only,
-                                             check_param};
+static const deck_check_fn cross_checks[] = {check_level, check_hetero, check_cue_only, check_param,
+                                             check_trajectory};
 
 /* ---- public ----------------------------------------------------------- */
 

@@ -139,6 +139,11 @@ const deck_key uhn_deck_keys[UHN_KEY_COUNT] = {
      0, UHN_DECK_MAX_SAVE, 0, NULL, "queries", "retrieved images saved for the first k queries of each point", UHN_AXIS_LINEAR},
     {UHN_KEY_OUTPUT_QUIET, "output", "quiet", UHN_DECK_BOOL, UHN_DECK_SCALAR, "off", NULL, NULL,
      0, 0, 0, NULL, "-", "no progress lines (batch jobs)", UHN_AXIS_LINEAR},
+    {UHN_KEY_OUTPUT_TRAJECTORY, "output", "trajectory", UHN_DECK_INT, UHN_DECK_LIST, "none", NULL, NULL,
+     0, 2147483647, 0, NULL, "steps",
+     "steps S whose states v_S are saved for the saved queries (output.save_images) in "
+     "images/trajectory (spec §11): 0 = the query, up to network.steps, increasing; none: no "
+     "trajectories. A list, not a sweep axis", UHN_AXIS_LINEAR},
 };
 /* clang-format on */
 

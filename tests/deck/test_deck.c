@@ -207,6 +207,7 @@ static void test_defaults(void) {
         [UHN_KEY_OUTPUT_FILE] = {"file", "t.h5"},
         [UHN_KEY_OUTPUT_SAVE_IMAGES] = {"save_images", "0"},
         [UHN_KEY_OUTPUT_QUIET] = {"quiet", "off"},
+        [UHN_KEY_OUTPUT_TRAJECTORY] = {"trajectory", "none"},
     };
     for (int i = 0; i < UHN_KEY_COUNT; ++i) {
         uhn_deck_entry e;
@@ -718,6 +719,51 @@ static void test_control_chars(void) {
     CHECK_CONTAINS(ctx->msg, "override 'network.similarity=\\x1b[31mdot\\x0d'");
 }
 
+/* A key that takes a list is not necessarily a sweep axis: output.trajectory
+ * is a list (of steps), and the sweep does not grow with it. */
+static void test_list_not_axis(void) {
+    check_context("list, not axis");
+    CHECK_INT(UHN_DECK_LIST, uhn_deck_key_arity(UHN_KEY_OUTPUT_TRAJECTORY));
+    CHECK_INT(UHN_DECK_AXIS, uhn_deck_key_arity(UHN_KEY_NETWORK_BETA));
+    CHECK_INT(UHN_DECK_SCALAR, uhn_deck_key_arity(UHN_KEY_NETWORK_STEPS));
+    CHECK_INT(7, uhn_deck_naxes());
+    for (int i = 0; i < uhn_deck_naxes(); ++i)
+        CHECK(uhn_deck_axis(i) != UHN_KEY_OUTPUT_TRAJECTORY);
+    CHECK_INT(UHN_AXIS_LOG, uhn_deck_key_scale(UHN_KEY_MEMORY_N));
+    CHECK_INT(UHN_AXIS_CATEGORY, uhn_deck_key_scale(UHN_KEY_NETWORK_SIMILARITY));
+    CHECK(!strcmp(uhn_axis_scale_name(UHN_AXIS_LOG), "log"));
+    uhn_deck *d = parse_ok("[memory]\nn = 10, 20\n[network]\nsteps = 8\n[output]\n"
+                           "save_images = 2\ntrajectory = 0, 1, 2:7:3\n",
+                           0, NULL);
+    if (d) {
+        CHECK_INT(2, uhn_deck_npoints(d)); /* n only: the 4 steps are not an axis */
+        CHECK_INT(4, uhn_deck_count(d, UHN_KEY_OUTPUT_TRAJECTORY));
+        const int64_t want[4] = {0, 1, 2, 5};
+        for (int j = 0; j < 4; ++j)
+            CHECK_INT(want[j], uhn_deck_int(d, UHN_KEY_OUTPUT_TRAJECTORY, j));
+        uhn_deck_entry e;
+        uhn_deck_entry_at(d, UHN_KEY_OUTPUT_TRAJECTORY, &e);
+        CHECK(!strcmp(e.value, "0, 1, 2, 5"));
+        uhn_deck_destroy(d);
+    }
+    d = parse_ok("[memory]\nn = 10\n[output]\ntrajectory = none\n", 0, NULL);
+    if (d) {
+        CHECK_INT(0, uhn_deck_count(d, UHN_KEY_OUTPUT_TRAJECTORY));
+        uhn_deck_destroy(d);
+    }
+    EXPECT_ERR("[memory]\nn = 10\n[network]\nsteps = 3\n[output]\nsave_images = 1\n"
+               "trajectory = 0, 4\n",
+               0, NULL, "t.ini:7: [output] trajectory: step 4 is beyond network.steps = 3");
+    EXPECT_ERR("[memory]\nn = 10\n[network]\nsteps = 3\n[output]\nsave_images = 1\n"
+               "trajectory = 2, 1\n",
+               0, NULL, "t.ini:7: [output] trajectory: steps must increase: 1 follows 2");
+    EXPECT_ERR("[memory]\nn = 10\n[output]\ntrajectory = 0\n", 0, NULL,
+               "t.ini:4: [output] trajectory: trajectories are saved for the saved queries: set "
+               "output.save_images > 0");
+    EXPECT_ERR("[memory]\nn = 10\n[output]\nsave_images = 1\ntrajectory = -1\n", 0, NULL,
+               "t.ini:5: [output] trajectory: -1 is out of range (must be in [0, 2147483647])");
+}
+
 static void test_print_keys(void) {
     check_context("README table");
     char *buf = NULL;
@@ -763,6 +809,7 @@ int main(int argc, char **argv) {
     test_param_limits();
     test_where();
     test_control_chars();
+    test_list_not_axis();
     test_print_keys();
     int code = check_finish("test_deck");
     uhn_ctx_destroy(ctx);

@@ -238,6 +238,66 @@ def run_hold(runner, ranks, work, data, hold):
     return stats
 
 
+TRAJ_DECK = """\
+[memory]
+n = {n}
+[network]
+similarity = euclidean
+beta = {beta}
+steps = 6
+step_size = 0.5
+[query]
+corruption = mask_top
+level = 0.5
+count = {n}
+[experiment]
+trials = 1
+seed = 5
+[output]
+file = {out}
+save_images = {n}
+trajectory = 0, 1, 2, 4, 6
+quiet = on
+"""
+
+
+def run_trajectory(runner, ranks, work, data):
+    """output.trajectory (spec §11): images/trajectory of every saved query equals
+    the states of a float64 reference of the dynamics (spec §5) from its query,
+    v_{t+1} = v_t + alpha (softmax(beta s(X, v_t)) X - v_t), at the listed steps;
+    v_0 is images/query and v_6 images/retrieved. Returns the largest error."""
+    out = os.path.join(work, f"trajectory_np{ranks}.h5")
+    deck = os.path.join(work, f"trajectory_np{ranks}.ini")
+    with open(deck, "w") as f:
+        f.write(TRAJ_DECK.format(n=N, beta=", ".join(str(b) for b in BETAS), out=out))
+    rc, so, se = runner.run(ranks, ["run", deck], cwd=work)
+    check(rc == 0, f"uhn run {deck}: exit {rc}\n{so}\n{se}")
+    steps, err = [0, 1, 2, 4, 6], 0.0
+    with h5py.File(out, "r") as f:
+        traj = f["images/trajectory"][...]
+        idx = f["images/image_index"][...]
+        qry, ret = f["images/query"][...], f["images/retrieved"][...]
+        check(traj.shape == idx.shape + (len(steps), 28, 28, 1), f"trajectory shape {traj.shape}")
+        for bi, beta in enumerate(BETAS):
+            at = (0, 0, 0, bi, 0, 0, 0)
+            bank = data[idx[at]].reshape(N, -1)
+            for j in range(N):
+                t = traj[at + (j,)].reshape(len(steps), -1)
+                check(np.array_equal(t[0], qry[at + (j,)].ravel()), "v_0 is not the query")
+                check(np.array_equal(t[-1], ret[at + (j,)].ravel()), "v_T is not the output")
+                v = t[0].astype(np.float64)
+                for step in range(1, steps[-1] + 1):
+                    h = -beta * np.sum((bank - v) ** 2, axis=1)
+                    w = np.exp(h - h.max())
+                    v = v + 0.5 * ((w / w.sum()) @ bank - v)
+                    if step in steps:
+                        e = float(np.max(np.abs(t[steps.index(step)] - v)))
+                        check(e <= TOL_IMAGE, f"beta {beta} query {j} step {step}: state off by "
+                                              f"{e:.2e} from the reference")
+                        err = max(err, e)
+    return err
+
+
 def main():
     ap = common_args(__doc__)
     ap.add_argument("--ranks", type=int, default=1)
@@ -254,6 +314,9 @@ def main():
             # the deck must exercise every outcome class, or the check proves little
             check(st["correct"] > 0 and st["wrong"] > 0 and st["metastable"] > 0,
                   f"hold={hold}: the deck does not produce every outcome class: {st}")
+        err = run_trajectory(runner, args.ranks, work, data)
+        print(f"trajectory, {args.ranks} ranks: {N} queries x 5 saved steps x {len(BETAS)} betas "
+              f"equal the float64 dynamics to {err:.2e}")
 
 
 if __name__ == "__main__":
