@@ -15,4 +15,6 @@
 #include "uhn/parse.h"
 #include "uhn/deck.h"
 #include "uhn/study.h"
+#include "uhn/encoder.h"
+#include "uhn/separability.h"
 #endif

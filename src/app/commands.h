@@ -14,5 +14,7 @@ typedef int (*uhn_command_fn)(uhn_ctx *ctx, int argc, char **argv);
 int uhn_cmd_run(uhn_ctx *ctx, int argc, char **argv);
 int uhn_cmd_recall(uhn_ctx *ctx, int argc, char **argv);
 int uhn_cmd_bench(uhn_ctx *ctx, int argc, char **argv);
+int uhn_cmd_encode(uhn_ctx *ctx, int argc, char **argv);
+int uhn_cmd_separability(uhn_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -13,6 +13,8 @@ static const struct {
     {"run", uhn_cmd_run, "run the capacity study an input deck describes"},
     {"recall", uhn_cmd_recall, "recall queries from a memory bank stored in HDF5"},
     {"bench", uhn_cmd_bench, "measure engine throughput against bandwidth and SGEMM"},
+    {"encode", uhn_cmd_encode, "fit an encoder on images in HDF5, or encode/decode with a model"},
+    {"separability", uhn_cmd_separability, "self against cross cosines of codes stored in HDF5"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 

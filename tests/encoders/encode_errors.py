@@ -1,0 +1,257 @@
+#!/usr/bin/python3
+"""Bad input to `uhn encode fit|apply` (spec §8, §14): one CTest test per case and rank count.
+
+A case is one bad command, run under `mpiexec -n R` twice:
+  1. with the output (--model for fit, --output for apply) absent: exit status
+     2, exactly one line on stderr besides the launcher's banners, starting
+     'uhn:' and naming the culprit; no output file and no other new file in
+     the folder;
+  2. with the output present: the same, and the file byte-for-byte untouched
+     (skipped where the output is itself the culprit).
+A run that does not exit within --timeout seconds is killed and fails.
+
+    encode_errors.py --list
+    encode_errors.py --uhn ./uhn --mpiexec mpiexec --ranks 3 --case dim_too_large
+"""
+import hashlib
+import os
+import re
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
+from uhn_cli import (Runner, TestFailure, check, common_args, main_wrapper,  # noqa: E402
+                     program_stderr_lines)
+
+N, H, W = 20, 4, 5
+K, D = H * W, 3
+
+
+def setup(d):
+    """Good inputs: train.h5 (uint8 [N][H][W]), model.h5 (a pca model written
+    with h5py, as another tool would), codes.h5 (codes [N][D])."""
+    rng = np.random.default_rng(1)
+    with h5py.File(os.path.join(d, "train.h5"), "w") as f:
+        f["images"] = rng.integers(0, 256, (N, H, W), dtype=np.uint8)
+    write_model(os.path.join(d, "model.h5"))
+    with h5py.File(os.path.join(d, "codes.h5"), "w") as f:
+        f["output"] = rng.standard_normal((N, D)).astype(np.float32)
+
+
+def write_model(path, **change):
+    attrs = dict(uhn_model="encoder", encoder="pca", dim=D, input_length=K, height=H, width=W,
+                 channels=1, whiten=0, seed=0, n_train=N)
+    q, _ = np.linalg.qr(np.random.default_rng(2).standard_normal((K, D)))
+    data = dict(mean=np.full(K, 0.5), components=q.T.copy(), variances=np.array([3.0, 2.0, 1.0]))
+    with h5py.File(path, "w") as f:
+        for k, v in attrs.items():
+            if change.get(k, 0) is not None:
+                f.attrs[k] = change.get(k, v)
+        for k, v in data.items():
+            if change.get(k, 0) is not None:
+                f[k] = change.get(k, v)
+
+
+def h5(d, name, **datasets):
+    path = os.path.join(d, name)
+    with h5py.File(path, "w") as f:
+        for k, v in datasets.items():
+            f[k] = v
+    return path
+
+
+def text(d, name):
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write("not an HDF5 file\n")
+    return path
+
+
+def fit(d, *extra):
+    return ["encode", "fit", "--encoder", "pca", "--dim", "2", "--input",
+            os.path.join(d, "train.h5"), "--model", os.path.join(d, "out.h5")] + list(extra)
+
+
+def fit_with(d, enc, *extra):
+    return ["encode", "fit", "--encoder", enc, "--input", os.path.join(d, "train.h5"),
+            "--model", os.path.join(d, "out.h5")] + list(extra)
+
+
+def fit_input(d, inp, *extra):
+    return ["encode", "fit", "--encoder", "centred", "--input", inp,
+            "--model", os.path.join(d, "out.h5")] + list(extra)
+
+
+def apply(d, model=None, inp=None, *extra):
+    return ["encode", "apply", "--model", model or os.path.join(d, "model.h5"),
+            "--input", inp or os.path.join(d, "train.h5"),
+            "--output", os.path.join(d, "out.h5")] + list(extra)
+
+
+def model_case(**change):
+    def f(d):
+        write_model(os.path.join(d, "bad_model.h5"), **change)
+        return apply(d, os.path.join(d, "bad_model.h5"))
+    return f
+
+
+# case: name -> (f(d) -> argv, [culprit substrings, any one; 're:' = regex], test existing output)
+CASES = {
+    "no_subcommand": (lambda d: ["encode"], ["fit or apply"], False),
+    "unknown_subcommand": (lambda d: ["encode", "fitt"], ["fitt"], False),
+    "text_not_yet": (lambda d: ["encode", "text", "--input", "x.h5"], ["not yet"], False),
+    "unknown_encoder": (lambda d: fit_with(d, "foo", "--dim", "2"), ["--encoder 'foo'"], True),
+    "vq_not_yet": (lambda d: fit_with(d, "vq", "--dim", "2"), ["re:--encoder 'vq' is not yet"],
+                   True),
+    "missing_encoder": (lambda d: fit(d)[:2] + fit(d)[6:], ["--encoder"], True),
+    "dim_too_large": (lambda d: fit_with(d, "pca", "--dim", str(K + 1)), ["--dim", "21"], True),
+    "dim_zero": (lambda d: fit_with(d, "pca", "--dim", "0"), ["--dim"], True),
+    "dim_negative": (lambda d: fit_with(d, "random", "--dim", "-3"), ["--dim"], True),
+    "dim_junk": (lambda d: fit_with(d, "pca", "--dim", "3x"), ["--dim"], True),
+    "dim_missing": (lambda d: fit_with(d, "random"), ["--dim"], True),
+    "dim_identity": (lambda d: fit_with(d, "identity", "--dim", "5"), ["--dim"], True),
+    "whiten_random": (lambda d: fit_with(d, "random", "--dim", "3", "--whiten"), ["--whiten"],
+                      True),
+    "whiten_zero_variance": (lambda d: fit_with(d, "pca", "--dim", str(K), "--whiten"),
+                             ["--whiten"], True),
+    "seed_negative": (lambda d: fit_with(d, "random", "--dim", "3", "--seed", "-1"), ["--seed"],
+                      True),
+    "unknown_option": (lambda d: fit(d, "--beta", "1"), ["--beta"], True),
+    "apply_option_in_fit": (lambda d: fit(d, "--decode"), ["--decode"], True),
+    "fit_option_in_apply": (lambda d: apply(d, None, None, "--dim", "3"), ["--dim"], True),
+    "repeated_option": (lambda d: fit(d, "--dim", "3"), ["--dim"], True),
+    "missing_input": (lambda d: fit(d)[:6] + fit(d)[8:], ["--input"], True),
+    "input_missing_file": (lambda d: fit_input(d, os.path.join(d, "nope.h5")), ["nope.h5"], True),
+    "input_missing_dataset": (lambda d: fit_input(d, os.path.join(d, "train.h5") + ":pixels"),
+                              ["pixels"], True),
+    "input_not_hdf5": (lambda d: fit_input(d, text(d, "plain.txt")), ["plain.txt"], True),
+    "input_1d": (lambda d: fit_input(d, h5(d, "one.h5", images=np.zeros(K, np.uint8))),
+                 ["one.h5"], True),
+    "input_5d": (lambda d: fit_input(d, h5(d, "five.h5", images=np.zeros((2, 2, 2, 2, 2)))),
+                 ["five.h5"], True),
+    "input_empty": (lambda d: fit_input(d, h5(d, "empty.h5", images=np.zeros((0, K)))),
+                    ["empty"], True),
+    "input_int16": (lambda d: fit_input(d, h5(d, "i16.h5", images=np.zeros((4, K), np.int16))),
+                    ["int16"], True),
+    "input_above_one": (lambda d: fit_input(d, h5(d, "big.h5", images=np.where(
+        np.arange(N * K).reshape(N, K) == 7 * K + 3, 1.5, 0.25))), ["row 7"], True),
+    "input_negative": (lambda d: fit_input(d, h5(d, "neg.h5", images=np.where(
+        np.arange(N * K).reshape(N, K) == 13 * K, -0.1, 0.25).astype(np.float32))),
+        ["row 13"], True),
+    "input_nan": (lambda d: fit_input(d, h5(d, "nan.h5", images=np.where(
+        np.arange(N * K).reshape(N, K) == 19 * K + 1, np.nan, 0.25))), ["row 19"], True),
+    "model_is_input": (lambda d: ["encode", "fit", "--encoder", "centred", "--input",
+                                  os.path.join(d, "train.h5"), "--model",
+                                  os.path.join(d, "train.h5")], ["--model"], False),
+    "model_dir_missing": (lambda d: ["encode", "fit", "--encoder", "centred", "--input",
+                                     os.path.join(d, "train.h5"), "--model",
+                                     os.path.join(d, "no_dir", "m.h5")], ["no_dir"], False),
+    "apply_model_missing": (lambda d: apply(d, os.path.join(d, "no_model.h5")), ["no_model.h5"],
+                            True),
+    "apply_model_not_hdf5": (lambda d: apply(d, text(d, "model.txt")), ["model.txt"], True),
+    "apply_model_foreign": (lambda d: apply(d, h5(d, "foreign.h5", mean=np.zeros(K))),
+                            ["not a uhn"], True),
+    "apply_model_unknown_encoder": (model_case(encoder="mlp"), ["mlp"], True),
+    "apply_model_no_dim": (model_case(dim=None), ["dim"], True),
+    "apply_model_bad_components": (model_case(components=np.zeros((D, K + 1))),
+                                   ["re:'components' does not have the shape \\[3\\]\\[20\\]"],
+                                   True),
+    "apply_model_no_mean": (model_case(mean=None), ["mean"], True),
+    "apply_model_inconsistent": (model_case(input_length=K + 1), ["inconsistent"], True),
+    "apply_pixels_mismatch": (lambda d: apply(d, None, h5(d, "k30.h5", images=np.zeros(
+        (3, 30), np.uint8))), ["k30.h5"], True),
+    "apply_shape_mismatch": (lambda d: apply(d, None, h5(d, "t54.h5", images=np.zeros(
+        (3, W, H), np.uint8))), ["5x4x1"], True),
+    "apply_codes_mismatch": (lambda d: apply(d, None, h5(d, "c4.h5", output=np.zeros(
+        (3, D + 1), np.float32)), "--decode"), ["c4.h5"], True),
+    "apply_codes_3d": (lambda d: apply(d, None, h5(d, "c3d.h5", output=np.zeros(
+        (3, D, 1), np.float32)), "--decode"), ["c3d.h5"], True),
+    "apply_codes_nan": (lambda d: apply(d, None, h5(d, "cnan.h5", output=np.where(
+        np.arange(6 * D).reshape(6, D) == 4 * D + 2, np.nan, 0.0)), "--decode"), ["row 4"], True),
+    "apply_codes_overflow": (lambda d: apply(d, None, h5(d, "cbig.h5", output=np.where(
+        np.arange(6 * D).reshape(6, D) == 5 * D, 1e300, 0.0)), "--decode"), ["row 5"], True),
+    "apply_missing_output": (lambda d: apply(d)[:6], ["--output"], False),
+    "apply_output_is_model": (lambda d: ["encode", "apply", "--model", os.path.join(d, "model.h5"),
+                                         "--input", os.path.join(d, "train.h5"), "--output",
+                                         os.path.join(d, "model.h5")], ["--output"], False),
+    "apply_output_is_input": (lambda d: ["encode", "apply", "--model", os.path.join(d, "model.h5"),
+                                         "--input", os.path.join(d, "train.h5"), "--output",
+                                         os.path.join(d, "train.h5")], ["--output"], False),
+    "apply_output_is_dir": (lambda d: ["encode", "apply", "--model", os.path.join(d, "model.h5"),
+                                       "--input", os.path.join(d, "train.h5"), "--output", d],
+                            ["--output"], False),
+}
+
+
+def snapshot(d):
+    out = {}
+    for root, _, files in os.walk(d):
+        for f in files:
+            p = os.path.join(root, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, d)] = hashlib.sha256(fh.read()).hexdigest()
+    return out
+
+
+def matches(line, culprits):
+    for c in culprits:
+        if c.startswith("re:"):
+            if re.search(c[3:], line, re.I):
+                return True
+        elif c.lower() in line.lower():
+            return True
+    return False
+
+
+def run_once(runner, ranks, d, name, existing):
+    make, culprits, _ = CASES[name]
+    argv = make(d)
+    out = os.path.join(d, "out.h5")
+    if existing:
+        with open(out, "wb") as f:
+            f.write(b"precious results\n")
+    before = snapshot(d)
+    rc, so, se = runner.run(ranks, argv)
+    lines = program_stderr_lines(se)
+    what = f"case {name} ({'existing' if existing else 'no'} output) at {ranks} ranks"
+    check(rc == 2, f"{what}: exit {rc}, expected 2\nstdout:\n{so}\nstderr:\n{se}")
+    check(len(lines) == 1, f"{what}: {len(lines)} stderr lines, expected 1:\n{se}")
+    check(lines[0].startswith("uhn: "), f"{what}: stderr line does not start 'uhn: ': {lines[0]}")
+    check(matches(lines[0], culprits), f"{what}: '{lines[0]}' names none of {culprits}")
+    after = snapshot(d)
+    check(after == before, f"{what}: files changed: "
+                           f"{sorted(set(after.items()) ^ set(before.items()))}")
+    if existing:
+        os.remove(out)
+    print(f"ok {what}: {lines[0]}")
+
+
+def main():
+    if "--list" in sys.argv:
+        print(";".join(CASES))
+        return
+    ap = common_args(__doc__)
+    ap.add_argument("--ranks", type=int, required=True)
+    ap.add_argument("--case", action="append", required=True, help="case name or 'all'")
+    args = ap.parse_args()
+    runner = Runner(args)
+    names = list(CASES) if "all" in args.case else args.case
+    for n in names:
+        if n not in CASES:
+            raise TestFailure(f"unknown case {n!r}")
+    for n in names:
+        with tempfile.TemporaryDirectory(dir=args.workdir) as d:
+            setup(d)
+            run_once(runner, args.ranks, d, n, False)
+            if CASES[n][2]:
+                run_once(runner, args.ranks, d, n, True)
+
+
+if __name__ == "__main__":
+    if "--list" in sys.argv:
+        main()
+    else:
+        main_wrapper(main)
