@@ -101,6 +101,14 @@ int uhn_h5_info_get(uhn_ctx *ctx, const uhn_h5_name *name, uhn_h5_info *info);
 /* Number of elements of a dataset (the product of its dimensions). */
 int64_t uhn_h5_info_count(const uhn_h5_info *info);
 
+/* A dataset's shape as messages write it: "[3][4]", or "a scalar". Returns buf. */
+const char *uhn_h5_shape_text(const uhn_h5_info *info, char *buf, size_t len);
+
+/* UHN_EINPUT, naming the dataset, unless it is 2-D with at least one row and
+ * one column; `expect` says what it should be ("[N][K]"). Not collective. */
+int uhn_h5_check_matrix(uhn_ctx *ctx, const uhn_h5_name *name, const uhn_h5_info *info,
+                        const char *expect);
+
 /*
  * Reads rows [row0, row0 + nrows) of a 2-D dataset with ncols columns into buf
  * (nrows x ncols elements of type `mem`, row-major; owned by the caller) with

@@ -386,47 +386,22 @@ static int parse_names(recall_run *r) {
     return UHN_OK;
 }
 
-/* "[3][4]" */
-static const char *shape_str(const uhn_h5_info *info, char *buf, size_t len) {
-    size_t n = 0;
-    buf[0] = '\0';
-    if (info->rank == 0) snprintf(buf, len, "a scalar");
-    for (int i = 0; i < info->rank && n < len; ++i) {
-        int w = snprintf(buf + n, len - n, "[%lld]", (long long)info->dims[i]);
-        if (w > 0) n += (size_t)w;
-    }
-    return buf;
-}
-
-/* A 2-D dataset with at least one row and one column. */
-static int check_matrix(uhn_ctx *ctx, const uhn_h5_name *n, const uhn_h5_info *info,
-                        const char *expect) {
-    char s[128];
-    if (info->rank != 2)
-        return uhn_fail(ctx, UHN_EINPUT, "%s: dataset %s is %s (%d-D); expected a 2-D %s array",
-                        n->role, n->label, shape_str(info, s, sizeof s), info->rank, expect);
-    if (info->dims[0] == 0 || info->dims[1] == 0)
-        return uhn_fail(ctx, UHN_EINPUT, "%s: dataset %s is empty (%s)", n->role, n->label,
-                        shape_str(info, s, sizeof s));
-    return UHN_OK;
-}
-
 /* Shapes of every input, checked on every rank from the broadcast info. */
 static int check_shapes(recall_run *r, const uhn_h5_info *mi, const uhn_h5_info *qi,
                         const uhn_h5_info *vi, const uhn_h5_info *ci) {
     uhn_ctx *ctx = r->ctx;
     char s[128];
-    UHN_CALL(check_matrix(ctx, &r->mem, mi, "[N][K]"));
+    UHN_CALL(uhn_h5_check_matrix(ctx, &r->mem, mi, "[N][K]"));
     r->N = mi->dims[0];
     r->K = r->O = mi->dims[1];
-    UHN_CALL(check_matrix(ctx, &r->qry, qi, "[B][K]"));
+    UHN_CALL(uhn_h5_check_matrix(ctx, &r->qry, qi, "[B][K]"));
     r->B = qi->dims[0];
     if (qi->dims[1] != r->K)
         return uhn_fail(ctx, UHN_EINPUT,
                         "--queries: %s has %lld columns but --memories %s has K = %lld",
                         r->qry.label, (long long)qi->dims[1], r->mem.label, (long long)r->K);
     if (r->a.values) {
-        UHN_CALL(check_matrix(ctx, &r->val, vi, "[N][O]"));
+        UHN_CALL(uhn_h5_check_matrix(ctx, &r->val, vi, "[N][O]"));
         if (vi->dims[0] != r->N)
             return uhn_fail(ctx, UHN_EINPUT,
                             "--values: %s has %lld rows but --memories %s has N = %lld",
@@ -441,7 +416,7 @@ static int check_shapes(recall_run *r, const uhn_h5_info *mi, const uhn_h5_info 
             return uhn_fail(ctx, UHN_EINPUT,
                             "--clamp: %s is %s; expected [K] = [%lld] or [B][K] = [%lld][%lld] "
                             "(K from --memories %s, B from --queries %s)",
-                            r->clp.label, shape_str(ci, s, sizeof s), (long long)r->K,
+                            r->clp.label, uhn_h5_shape_text(ci, s, sizeof s), (long long)r->K,
                             (long long)r->B, (long long)r->K, r->mem.label, r->qry.label);
         r->clamp_rows = ci->rank == 1 ? 1 : ci->dims[0];
     }
@@ -461,9 +436,9 @@ static int open_inputs(recall_run *r) {
     if (ctx->verbose > 1 && ctx->rank == 0) {
         char s[128];
         fprintf(stderr, "uhn recall: memories %s %s (%s)\n", r->mem.label,
-                shape_str(&mi, s, sizeof s), mi.type);
+                uhn_h5_shape_text(&mi, s, sizeof s), mi.type);
         fprintf(stderr, "uhn recall: queries %s %s (%s)\n", r->qry.label,
-                shape_str(&qi, s, sizeof s), qi.type);
+                uhn_h5_shape_text(&qi, s, sizeof s), qi.type);
     }
     return UHN_OK;
 }

@@ -201,34 +201,10 @@ static int parse_names(sep_run *r) {
     return UHN_OK;
 }
 
-/* "[3][4]" */
-static const char *shape_str(const uhn_h5_info *info, char *buf, size_t len) {
-    size_t n = 0;
-    buf[0] = '\0';
-    if (info->rank == 0) snprintf(buf, len, "a scalar");
-    for (int i = 0; i < info->rank && n < len; ++i) {
-        int w = snprintf(buf + n, len - n, "[%lld]", (long long)info->dims[i]);
-        if (w > 0) n += (size_t)w;
-    }
-    return buf;
-}
-
-static int check_matrix(uhn_ctx *ctx, const uhn_h5_name *n, const uhn_h5_info *info,
-                        const char *expect) {
-    char s[128];
-    if (info->rank != 2)
-        return uhn_fail(ctx, UHN_EINPUT, "%s: dataset %s is %s (%d-D); expected a 2-D %s array",
-                        n->role, n->label, shape_str(info, s, sizeof s), info->rank, expect);
-    if (info->dims[0] == 0 || info->dims[1] == 0)
-        return uhn_fail(ctx, UHN_EINPUT, "%s: dataset %s is empty (%s)", n->role, n->label,
-                        shape_str(info, s, sizeof s));
-    return UHN_OK;
-}
-
 static int check_shapes(sep_run *r, const uhn_h5_info *qi, const uhn_h5_info *mi) {
     uhn_ctx *ctx = r->ctx;
-    UHN_CALL(check_matrix(ctx, &r->qry, qi, "[B][D]"));
-    UHN_CALL(check_matrix(ctx, &r->mem, mi, "[N][D]"));
+    UHN_CALL(uhn_h5_check_matrix(ctx, &r->qry, qi, "[B][D]"));
+    UHN_CALL(uhn_h5_check_matrix(ctx, &r->mem, mi, "[N][D]"));
     r->B = qi->dims[0];
     r->N = mi->dims[0];
     r->D = mi->dims[1];
@@ -288,9 +264,9 @@ static int open_inputs(sep_run *r) {
     if (ctx->verbose > 1 && ctx->rank == 0) {
         char s[128];
         fprintf(stderr, "uhn separability: queries %s %s (%s)\n", r->qry.label,
-                shape_str(&qi, s, sizeof s), qi.type);
+                uhn_h5_shape_text(&qi, s, sizeof s), qi.type);
         fprintf(stderr, "uhn separability: memories %s %s (%s)\n", r->mem.label,
-                shape_str(&mi, s, sizeof s), mi.type);
+                uhn_h5_shape_text(&mi, s, sizeof s), mi.type);
     }
     return UHN_OK;
 }

@@ -393,6 +393,30 @@ int64_t uhn_h5_info_count(const uhn_h5_info *info) {
     return c;
 }
 
+const char *uhn_h5_shape_text(const uhn_h5_info *info, char *buf, size_t len) {
+    size_t n = 0;
+    buf[0] = '\0';
+    if (info->rank == 0) snprintf(buf, len, "a scalar");
+    for (int i = 0; i < info->rank && n < len; ++i) {
+        int w = snprintf(buf + n, len - n, "[%lld]", (long long)info->dims[i]);
+        if (w > 0) n += (size_t)w;
+    }
+    return buf;
+}
+
+int uhn_h5_check_matrix(uhn_ctx *ctx, const uhn_h5_name *n, const uhn_h5_info *info,
+                        const char *expect) {
+    char s[128];
+    if (info->rank != 2)
+        return uhn_fail(ctx, UHN_EINPUT, "%s: dataset %s is %s (%d-D); expected a 2-D %s array",
+                        n->role, n->label, uhn_h5_shape_text(info, s, sizeof s), info->rank,
+                        expect);
+    if (info->dims[0] == 0 || info->dims[1] == 0)
+        return uhn_fail(ctx, UHN_EINPUT, "%s: dataset %s is empty (%s)", n->role, n->label,
+                        uhn_h5_shape_text(info, s, sizeof s));
+    return UHN_OK;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Reading                                                                  */
 
