@@ -138,9 +138,10 @@ int uhn_result_want_trajectory(uhn_ctx *ctx, uhn_result *res, int64_t K, int64_t
                                const int64_t *steps) {
     for (int64_t i = 0; i < nsave; ++i) {
         if (steps[i] < 0 || steps[i] > res->T)
-            return uhn_fail_param(ctx, UHN_EINPUT, "trajectory",
-                                  "trajectory step %lld is %lld, outside [0, %lld] (0 to the number of steps)",
-                                  (long long)i, (long long)steps[i], (long long)res->T);
+            return uhn_fail_param(
+                ctx, UHN_EINPUT, "trajectory",
+                "trajectory step %lld is %lld, outside [0, %lld] (0 to the number of steps)",
+                (long long)i, (long long)steps[i], (long long)res->T);
         if (i > 0 && steps[i] <= steps[i - 1])
             return uhn_fail_param(ctx, UHN_EINPUT, "trajectory",
                                   "trajectory steps must increase: step %lld (%lld) follows %lld",

@@ -727,8 +727,7 @@ static void test_list_not_axis(void) {
     CHECK_INT(UHN_DECK_AXIS, uhn_deck_key_arity(UHN_KEY_NETWORK_BETA));
     CHECK_INT(UHN_DECK_SCALAR, uhn_deck_key_arity(UHN_KEY_NETWORK_STEPS));
     CHECK_INT(7, uhn_deck_naxes());
-    for (int i = 0; i < uhn_deck_naxes(); ++i)
-        CHECK(uhn_deck_axis(i) != UHN_KEY_OUTPUT_TRAJECTORY);
+    for (int i = 0; i < uhn_deck_naxes(); ++i) CHECK(uhn_deck_axis(i) != UHN_KEY_OUTPUT_TRAJECTORY);
     CHECK_INT(UHN_AXIS_LOG, uhn_deck_key_scale(UHN_KEY_MEMORY_N));
     CHECK_INT(UHN_AXIS_CATEGORY, uhn_deck_key_scale(UHN_KEY_NETWORK_SIMILARITY));
     CHECK(!strcmp(uhn_axis_scale_name(UHN_AXIS_LOG), "log"));
