@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "app/commands.h"
+#include "app/options.h"
 #include "uhn/encoder.h"
 #include "uhn/uhn.h"
 
@@ -25,7 +26,6 @@
 /* Options                                                                  */
 
 enum { SUB_FIT = 1, SUB_APPLY = 2 };
-typedef enum { ARG_STR, ARG_INT, ARG_FLAG } arg_kind;
 
 typedef struct encode_args {
     const char *encoder, *input, *model, *output; /* point into argv */
@@ -33,59 +33,35 @@ typedef struct encode_args {
     int whiten, decode, quiet, verbose, help;
 } encode_args;
 
-typedef struct opt_def {
-    const char *name;
-    arg_kind kind;
-    size_t offset;
-    unsigned subs; /* the subcommands that take it */
-    const char *metavar;
-    const char *help;
-    int64_t lo, hi; /* ARG_INT range */
-} opt_def;
-
 #define OFF(field) offsetof(encode_args, field)
 static const opt_def options[] = {
-    {"encoder", ARG_STR, OFF(encoder), SUB_FIT, "NAME", "the encoder (required; see below)", 0, 0},
-    {"input", ARG_STR, OFF(input), SUB_FIT | SUB_APPLY, "FILE[:DATASET]",
+    {"encoder", OPT_STR, OFF(encoder), "NAME", "the encoder (required; see below)", 0, 0, NULL,
+     SUB_FIT, 1},
+    {"input", OPT_STR, OFF(input), "FILE[:DATASET]",
      "images [n][K], [n][H][W] or [n][H][W][C], uint8 (scaled by 1/255) or float in [0, 1] "
      "(dataset 'images'); with --decode, codes [n][D] (dataset 'output') (required)",
-     0, 0},
-    {"model", ARG_STR, OFF(model), SUB_FIT | SUB_APPLY, "FILE",
-     "fit: the model file to write atomically; apply: the model to use (required)", 0, 0},
-    {"output", ARG_STR, OFF(output), SUB_APPLY, "FILE",
-     "apply: the results file, written atomically (required)", 0, 0},
-    {"dim", ARG_INT, OFF(dim), SUB_FIT, "D",
+     0, 0, NULL, SUB_FIT | SUB_APPLY, 1},
+    {"model", OPT_STR, OFF(model), "FILE",
+     "fit: the model file to write atomically; apply: the model to use (required)", 0, 0, NULL,
+     SUB_FIT | SUB_APPLY, 1},
+    {"output", OPT_STR, OFF(output), "FILE",
+     "apply: the results file, written atomically (required)", 0, 0, NULL, SUB_APPLY, 1},
+    {"dim", OPT_INT, OFF(dim), "D",
      "code length 1 <= D <= K (required for pca and random; K for identity and centred)", 1,
-     INT64_MAX},
-    {"whiten", ARG_FLAG, OFF(whiten), SUB_FIT, NULL,
-     "pca: divide component d by sigma_d = sqrt(lambda_d) (default off)", 0, 0},
-    {"seed", ARG_INT, OFF(seed), SUB_FIT, "S", "random: the seed of R (default 0)", 0, INT64_MAX},
-    {"decode", ARG_FLAG, OFF(decode), SUB_APPLY, NULL,
-     "apply: decode codes [n][D] into images [n][K] (default: encode)", 0, 0},
-    {"quiet", ARG_FLAG, OFF(quiet), SUB_FIT | SUB_APPLY, NULL, "no summary line", 0, 0},
-    {"verbose", ARG_FLAG, OFF(verbose), SUB_FIT | SUB_APPLY, NULL,
-     "phase timers (min/mean/max over ranks) on standard error", 0, 0},
-    {"help", ARG_FLAG, OFF(help), SUB_FIT | SUB_APPLY, NULL, "this text", 0, 0},
+     INT64_MAX, NULL, SUB_FIT, 0},
+    {"whiten", OPT_FLAG, OFF(whiten), NULL,
+     "pca: divide component d by sigma_d = sqrt(lambda_d) (default off)", 0, 0, NULL, SUB_FIT, 0},
+    {"seed", OPT_INT, OFF(seed), "S", "random: the seed of R (default 0)", 0, INT64_MAX, NULL,
+     SUB_FIT, 0},
+    {"decode", OPT_FLAG, OFF(decode), NULL,
+     "apply: decode codes [n][D] into images [n][K] (default: encode)", 0, 0, NULL, SUB_APPLY, 0},
+    {"quiet", OPT_FLAG, OFF(quiet), NULL, "no summary line", 0, 0, NULL, SUB_FIT | SUB_APPLY, 0},
+    {"verbose", OPT_FLAG, OFF(verbose), NULL,
+     "phase timers (min/mean/max over ranks) on standard error", 0, 0, NULL, SUB_FIT | SUB_APPLY,
+     0},
+    {"help", OPT_FLAG, OFF(help), NULL, "this text", 0, 0, NULL, SUB_FIT | SUB_APPLY, 0},
 };
-enum { NOPTIONS = sizeof options / sizeof options[0] };
-
-/* Prints text from column `col`, wrapping at spaces before column 100 and
- * continuing lines at column `indent`. */
-static void print_wrapped(FILE *f, int col, int indent, const char *text) {
-    while (*text) {
-        int room = 100 - col, n = (int)strlen(text);
-        if (n > room) {
-            n = room;
-            while (n > 0 && text[n] != ' ') --n;
-            if (n == 0) n = (int)strcspn(text, " ");
-        }
-        fprintf(f, "%.*s\n", n, text);
-        text += n;
-        while (*text == ' ') ++text;
-        if (*text) fprintf(f, "%*s", indent, "");
-        col = indent;
-    }
-}
+static const opt_cli cli = {"encode", options, sizeof options / sizeof options[0]};
 
 static void print_help(FILE *f) {
     fprintf(
@@ -99,17 +75,11 @@ static void print_help(FILE *f) {
         "variances [D] for pca, mean [K] for centred, none for random and identity).\n"
         "apply: writes `output` [n][D] float32 (codes) or, with --decode, [n][K] (images).\n"
         "Options take `--opt value` or `--opt=value`.\n\n");
-    for (int i = 0; i < NOPTIONS; ++i) {
-        char head[64];
-        snprintf(head, sizeof head, "--%s%s%s", options[i].name, options[i].metavar ? " " : "",
-                 options[i].metavar ? options[i].metavar : "");
-        fprintf(f, "  %-24s ", head);
-        print_wrapped(f, 27, 27, options[i].help);
-    }
+    opt_print_table(f, &cli, 27);
     fprintf(f, "\nencoders:\n");
     for (int i = 0; i < uhn_encoder_count(); ++i) {
         fprintf(f, "  %-10s ", uhn_encoder_name_at(i));
-        print_wrapped(f, 13, 13, uhn_encoder_help_at(i));
+        opt_print_wrapped(f, 13, 13, uhn_encoder_help_at(i));
     }
     fprintf(f, "  %-10s %s\n", "vq", "patch codebook by distributed k-means: not yet");
     fprintf(f, "  %-10s %s\n", "mlp", "dense autoencoder from a model file: not yet");
@@ -117,84 +87,6 @@ static void print_help(FILE *f) {
                "\nExit status: 0 on success, 2 on bad input (one line on standard error names\n"
                "the file, dataset, option or index at fault), 1 on other failures. A failed run\n"
                "leaves no output file and never damages an existing one.\n");
-}
-
-static const opt_def *find_option(const char *name, size_t len) {
-    for (int i = 0; i < NOPTIONS; ++i)
-        if (strlen(options[i].name) == len && !strncmp(options[i].name, name, len))
-            return &options[i];
-    return NULL;
-}
-
-static int set_option(uhn_ctx *ctx, const opt_def *o, const char *val, encode_args *a) {
-    char *field = (char *)a + o->offset;
-    char why[UHN_MSG_MAX / 2];
-    switch (o->kind) {
-    case ARG_STR:
-        *(const char **)field = val;
-        break;
-    case ARG_FLAG:
-        *(int *)field = 1;
-        break;
-    case ARG_INT:
-        if (uhn_parse_int64(val, o->lo, o->hi, (int64_t *)field, why, sizeof why) != UHN_PARSE_OK)
-            return uhn_fail(ctx, UHN_EINPUT, "--%s: %s", o->name, why);
-        break;
-    }
-    return UHN_OK;
-}
-
-static int parse_args(uhn_ctx *ctx, int argc, char **argv, int sub, const char *subname,
-                      encode_args *a) {
-    unsigned char given[NOPTIONS] = {0};
-    for (int i = 2; i < argc; ++i) {
-        const char *arg = argv[i];
-        if (!strcmp(arg, "-h")) arg = "--help";
-        if (strncmp(arg, "--", 2) != 0 || !arg[2])
-            return uhn_fail(ctx, UHN_EINPUT, "unexpected argument '%s' (see uhn encode --help)",
-                            arg);
-        const char *name = arg + 2, *eq = strchr(name, '=');
-        size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        const opt_def *o = find_option(name, len);
-        if (!o || !(o->subs & (unsigned)sub))
-            return uhn_fail(ctx, UHN_EINPUT,
-                            "unknown option '--%.*s' for uhn encode %s (see uhn "
-                            "encode --help)",
-                            (int)len, name, subname);
-        if (given[o - options]++)
-            return uhn_fail(ctx, UHN_EINPUT, "--%s given more than once", o->name);
-        const char *val = NULL;
-        if (o->kind == ARG_FLAG) {
-            if (eq) return uhn_fail(ctx, UHN_EINPUT, "--%s takes no value", o->name);
-        } else if (eq) {
-            val = eq + 1;
-        } else if (i + 1 < argc) {
-            val = argv[++i];
-        } else {
-            return uhn_fail(ctx, UHN_EINPUT, "--%s needs a value (%s)", o->name, o->metavar);
-        }
-        UHN_CALL(set_option(ctx, o, val, a));
-    }
-    if (a->help) return UHN_OK;
-    for (int i = 0; i < NOPTIONS; ++i) {
-        const opt_def *o = &options[i];
-        int required = o->kind == ARG_STR && (o->subs & (unsigned)sub);
-        if (required && !*(const char **)((const char *)a + o->offset))
-            return uhn_fail(ctx, UHN_EINPUT,
-                            "missing required option --%s for uhn encode %s (see uhn encode "
-                            "--help)",
-                            o->name, subname);
-    }
-    return UHN_OK;
-}
-
-/* A library message about parameter `dim` becomes one about --dim. */
-static int flagged(uhn_ctx *ctx, int st) {
-    if (st == UHN_OK || !ctx->param[0]) return st;
-    char flag[40];
-    snprintf(flag, sizeof flag, "--%s", ctx->param);
-    uhn_relabel(ctx, flag, " ");
-    return st;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -270,15 +162,15 @@ static int run_fit(encode_run *r) {
     encode_args *a = &r->a;
     uhn_encoder_config cfg = {a->encoder, a->dim, a->whiten, (uint64_t)a->seed, 0, 0, 0};
     /* The name and flags first, before any file is opened. */
-    UHN_CALL(flagged(ctx, uhn_agree(ctx, uhn_encoder_check(ctx, &cfg))));
+    UHN_CALL(opt_flagged(ctx, &cli, uhn_agree(ctx, uhn_encoder_check(ctx, &cfg))));
     UHN_CALL(uhn_agree(ctx, uhn_h5_name_parse(ctx, a->input, "images", "--input", &r->in_name)));
     UHN_CALL(uhn_agree(ctx, refuse_same(ctx, a->model, "--model", r->in_name.file, "--input")));
     UHN_CALL(uhn_h5_check_output(ctx, a->model, "--model"));
     UHN_CALL(uhn_rows_open(ctx, &r->in_name, 1, &r->in));
     cfg.height = r->in.height, cfg.width = r->in.width, cfg.channels = r->in.channels;
-    UHN_CALL(flagged(ctx, uhn_agree(ctx, uhn_encoder_check(ctx, &cfg))));
+    UHN_CALL(opt_flagged(ctx, &cli, uhn_agree(ctx, uhn_encoder_check(ctx, &cfg))));
     UHN_CALL(read_block(r));
-    UHN_CALL(flagged(ctx, uhn_encoder_fit(ctx, &cfg, r->x, r->nloc, r->in.n, &r->enc)));
+    UHN_CALL(opt_flagged(ctx, &cli, uhn_encoder_fit(ctx, &cfg, r->x, r->nloc, r->in.n, &r->enc)));
     UHN_CALL(uhn_agree(ctx, ctx->rank == 0 ? write_model(r) : UHN_OK));
     if (ctx->rank == 0 && !a->quiet) {
         printf("uhn encode fit: %s (D = %lld%s) on %lld images of %lldx%lldx%lld (K = %lld) on %d "
@@ -449,7 +341,8 @@ static int run(encode_run *r) {
     int which = !strcmp(sub, "fit") ? SUB_FIT : !strcmp(sub, "apply") ? SUB_APPLY : 0;
     if (!which)
         return uhn_fail(ctx, UHN_EINPUT, "unknown subcommand 'encode %s' (valid: fit, apply)", sub);
-    UHN_CALL(uhn_agree(ctx, parse_args(ctx, r->argc, r->argv, which, sub, &r->a)));
+    UHN_CALL(uhn_agree(
+        ctx, opt_parse(ctx, &cli, (unsigned)which, sub, r->argc, r->argv, 2, &r->a, OFF(help))));
     if (r->a.help) {
         if (ctx->rank == 0) print_help(stdout);
         return UHN_OK;

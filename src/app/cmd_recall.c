@@ -19,13 +19,12 @@
 #include <time.h>
 
 #include "app/commands.h"
+#include "app/options.h"
 #include "uhn/h5io.h"
 #include "uhn/uhn.h"
 
 /* ------------------------------------------------------------------------ */
 /* Options                                                                  */
-
-typedef enum { ARG_STR, ARG_DBL, ARG_INT, ARG_FLAG } arg_kind;
 
 typedef struct recall_args {
     const char *memories, *queries, *output, *values, *clamp; /* point into argv */
@@ -50,64 +49,57 @@ static const char *step_count(double v) {
     return v >= 1 && v <= INT_MAX ? NULL : "must be an integer from 1 to 2147483647";
 }
 
-typedef struct opt_def {
-    const char *name; /* without the leading "--" */
-    arg_kind kind;
-    size_t offset; /* of the field in recall_args */
-    const char *metavar;
-    const char *help; /* with the default */
-    const char *(*check)(double v);
-    int64_t lo, hi; /* ARG_INT: the range, checked in integers */
-} opt_def;
-
 #define OFF(field) offsetof(recall_args, field)
 static const opt_def options[] = {
-    {"memories", ARG_STR, OFF(memories), "FILE[:DATASET]",
-     "memory keys, 2-D [N][K], one memory per row (required; dataset 'memories')", NULL, 0, 0},
-    {"queries", ARG_STR, OFF(queries), "FILE[:DATASET]",
-     "queries, 2-D [B][K] (required; dataset 'queries')", NULL, 0, 0},
-    {"output", ARG_STR, OFF(output), "FILE",
-     "results file, written atomically (required; its directory must exist)", NULL, 0, 0},
-    {"values", ARG_STR, OFF(values), "FILE[:DATASET]",
-     "values, 2-D [N][O]: hetero-association (default: none, values = keys; dataset 'values')",
-     NULL, 0, 0},
-    {"clamp", ARG_STR, OFF(clamp), "FILE[:DATASET]",
+    {"memories", OPT_STR, OFF(memories), "FILE[:DATASET]",
+     "memory keys, 2-D [N][K], one memory per row (required; dataset 'memories')", 0, 0, NULL, 0,
+     1},
+    {"queries", OPT_STR, OFF(queries), "FILE[:DATASET]",
+     "queries, 2-D [B][K] (required; dataset 'queries')", 0, 0, NULL, 0, 1},
+    {"output", OPT_STR, OFF(output), "FILE",
+     "results file, written atomically (required; its directory must exist)", 0, 0, NULL, 0, 1},
+    {"values", OPT_STR, OFF(values), "FILE[:DATASET]",
+     "values, 2-D [N][O]: hetero-association (default: none, values = keys; dataset 'values')", 0,
+     0, NULL, 0, 0},
+    {"clamp", OPT_STR, OFF(clamp), "FILE[:DATASET]",
      "known coordinates, [K] or [B][K], non-zero = known: held at the query value after "
      "every step, and the cue set of --cue-only (default: none; dataset 'clamp')",
-     NULL, 0, 0},
-    {"similarity", ARG_STR, OFF(similarity), "NAME", "similarity s(x, q) (default dot)", NULL, 0,
-     0},
-    {"separation", ARG_STR, OFF(separation), "NAME", "separation function (default softmax)", NULL,
+     0, 0, NULL, 0, 0},
+    {"similarity", OPT_STR, OFF(similarity), "NAME", "similarity s(x, q) (default dot)", 0, 0, NULL,
      0, 0},
-    {"beta", ARG_DBL, OFF(beta), "B", "inverse temperature beta > 0 (default 1)", positive, 0, 0},
-    {"param", ARG_DBL, OFF(param), "P",
-     "p for power, k for topk, t for threshold (default: the separation's own)", NULL, 0, 0},
-    {"score", ARG_STR, OFF(score), "raw|uhn",
-     "raw: beta*s; uhn: the normalised scores of the UHN paper (default raw)", NULL, 0, 0},
-    {"no-normalize", ARG_FLAG, OFF(no_normalize), NULL,
-     "weights are g_n, not g_n / sum g (default: normalise)", NULL, 0, 0},
-    {"steps", ARG_INT, OFF(steps), "T", "iteration steps T >= 1 (default 1)", step_count, 1,
-     INT_MAX},
-    {"step-size", ARG_DBL, OFF(step_size), "A", "step size alpha in (0, 1] (default 1)",
+    {"separation", OPT_STR, OFF(separation), "NAME", "separation function (default softmax)", 0, 0,
+     NULL, 0, 0},
+    {"beta", OPT_DBL, OFF(beta), "B", "inverse temperature beta > 0 (default 1)", 0, 0, positive, 0,
+     0},
+    {"param", OPT_DBL, OFF(param), "P",
+     "p for power, k for topk, t for threshold (default: the separation's own)", 0, 0, NULL, 0, 0},
+    {"score", OPT_STR, OFF(score), "raw|uhn",
+     "raw: beta*s; uhn: the normalised scores of the UHN paper (default raw)", 0, 0, NULL, 0, 0},
+    {"no-normalize", OPT_FLAG, OFF(no_normalize), NULL,
+     "weights are g_n, not g_n / sum g (default: normalise)", 0, 0, NULL, 0, 0},
+    {"steps", OPT_INT, OFF(steps), "T", "iteration steps T >= 1 (default 1)", 1, INT_MAX,
+     step_count, 0, 0},
+    {"step-size", OPT_DBL, OFF(step_size), "A", "step size alpha in (0, 1] (default 1)", 0, 0,
      unit_interval, 0, 0},
-    {"tol", ARG_DBL, OFF(tol), "TOL",
-     "stop a query when max |v_t+1 - v_t| < TOL; 0 runs all steps (default 0)", non_negative, 0, 0},
-    {"trajectory", ARG_STR, OFF(trajectory), "S1,S2,...",
+    {"tol", OPT_DBL, OFF(tol), "TOL",
+     "stop a query when max |v_t+1 - v_t| < TOL; 0 runs all steps (default 0)", 0, 0, non_negative,
+     0, 0},
+    {"trajectory", OPT_STR, OFF(trajectory), "S1,S2,...",
      "record the state v_S at these steps (0 = the query, ..., T; increasing) in the dataset "
      "trajectory [B][|S|][K] (spec section 11; default: none)",
-     NULL, 0, 0},
-    {"cue-only", ARG_FLAG, OFF(cue_only), NULL,
-     "similarities over the --clamp coordinates only (default: all coordinates)", NULL, 0, 0},
-    {"kernel", ARG_STR, OFF(kernel), "fast|ref",
-     "fast: SGEMM kernels; ref: the plain reference engine (default fast)", NULL, 0, 0},
-    {"batch", ARG_INT, OFF(batch), "N", "queries per internal batch, 0 = automatic (default 0)",
-     non_negative, 0, INT64_MAX},
-    {"quiet", ARG_FLAG, OFF(quiet), NULL, "no summary line on standard output", NULL, 0, 0},
-    {"verbose", ARG_FLAG, OFF(verbose), NULL,
-     "phase timers (min/mean/max over ranks) on standard error", NULL, 0, 0},
-    {"help", ARG_FLAG, OFF(help), NULL, "this text", NULL, 0, 0},
+     0, 0, NULL, 0, 0},
+    {"cue-only", OPT_FLAG, OFF(cue_only), NULL,
+     "similarities over the --clamp coordinates only (default: all coordinates)", 0, 0, NULL, 0, 0},
+    {"kernel", OPT_STR, OFF(kernel), "fast|ref",
+     "fast: SGEMM kernels; ref: the plain reference engine (default fast)", 0, 0, NULL, 0, 0},
+    {"batch", OPT_INT, OFF(batch), "N", "queries per internal batch, 0 = automatic (default 0)", 0,
+     INT64_MAX, non_negative, 0, 0},
+    {"quiet", OPT_FLAG, OFF(quiet), NULL, "no summary line on standard output", 0, 0, NULL, 0, 0},
+    {"verbose", OPT_FLAG, OFF(verbose), NULL,
+     "phase timers (min/mean/max over ranks) on standard error", 0, 0, NULL, 0, 0},
+    {"help", OPT_FLAG, OFF(help), NULL, "this text", 0, 0, NULL, 0, 0},
 };
-enum { NOPTIONS = sizeof options / sizeof options[0] };
+static const opt_cli cli = {"recall", options, sizeof options / sizeof options[0]};
 
 /* Named choices that are not table entries of the engine. */
 typedef struct choice {
@@ -118,25 +110,6 @@ typedef struct choice {
 static const choice score_modes[] = {{"raw", UHN_SCORE_RAW}, {"uhn", UHN_SCORE_UHN}};
 static const choice kernels[] = {{"fast", UHN_KERNEL_FAST}, {"ref", UHN_KERNEL_REF}};
 
-/* Prints text from column `col` of a line whose continuation lines start at
- * column `indent`, wrapping at spaces before HELP_WIDTH. */
-enum { HELP_WIDTH = 100 };
-static void print_wrapped(FILE *f, int col, int indent, const char *text) {
-    while (*text) {
-        int room = HELP_WIDTH - col, n = (int)strlen(text);
-        if (n > room) {
-            n = room;
-            while (n > 0 && text[n] != ' ') --n;
-            if (n == 0) n = (int)strcspn(text, " ");
-        }
-        fprintf(f, "%.*s\n", n, text);
-        text += n;
-        while (*text == ' ') ++text;
-        if (*text) fprintf(f, "%*s", indent, "");
-        col = indent;
-    }
-}
-
 static void print_help(FILE *f) {
     fprintf(f, "usage: mpirun -n R uhn recall --memories FILE[:DATASET] --queries FILE[:DATASET]\n"
                "                               --output FILE [options]\n\n"
@@ -145,13 +118,7 @@ static void print_help(FILE *f) {
                "dot or euclidean), steps and empty. Options take `--opt value` or `--opt=value`.\n"
                "FILE:DATASET names a dataset inside a file; without it the default dataset is\n"
                "used.\n\n");
-    for (int i = 0; i < NOPTIONS; ++i) {
-        char head[64];
-        snprintf(head, sizeof head, "--%s%s%s", options[i].name, options[i].metavar ? " " : "",
-                 options[i].metavar ? options[i].metavar : "");
-        fprintf(f, "  %-28s ", head);
-        print_wrapped(f, 31, 31, options[i].help);
-    }
+    opt_print_table(f, &cli, 31);
     char list[1024];
     size_t n = 0;
     for (int i = 0; i < uhn_similarity_count() && n < sizeof list; ++i) {
@@ -160,7 +127,7 @@ static void print_help(FILE *f) {
         if (w > 0) n += (size_t)w;
     }
     fprintf(f, "\nsimilarity names: ");
-    print_wrapped(f, 18, 4, list);
+    opt_print_wrapped(f, 18, 4, list);
     n = 0;
     for (int i = 0; i < uhn_separation_count() && n < sizeof list; ++i) {
         const uhn_separation *s = uhn_separation_at(i);
@@ -172,96 +139,10 @@ static void print_help(FILE *f) {
         if (w > 0) n += (size_t)w;
     }
     fprintf(f, "separation names: ");
-    print_wrapped(f, 18, 4, list);
+    opt_print_wrapped(f, 18, 4, list);
     fprintf(f, "\nExit status: 0 on success, 2 on bad input (one line on standard error names\n"
                "the file, dataset, option or index at fault), 1 on other failures. A failed run\n"
                "leaves no output file and never damages an existing one.\n");
-}
-
-/* Strict numbers: the whole text, finite and normal, with the deck's wording
- * (uhn/parse.h); the option's own range is checked by set_option. */
-static int parse_double(uhn_ctx *ctx, const char *opt, const char *s, double *out) {
-    char why[UHN_MSG_MAX / 2];
-    if (uhn_parse_double(s, out, why, sizeof why) != UHN_PARSE_OK)
-        return uhn_fail(ctx, UHN_EINPUT, "--%s: %s", opt, why);
-    return UHN_OK;
-}
-
-static int parse_int(uhn_ctx *ctx, const opt_def *o, const char *s, int64_t *out) {
-    char why[UHN_MSG_MAX / 2];
-    if (uhn_parse_int64(s, o->lo, o->hi, out, why, sizeof why) != UHN_PARSE_OK)
-        return uhn_fail(ctx, UHN_EINPUT, "--%s: %s", o->name, why);
-    return UHN_OK;
-}
-
-static int set_option(uhn_ctx *ctx, const opt_def *o, const char *val, recall_args *a) {
-    char *field = (char *)a + o->offset;
-    double v = 0;
-    switch (o->kind) {
-    case ARG_STR:
-        *(const char **)field = val;
-        return UHN_OK;
-    case ARG_FLAG:
-        *(int *)field = 1;
-        return UHN_OK;
-    case ARG_DBL:
-        UHN_CALL(parse_double(ctx, o->name, val, (double *)field));
-        v = *(double *)field;
-        break;
-    case ARG_INT:
-        UHN_CALL(parse_int(ctx, o, val, (int64_t *)field));
-        v = (double)*(int64_t *)field;
-        break;
-    }
-    const char *why = o->check ? o->check(v) : NULL;
-    if (why) return uhn_fail(ctx, UHN_EINPUT, "--%s %s (got %s)", o->name, why, val);
-    return UHN_OK;
-}
-
-static const opt_def *find_option(const char *name, size_t len) {
-    for (int i = 0; i < NOPTIONS; ++i)
-        if (strlen(options[i].name) == len && !strncmp(options[i].name, name, len))
-            return &options[i];
-    return NULL;
-}
-
-static int parse_args(uhn_ctx *ctx, int argc, char **argv, recall_args *a) {
-    unsigned char given[NOPTIONS] = {0};
-    for (int i = 1; i < argc; ++i) {
-        const char *arg = argv[i];
-        if (!strcmp(arg, "-h")) arg = "--help";
-        if (strncmp(arg, "--", 2) != 0 || !arg[2])
-            return uhn_fail(ctx, UHN_EINPUT, "unexpected argument '%s' (see uhn recall --help)",
-                            arg);
-        const char *name = arg + 2, *eq = strchr(name, '=');
-        size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        const opt_def *o = find_option(name, len);
-        if (!o)
-            return uhn_fail(ctx, UHN_EINPUT, "unknown option '--%.*s' (see uhn recall --help)",
-                            (int)len, name);
-        if (given[o - options]++)
-            return uhn_fail(ctx, UHN_EINPUT, "--%s given more than once", o->name);
-        const char *val = NULL;
-        if (o->kind == ARG_FLAG) {
-            if (eq) return uhn_fail(ctx, UHN_EINPUT, "--%s takes no value", o->name);
-        } else if (eq) {
-            val = eq + 1;
-        } else if (i + 1 < argc) {
-            val = argv[++i];
-        } else {
-            return uhn_fail(ctx, UHN_EINPUT, "--%s needs a value (%s)", o->name, o->metavar);
-        }
-        UHN_CALL(set_option(ctx, o, val, a));
-    }
-    if (a->help) return UHN_OK;
-    static const char *const required[] = {"memories", "queries", "output"};
-    for (size_t i = 0; i < sizeof required / sizeof required[0]; ++i) {
-        const opt_def *o = find_option(required[i], strlen(required[i]));
-        if (!*(const char **)((const char *)a + o->offset))
-            return uhn_fail(ctx, UHN_EINPUT, "missing required option --%s (see uhn recall --help)",
-                            required[i]);
-    }
-    return UHN_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -647,18 +528,6 @@ static int write_output(recall_run *r) {
     return uhn_h5_writer_commit(w);
 }
 
-/* An engine error about a parameter names this command's flag for it
- * ("beta must be ..." becomes "--beta must be ..."). Returns st. */
-static int flagged(uhn_ctx *ctx, int st) {
-    if (st == UHN_OK || !ctx->param[0]) return st;
-    char flag[40] = "--";
-    for (size_t i = 0; ctx->param[i] && i + 3 < sizeof flag; ++i)
-        flag[i + 2] = ctx->param[i] == '_' ? '-' : ctx->param[i], flag[i + 3] = '\0';
-    if (!strcmp(ctx->param, "normalize")) snprintf(flag, sizeof flag, "--no-normalize: normalize");
-    uhn_relabel(ctx, flag, " ");
-    return st;
-}
-
 /* lse is a float64 output: where beta * s_max leaves float64 it cannot be
  * written, though z, the weights and the energy are exact. Collective. */
 static int check_lse(recall_run *r) {
@@ -698,7 +567,7 @@ static int want_trajectory(recall_run *r) {
 
 static int run(recall_run *r) {
     uhn_ctx *ctx = r->ctx;
-    UHN_CALL(uhn_agree(ctx, parse_args(ctx, r->argc, r->argv, &r->a)));
+    UHN_CALL(uhn_agree(ctx, opt_parse(ctx, &cli, 0, NULL, r->argc, r->argv, 1, &r->a, OFF(help))));
     if (r->a.help) {
         if (ctx->rank == 0) print_help(stdout);
         return UHN_OK;
@@ -710,14 +579,16 @@ static int run(recall_run *r) {
     UHN_CALL(open_inputs(r));
     UHN_CALL(load_bank(r));
     UHN_CALL(load_queries(r));
-    UHN_CALL(flagged(
-        ctx, uhn_agree(ctx, uhn_queries_check(ctx, &r->p, r->queries, r->B, r->K, r->qry.label))));
-    UHN_CALL(flagged(ctx, uhn_agree(ctx, uhn_params_check(ctx, &r->p, r->bank))));
+    UHN_CALL(opt_flagged(
+        ctx, &cli,
+        uhn_agree(ctx, uhn_queries_check(ctx, &r->p, r->queries, r->B, r->K, r->qry.label))));
+    UHN_CALL(opt_flagged(ctx, &cli, uhn_agree(ctx, uhn_params_check(ctx, &r->p, r->bank))));
     UHN_CALL(uhn_agree(ctx, uhn_result_create(ctx, r->B, r->O, r->p.steps,
                                               uhn_params_has_energy(&r->p), &r->res)));
-    UHN_CALL(flagged(ctx, uhn_agree(ctx, want_trajectory(r))));
-    UHN_CALL(flagged(ctx, uhn_agree(ctx, uhn_recall(r->bank, &r->p, r->queries, r->B, r->clamp,
-                                                    r->clamp_rows, r->res))));
+    UHN_CALL(opt_flagged(ctx, &cli, uhn_agree(ctx, want_trajectory(r))));
+    UHN_CALL(opt_flagged(ctx, &cli,
+                         uhn_agree(ctx, uhn_recall(r->bank, &r->p, r->queries, r->B, r->clamp,
+                                                   r->clamp_rows, r->res))));
     UHN_CALL(check_lse(r));
     UHN_CALL(uhn_agree(ctx, ctx->rank == 0 ? write_output(r) : UHN_OK));
 

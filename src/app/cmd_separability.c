@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "app/commands.h"
+#include "app/options.h"
 #include "uhn/h5io.h"
 #include "uhn/parse.h"
 #include "uhn/separability.h"
@@ -25,64 +26,37 @@
 /* ------------------------------------------------------------------------ */
 /* Options                                                                  */
 
-typedef enum { ARG_STR, ARG_INT, ARG_FLAG } arg_kind;
-
 typedef struct sep_args {
     const char *queries, *memories, *output; /* point into argv */
     int64_t bins, block, tile;
     int quiet, verbose, help;
 } sep_args;
 
-typedef struct opt_def {
-    const char *name; /* without the leading "--" */
-    arg_kind kind;
-    size_t offset; /* of the field in sep_args */
-    const char *metavar;
-    const char *help; /* with the default */
-    int64_t lo, hi;   /* ARG_INT: the accepted range */
-} opt_def;
-
 #define OFF(field) offsetof(sep_args, field)
 static const opt_def options[] = {
-    {"queries", ARG_STR, OFF(queries), "FILE[:DATASET]",
-     "query codes, 2-D [B][D]; query i belongs to memory i (required; dataset 'queries')", 0, 0},
-    {"memories", ARG_STR, OFF(memories), "FILE[:DATASET]",
-     "memory codes, 2-D [N][D], N >= B and N >= 2 (required; dataset 'memories')", 0, 0},
-    {"output", ARG_STR, OFF(output), "FILE",
-     "results file, written atomically (required; its directory must exist)", 0, 0},
-    {"bins", ARG_INT, OFF(bins), "NB", "equal histogram bins on [-1, 1] (default 200)", 1,
-     UHN_SEP_BINS_MAX},
-    {"block", ARG_INT, OFF(block), "S",
-     "ScaLAPACK block size; changes speed only, tests force tiny values (default 64)", 1, 4096},
-    {"tile", ARG_INT, OFF(tile), "T",
+    {"queries", OPT_STR, OFF(queries), "FILE[:DATASET]",
+     "query codes, 2-D [B][D]; query i belongs to memory i (required; dataset 'queries')", 0, 0,
+     NULL, 0, 1},
+    {"memories", OPT_STR, OFF(memories), "FILE[:DATASET]",
+     "memory codes, 2-D [N][D], N >= B and N >= 2 (required; dataset 'memories')", 0, 0, NULL, 0,
+     1},
+    {"output", OPT_STR, OFF(output), "FILE",
+     "results file, written atomically (required; its directory must exist)", 0, 0, NULL, 0, 1},
+    {"bins", OPT_INT, OFF(bins), "NB", "equal histogram bins on [-1, 1] (default 200)", 1,
+     UHN_SEP_BINS_MAX, NULL, 0, 0},
+    {"block", OPT_INT, OFF(block), "S",
+     "ScaLAPACK block size; changes speed only, tests force tiny values (default 64)", 1, 4096,
+     NULL, 0, 0},
+    {"tile", OPT_INT, OFF(tile), "T",
      "rows and columns of one tile of the cosine matrix, rounded up to whole blocks; "
      "changes speed and memory only (default 4096)",
-     1, 1 << 20},
-    {"quiet", ARG_FLAG, OFF(quiet), NULL, "no summary line on standard output", 0, 0},
-    {"verbose", ARG_FLAG, OFF(verbose), NULL,
-     "phase timers (min/mean/max over ranks) on standard error", 0, 0},
-    {"help", ARG_FLAG, OFF(help), NULL, "this text", 0, 0},
+     1, 1 << 20, NULL, 0, 0},
+    {"quiet", OPT_FLAG, OFF(quiet), NULL, "no summary line on standard output", 0, 0, NULL, 0, 0},
+    {"verbose", OPT_FLAG, OFF(verbose), NULL,
+     "phase timers (min/mean/max over ranks) on standard error", 0, 0, NULL, 0, 0},
+    {"help", OPT_FLAG, OFF(help), NULL, "this text", 0, 0, NULL, 0, 0},
 };
-enum { NOPTIONS = sizeof options / sizeof options[0] };
-
-/* Prints ` text` from column col, wrapping at spaces before column 100 onto
- * lines that start at column 29. */
-static void print_wrapped(FILE *f, int col, const char *text) {
-    enum { WIDTH = 100, INDENT = 29 };
-    while (*text) {
-        int room = WIDTH - col - 1, n = (int)strlen(text);
-        if (n > room) {
-            n = room;
-            while (n > 0 && text[n] != ' ') --n;
-            if (n == 0) n = (int)strcspn(text, " ");
-        }
-        fprintf(f, " %.*s\n", n, text);
-        text += n;
-        while (*text == ' ') ++text;
-        if (*text) fprintf(f, "%*s", INDENT - 1, "");
-        col = INDENT - 1;
-    }
-}
+static const opt_cli cli = {"separability", options, sizeof options / sizeof options[0]};
 
 static void print_help(FILE *f) {
     fprintf(f, "usage: mpirun -n R uhn separability --queries FILE[:DATASET] --memories "
@@ -93,82 +67,10 @@ static void print_help(FILE *f) {
                "two normalised histograms and top1 (the fraction of queries whose self cosine\n"
                "beats all their cross cosines). Inputs of any numeric type are read as float32;\n"
                "the cosines are computed in float64 (ScaLAPACK pdgemm), tile by tile.\n\n");
-    for (int i = 0; i < NOPTIONS; ++i) {
-        char head[64];
-        snprintf(head, sizeof head, "--%s%s%s", options[i].name, options[i].metavar ? " " : "",
-                 options[i].metavar ? options[i].metavar : "");
-        fprintf(f, "  %-26s", head);
-        print_wrapped(f, (int)strlen(head) > 26 ? 2 + (int)strlen(head) : 28, options[i].help);
-    }
+    opt_print_table(f, &cli, 29);
     fprintf(f, "\nExit status: 0 on success, 2 on bad input (one line on standard error names\n"
                "the file, dataset, option or index at fault), 1 on other failures. A failed run\n"
                "leaves no output file and never damages an existing one.\n");
-}
-
-static const opt_def *find_option(const char *name, size_t len) {
-    for (int i = 0; i < NOPTIONS; ++i)
-        if (strlen(options[i].name) == len && !strncmp(options[i].name, name, len))
-            return &options[i];
-    return NULL;
-}
-
-static int set_option(uhn_ctx *ctx, const opt_def *o, const char *val, sep_args *a) {
-    char *field = (char *)a + o->offset;
-    char why[UHN_MSG_MAX / 2];
-    switch (o->kind) {
-    case ARG_STR:
-        *(const char **)field = val;
-        break;
-    case ARG_FLAG:
-        *(int *)field = 1;
-        break;
-    case ARG_INT:
-        if (uhn_parse_int64(val, o->lo, o->hi, (int64_t *)field, why, sizeof why) != UHN_PARSE_OK)
-            return uhn_fail(ctx, UHN_EINPUT, "--%s: %s", o->name, why);
-        break;
-    }
-    return UHN_OK;
-}
-
-static int parse_args(uhn_ctx *ctx, int argc, char **argv, sep_args *a) {
-    unsigned char given[NOPTIONS] = {0};
-    for (int i = 1; i < argc; ++i) {
-        const char *arg = argv[i];
-        if (!strcmp(arg, "-h")) arg = "--help";
-        if (strncmp(arg, "--", 2) != 0 || !arg[2])
-            return uhn_fail(ctx, UHN_EINPUT,
-                            "unexpected argument '%s' (see uhn separability --help)", arg);
-        const char *name = arg + 2, *eq = strchr(name, '=');
-        size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        const opt_def *o = find_option(name, len);
-        if (!o)
-            return uhn_fail(ctx, UHN_EINPUT,
-                            "unknown option '--%.*s' (see uhn separability --help)", (int)len,
-                            name);
-        if (given[o - options]++)
-            return uhn_fail(ctx, UHN_EINPUT, "--%s given more than once", o->name);
-        const char *val = NULL;
-        if (o->kind == ARG_FLAG) {
-            if (eq) return uhn_fail(ctx, UHN_EINPUT, "--%s takes no value", o->name);
-        } else if (eq) {
-            val = eq + 1;
-        } else if (i + 1 < argc) {
-            val = argv[++i];
-        } else {
-            return uhn_fail(ctx, UHN_EINPUT, "--%s needs a value (%s)", o->name, o->metavar);
-        }
-        UHN_CALL(set_option(ctx, o, val, a));
-    }
-    if (a->help) return UHN_OK;
-    static const char *const required[] = {"queries", "memories", "output"};
-    for (size_t i = 0; i < sizeof required / sizeof required[0]; ++i) {
-        const opt_def *o = find_option(required[i], strlen(required[i]));
-        if (!*(const char **)((const char *)a + o->offset))
-            return uhn_fail(ctx, UHN_EINPUT,
-                            "missing required option --%s (see uhn separability --help)",
-                            required[i]);
-    }
-    return UHN_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -366,7 +268,7 @@ static int write_output(sep_run *r) {
 
 static int run(sep_run *r) {
     uhn_ctx *ctx = r->ctx;
-    UHN_CALL(uhn_agree(ctx, parse_args(ctx, r->argc, r->argv, &r->a)));
+    UHN_CALL(uhn_agree(ctx, opt_parse(ctx, &cli, 0, NULL, r->argc, r->argv, 1, &r->a, OFF(help))));
     if (r->a.help) {
         if (ctx->rank == 0) print_help(stdout);
         return UHN_OK;
