@@ -44,6 +44,8 @@ typedef struct uhn_encoder_config {
     int whiten;       /* pca only */
     uint64_t seed;    /* random only (default 0) */
     int64_t height, width, channels; /* image shape, K = height * width * channels */
+    int64_t patch;                   /* vq: patch side p (0: not given) */
+    int64_t codes;                   /* vq: codebook size J (0: not given) */
 } uhn_encoder_config;
 
 typedef struct uhn_encoder uhn_encoder; /* opaque; owned by the caller of fit or load */
@@ -102,14 +104,16 @@ const double *uhn_encoder_components(const uhn_encoder *e);
 const double *uhn_encoder_variances(const uhn_encoder *e);
 
 /*
- * Writes the model (spec §14) into an open writer's root group: attributes
+ * Writes the model (spec §14) into group `group` of an open writer ("/": the
+ * root group, as a model file has it; another path is created, its parents
+ * first, so that a results file can hold the model of each encoder): attributes
  * uhn_model = "encoder", encoder, dim, input_length, height, width, channels,
  * whiten, seed, n_train, fit_seconds; datasets `mean` [K] (centred, pca),
  * `components` [D][K] and `variances` [D] (pca), all float64. random keeps
  * only its seed: R is regenerated. Called on the writer's one rank; not
  * collective. The writer stays the caller's.
  */
-int uhn_encoder_save(const uhn_encoder *e, uhn_h5_writer *w);
+int uhn_encoder_save(const uhn_encoder *e, uhn_h5_writer *w, const char *group);
 
 /*
  * Loads a model file written by uhn_encoder_save. A file that is not HDF5,

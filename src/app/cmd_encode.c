@@ -147,7 +147,7 @@ static int commit_or_abort(uhn_h5_writer *w, int st) {
 static int write_model(encode_run *r) {
     uhn_h5_writer *w = NULL;
     UHN_CALL(uhn_h5_writer_create(r->ctx, r->a.model, &w));
-    int st = uhn_encoder_save(r->enc, w);
+    int st = uhn_encoder_save(r->enc, w, "/");
     if (st == UHN_OK) st = uhn_h5_attr_string(w, "/", "command", "encode fit");
     if (st == UHN_OK) st = uhn_h5_attr_string(w, "/", "input", r->in.name.label);
     if (st == UHN_OK) st = uhn_h5_attr_int64(w, "/", "ranks", r->ctx->size);
@@ -160,7 +160,7 @@ static int write_model(encode_run *r) {
 static int run_fit(encode_run *r) {
     uhn_ctx *ctx = r->ctx;
     encode_args *a = &r->a;
-    uhn_encoder_config cfg = {a->encoder, a->dim, a->whiten, (uint64_t)a->seed, 0, 0, 0};
+    uhn_encoder_config cfg = {a->encoder, a->dim, a->whiten, (uint64_t)a->seed, 0, 0, 0, 0, 0};
     /* The name and flags first, before any file is opened. */
     UHN_CALL(opt_flagged(ctx, &cli, uhn_agree(ctx, uhn_encoder_check(ctx, &cfg))));
     UHN_CALL(uhn_agree(ctx, uhn_h5_name_parse(ctx, a->input, "images", "--input", &r->in_name)));

@@ -249,10 +249,32 @@ int uhn_encoder_fit_mean(uhn_ctx *ctx, uhn_encoder *e, const float *x, int64_t n
 /* ------------------------------------------------------------------------ */
 /* The model file                                                           */
 
-int uhn_encoder_save(const uhn_encoder *e, uhn_h5_writer *w) {
+/* Creates group `path` and its missing parents in the writer's file. */
+static int make_groups(uhn_h5_writer *w, const char *path) {
+    hid_t fid = (hid_t)uhn_h5_writer_fid(w);
+    char buf[UHN_H5_PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *c = buf + 1;; ++c) {
+        if (*c != '/' && *c != '\0') continue;
+        char keep = *c;
+        *c = '\0';
+        if (H5Lexists(fid, buf, H5P_DEFAULT) <= 0) UHN_CALL(uhn_h5_write_group(w, buf));
+        *c = keep;
+        if (!keep) return UHN_OK;
+    }
+}
+
+int uhn_encoder_save(const uhn_encoder *e, uhn_h5_writer *w, const char *group) {
     unsigned f = e->ops->flags;
-    UHN_CALL(uhn_h5_attr_string(w, "/", "uhn_model", UHN_MODEL_MARKER));
-    UHN_CALL(uhn_h5_attr_string(w, "/", "encoder", e->ops->name));
+    int root = !group || !strcmp(group, "/") || !group[0];
+    const char *g = root ? "/" : group;
+    if (!root) UHN_CALL(make_groups(w, g));
+    char names[3][UHN_H5_PATH_MAX + 16];
+    const char *const leaf[3] = {"mean", "components", "variances"};
+    for (int i = 0; i < 3; ++i)
+        snprintf(names[i], sizeof names[i], "%s%s%s", root ? "" : g, root ? "" : "/", leaf[i]);
+    UHN_CALL(uhn_h5_attr_string(w, g, "uhn_model", UHN_MODEL_MARKER));
+    UHN_CALL(uhn_h5_attr_string(w, g, "encoder", e->ops->name));
     const struct {
         const char *name;
         int64_t value;
@@ -267,10 +289,10 @@ int uhn_encoder_save(const uhn_encoder *e, uhn_h5_writer *w) {
         {"n_train", e->n_train},
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; ++i)
-        UHN_CALL(uhn_h5_attr_int64(w, "/", ints[i].name, ints[i].value));
-    UHN_CALL(uhn_h5_attr_double(w, "/", "fit_seconds", e->fit_seconds));
+        UHN_CALL(uhn_h5_attr_int64(w, g, ints[i].name, ints[i].value));
+    UHN_CALL(uhn_h5_attr_double(w, g, "fit_seconds", e->fit_seconds));
     const uhn_h5_dataset dsets[] = {
-        {"mean",
+        {names[0],
          UHN_H5_FLOAT64,
          1,
          {e->K},
@@ -278,7 +300,7 @@ int uhn_encoder_save(const uhn_encoder *e, uhn_h5_writer *w) {
          "the mean training image mu",
          "pixel value",
          "pixel"},
-        {"components",
+        {names[1],
          UHN_H5_FLOAT64,
          2,
          {e->D, e->K},
@@ -287,7 +309,7 @@ int uhn_encoder_save(const uhn_encoder *e, uhn_h5_writer *w) {
          "first; each one's entry of largest magnitude is positive",
          "1",
          "component,pixel"},
-        {"variances",
+        {names[2],
          UHN_H5_FLOAT64,
          1,
          {e->D},
@@ -452,8 +474,9 @@ static int load_local(uhn_ctx *ctx, const char *path, const char *role, model_he
                       "not have",
                       role, path, h->name);
     if (st == UHN_OK) {
-        uhn_encoder_config cfg = {ops->name, h->dim,   (int)h->whiten, (uint64_t)h->seed,
-                                  h->height, h->width, h->channels};
+        uhn_encoder_config cfg = {ops->name,         h->dim,    (int)h->whiten,
+                                  (uint64_t)h->seed, h->height, h->width,
+                                  h->channels,       0,         0};
         if (h->height * h->width * h->channels != h->k || uhn_encoder_check(ctx, &cfg) != UHN_OK ||
             (h->whiten != 0 && h->whiten != 1))
             st = uhn_fail(ctx, UHN_EINPUT,
@@ -501,8 +524,8 @@ int uhn_encoder_load(uhn_ctx *ctx, const char *path, const char *role, uhn_encod
         st = uhn_fail(ctx, UHN_EMPI, "MPI_Bcast of the model failed");
     if (st == UHN_OK) {
         const uhn_encoder_ops *ops = find(h.name);
-        uhn_encoder_config cfg = {ops->name, h.dim,   (int)h.whiten, (uint64_t)h.seed,
-                                  h.height,  h.width, h.channels};
+        uhn_encoder_config cfg = {
+            ops->name, h.dim, (int)h.whiten, (uint64_t)h.seed, h.height, h.width, h.channels, 0, 0};
         st = uhn_agree(ctx, encoder_new(ctx, ops, &cfg, &e));
     }
     if (st == UHN_OK) {

@@ -37,7 +37,7 @@ static float *images(int64_t n, int64_t K, uint64_t seed) {
 
 static uhn_encoder *fit(uhn_ctx *ctx, const char *name, int64_t dim, int whiten, uint64_t seed,
                         int64_t h, int64_t w, const float *x, int64_t n) {
-    uhn_encoder_config cfg = {name, dim, whiten, seed, h, w, 1};
+    uhn_encoder_config cfg = {name, dim, whiten, seed, h, w, 1, 0, 0};
     int64_t row0, nloc;
     block_of(ctx, n, &row0, &nloc);
     uhn_encoder *e = NULL;
@@ -226,7 +226,7 @@ static void test_pca_known(uhn_ctx *ctx) {
 static void test_whiten_refused(uhn_ctx *ctx) {
     /* 3 rows span 2 dimensions: the third eigenvalue is zero. */
     const float x[3 * 4] = {0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0};
-    uhn_encoder_config cfg = {"pca", 3, 1, 0, 1, 4, 1};
+    uhn_encoder_config cfg = {"pca", 3, 1, 0, 1, 4, 1, 0, 0};
     int64_t row0, nloc;
     block_of(ctx, 3, &row0, &nloc);
     uhn_encoder *e = NULL;
