@@ -29,7 +29,7 @@ enum { SUB_FIT = 1, SUB_APPLY = 2 };
 
 typedef struct encode_args {
     const char *encoder, *input, *model, *output; /* point into argv */
-    int64_t dim, seed;
+    int64_t dim, seed, patch, codes;
     int whiten, decode, quiet, verbose, help;
 } encode_args;
 
@@ -47,12 +47,22 @@ static const opt_def options[] = {
     {"output", OPT_STR, OFF(output), "FILE",
      "apply: the results file, written atomically (required)", 0, 0, NULL, SUB_APPLY, 1},
     {"dim", OPT_INT, OFF(dim), "D",
-     "code length 1 <= D <= K (required for pca and random; K for identity and centred)", 1,
-     INT64_MAX, NULL, SUB_FIT, 0},
+     "code length 1 <= D <= K (required for pca and random; K for identity and centred, P*J "
+     "for vq)",
+     1, INT64_MAX, NULL, SUB_FIT, 0},
     {"whiten", OPT_FLAG, OFF(whiten), NULL,
      "pca: divide component d by sigma_d = sqrt(lambda_d) (default off)", 0, 0, NULL, SUB_FIT, 0},
-    {"seed", OPT_INT, OFF(seed), "S", "random: the seed of R (default 0)", 0, INT64_MAX, NULL,
+    {"seed", OPT_INT, OFF(seed), "S",
+     "random: the seed of R; vq: the seed of the k-means++ seeding (default 0)", 0, INT64_MAX, NULL,
      SUB_FIT, 0},
+    {"patch", OPT_INT, OFF(patch), "P",
+     "vq: the side p of the square patches; p divides the height and the width (required for "
+     "vq)",
+     1, INT64_MAX, NULL, SUB_FIT, 0},
+    {"codes", OPT_INT, OFF(codes), "J",
+     "vq: the codebook size J, at most the number of training patches (required for vq); "
+     "D = P*J with P = (H/p)(W/p)",
+     1, INT64_MAX, NULL, SUB_FIT, 0},
     {"decode", OPT_FLAG, OFF(decode), NULL,
      "apply: decode codes [n][D] into images [n][K] (default: encode)", 0, 0, NULL, SUB_APPLY, 0},
     {"quiet", OPT_FLAG, OFF(quiet), NULL, "no summary line", 0, 0, NULL, SUB_FIT | SUB_APPLY, 0},
@@ -67,12 +77,15 @@ static void print_help(FILE *f) {
     fprintf(
         f,
         "usage: mpirun -n R uhn encode fit --encoder NAME --input FILE[:DATASET] --model OUT.h5\n"
-        "                                  [--dim D] [--whiten] [--seed S]\n"
+        "                                  [--dim D] [--whiten] [--patch P] [--codes J] [--seed "
+        "S]\n"
         "       mpirun -n R uhn encode apply --model M.h5 --input FILE[:DATASET] --output FILE\n"
         "                                    [--decode]\n\n"
         "fit: fits an encoder on training images and writes the model file (attributes:\n"
         "the encoder and its parameters; datasets mean [K], components [D][K] and\n"
-        "variances [D] for pca, mean [K] for centred, none for random and identity).\n"
+        "variances [D] for pca, mean [K] for centred, codebook [J][p*p*C] for vq, none\n"
+        "for random and identity). mlp is not fitted here: postprocess/train_autoencoder.py\n"
+        "trains it and writes its model file (layers/encoder/<i>, layers/decoder/<i>).\n"
         "apply: writes `output` [n][D] float32 (codes) or, with --decode, [n][K] (images).\n"
         "Options take `--opt value` or `--opt=value`.\n\n");
     opt_print_table(f, &cli, 27);
@@ -81,8 +94,6 @@ static void print_help(FILE *f) {
         fprintf(f, "  %-10s ", uhn_encoder_name_at(i));
         opt_print_wrapped(f, 13, 13, uhn_encoder_help_at(i));
     }
-    fprintf(f, "  %-10s %s\n", "vq", "patch codebook by distributed k-means: not yet");
-    fprintf(f, "  %-10s %s\n", "mlp", "dense autoencoder from a model file: not yet");
     fprintf(f, "\n`uhn encode text` (captions as codes) is not yet available.\n"
                "\nExit status: 0 on success, 2 on bad input (one line on standard error names\n"
                "the file, dataset, option or index at fault), 1 on other failures. A failed run\n"
@@ -160,23 +171,26 @@ static int write_model(encode_run *r) {
 static int run_fit(encode_run *r) {
     uhn_ctx *ctx = r->ctx;
     encode_args *a = &r->a;
-    uhn_encoder_config cfg = {a->encoder, a->dim, a->whiten, (uint64_t)a->seed, 0, 0, 0, 0, 0};
+    uhn_encoder_config cfg = {a->encoder, a->dim, a->whiten, (uint64_t)a->seed, 0,
+                              0,          0,      a->patch,  a->codes};
     /* The name and flags first, before any file is opened. */
-    UHN_CALL(opt_flagged(ctx, &cli, uhn_agree(ctx, uhn_encoder_check(ctx, &cfg))));
+    UHN_CALL(opt_flagged(ctx, &cli, uhn_agree(ctx, uhn_encoder_check_fit(ctx, &cfg))));
     UHN_CALL(uhn_agree(ctx, uhn_h5_name_parse(ctx, a->input, "images", "--input", &r->in_name)));
     UHN_CALL(uhn_agree(ctx, refuse_same(ctx, a->model, "--model", r->in_name.file, "--input")));
     UHN_CALL(uhn_h5_check_output(ctx, a->model, "--model"));
     UHN_CALL(uhn_rows_open(ctx, &r->in_name, 1, &r->in));
     cfg.height = r->in.height, cfg.width = r->in.width, cfg.channels = r->in.channels;
-    UHN_CALL(opt_flagged(ctx, &cli, uhn_agree(ctx, uhn_encoder_check(ctx, &cfg))));
+    UHN_CALL(opt_flagged(ctx, &cli, uhn_agree(ctx, uhn_encoder_check_fit(ctx, &cfg))));
     UHN_CALL(read_block(r));
     UHN_CALL(opt_flagged(ctx, &cli, uhn_encoder_fit(ctx, &cfg, r->x, r->nloc, r->in.n, &r->enc)));
     UHN_CALL(uhn_agree(ctx, ctx->rank == 0 ? write_model(r) : UHN_OK));
     if (ctx->rank == 0 && !a->quiet) {
-        printf("uhn encode fit: %s (D = %lld%s) on %lld images of %lldx%lldx%lld (K = %lld) on %d "
-               "rank(s): fit %.3f s, read %.3f s, total %.3f s -> %s\n",
+        char more[256];
+        uhn_encoder_describe(r->enc, more, sizeof more);
+        printf("uhn encode fit: %s (D = %lld%s%s) on %lld images of %lldx%lldx%lld (K = %lld) on "
+               "%d rank(s): fit %.3f s, read %.3f s, total %.3f s -> %s\n",
                uhn_encoder_name(r->enc), (long long)uhn_encoder_dim(r->enc),
-               a->whiten ? ", whitened" : "", (long long)r->in.n, (long long)r->in.height,
+               a->whiten ? ", whitened" : "", more, (long long)r->in.n, (long long)r->in.height,
                (long long)r->in.width, (long long)r->in.channels, (long long)r->in.k, ctx->size,
                uhn_encoder_fit_seconds(r->enc), r->t_read, uhn_wtime() - r->t_start, a->model);
         fflush(stdout);

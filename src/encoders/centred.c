@@ -19,10 +19,14 @@ static void decode(const uhn_encoder *e, const float *c, float *x, double *work)
     for (int64_t k = 0; k < e->K; ++k) x[k] = (float)((double)c[k] + e->mean[k]);
 }
 
+static const enc_array arrays[] = {ENC_ARRAY_MEAN};
+
 const uhn_encoder_ops uhn_encoder_centred = {
     .name = "centred",
     .help = "c = x - mu (D = K): the mean image removed",
-    .flags = ENC_HAS_MEAN,
+    .flags = 0,
+    .arrays = arrays,
+    .narrays = 1,
     .fit = fit,
     .prepare = NULL,
     .encode = encode,

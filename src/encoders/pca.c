@@ -245,11 +245,32 @@ static void decode(const uhn_encoder *e, const float *c, float *x, double *work)
     for (int64_t k = 0; k < e->K; ++k) x[k] = (float)work[k];
 }
 
+static const enc_array arrays[] = {
+    ENC_ARRAY_MEAN,
+    {"components",
+     offsetof(uhn_encoder, components),
+     2,
+     {ENC_EXT_D, ENC_EXT_K},
+     "the D leading eigenvectors of the training covariance, one per row, largest eigenvalue "
+     "first; each one's entry of largest magnitude is positive",
+     "1",
+     "component,pixel"},
+    {"variances",
+     offsetof(uhn_encoder, variances),
+     1,
+     {ENC_EXT_D, ENC_EXT_D},
+     "eigenvalues lambda_d of the covariance (1/n) sum (x - mu)(x - mu)^T, largest first",
+     "pixel value^2",
+     "component"},
+};
+
 const uhn_encoder_ops uhn_encoder_pca = {
     .name = "pca",
     .help = "c = V_D^T (x - mu) [/ sigma_d with --whiten]: the D leading principal components "
             "(ScaLAPACK pdsyrk + pdsyevd over all ranks)",
-    .flags = ENC_USES_DIM | ENC_USES_WHITEN | ENC_HAS_PCA,
+    .flags = ENC_USES_DIM | ENC_USES_WHITEN,
+    .arrays = arrays,
+    .narrays = sizeof arrays / sizeof arrays[0],
     .fit = fit,
     .prepare = prepare,
     .encode = encode,

@@ -36,6 +36,8 @@ def setup(d):
     rng = np.random.default_rng(1)
     with h5py.File(os.path.join(d, "train.h5"), "w") as f:
         f["images"] = rng.integers(0, 256, (N, H, W), dtype=np.uint8)
+    with h5py.File(os.path.join(d, "flat.h5"), "w") as f:
+        f["images"] = rng.integers(0, 256, (N, K), dtype=np.uint8)
     write_model(os.path.join(d, "model.h5"))
     with h5py.File(os.path.join(d, "codes.h5"), "w") as f:
         f["output"] = rng.standard_normal((N, D)).astype(np.float32)
@@ -53,6 +55,69 @@ def write_model(path, **change):
         for k, v in data.items():
             if change.get(k, 0) is not None:
                 f[k] = change.get(k, v)
+
+
+# A good mlp model: K -> 6 (tanh) -> D (identity); D -> K (sigmoid).
+MLP_ENC = [(K, 6, "tanh"), (6, D, "identity")]
+MLP_DEC = [(D, K, "sigmoid")]
+
+
+def write_mlp(path, attrs=None, drop=(), layers=None, acts=None, weights=None, extra=()):
+    """An mlp model as postprocess/train_autoencoder.py writes it, with one
+    change: attrs (None deletes), drop (objects not written), layers (stack ->
+    [(in, out)]), acts (group -> activation), weights (dataset -> array),
+    extra (groups added)."""
+    a = dict(uhn_model="encoder", encoder="mlp", dim=D, input_length=K, height=H, width=W,
+             channels=1, whiten=0, seed=0, n_train=N, fit_seconds=1.0, encoder_layers=2,
+             decoder_layers=1)
+    a.update(attrs or {})
+    rng = np.random.default_rng(3)
+    with h5py.File(path, "w") as f:
+        for k, v in a.items():
+            if v is not None:
+                f.attrs[k] = v
+        for stack, spec in (("encoder", MLP_ENC), ("decoder", MLP_DEC)):
+            for i, (nin, nout, act) in enumerate((layers or {}).get(stack, spec)):
+                g = f"layers/{stack}/{i}"
+                if g in drop:
+                    continue
+                grp = f.create_group(g)
+                data = {"weight": rng.standard_normal((nout, nin)).astype(np.float32),
+                        "bias": np.zeros(nout)}
+                for k, v in data.items():
+                    if f"{g}/{k}" not in drop:
+                        grp[k] = (weights or {}).get(f"{g}/{k}", v)
+                if f"{g}/activation" not in drop:
+                    grp.attrs["activation"] = (acts or {}).get(g, act)
+        for g in extra:
+            f.create_group(g)
+
+
+def mlp_case(**change):
+    def f(d):
+        write_mlp(os.path.join(d, "bad_mlp.h5"), **change)
+        return apply(d, os.path.join(d, "bad_mlp.h5"))
+    return f
+
+
+def write_vq(path, **change):
+    a = dict(uhn_model="encoder", encoder="vq", dim=K * 4, input_length=K, height=H, width=W,
+             channels=1, whiten=0, seed=0, n_train=N, patch=1, codes=4)
+    data = dict(codebook=np.linspace(0, 1, 4)[:, None].copy())
+    with h5py.File(path, "w") as f:
+        for k, v in a.items():
+            if change.get(k, 0) is not None:
+                f.attrs[k] = change.get(k, v)
+        for k, v in data.items():
+            if change.get(k, 0) is not None:
+                f[k] = change.get(k, v)
+
+
+def vq_case(**change):
+    def f(d):
+        write_vq(os.path.join(d, "bad_vq.h5"), **change)
+        return apply(d, os.path.join(d, "bad_vq.h5"))
+    return f
 
 
 def h5(d, name, **datasets):
@@ -104,8 +169,34 @@ CASES = {
     "unknown_subcommand": (lambda d: ["encode", "fitt"], ["fitt"], False),
     "text_not_yet": (lambda d: ["encode", "text", "--input", "x.h5"], ["not yet"], False),
     "unknown_encoder": (lambda d: fit_with(d, "foo", "--dim", "2"), ["--encoder 'foo'"], True),
-    "vq_not_yet": (lambda d: fit_with(d, "vq", "--dim", "2"), ["re:--encoder 'vq' is not yet"],
-                   True),
+    "vq_patch_not_dividing": (lambda d: fit_with(d, "vq", "--patch", "3", "--codes", "4"),
+                              ["re:--patch 3 does not divide the 4x5x1 images"], True),
+    "vq_patch_flat_input": (lambda d: fit_input(d, os.path.join(d, "flat.h5"))[:2] + [
+        "--encoder", "vq", "--patch", "2", "--codes", "2"] + fit_input(
+        d, os.path.join(d, "flat.h5"))[4:], ["re:--patch 2 does not divide the 1x20x1"], True),
+    "vq_patch_missing": (lambda d: fit_with(d, "vq", "--codes", "4"),
+                         ["re:--patch is required for encoder vq"], True),
+    "vq_codes_missing": (lambda d: fit_with(d, "vq", "--patch", "1"),
+                         ["re:--codes is required for encoder vq"], True),
+    "vq_codes_zero": (lambda d: fit_with(d, "vq", "--patch", "1", "--codes", "0"), ["--codes"],
+                      True),
+    "vq_patch_zero": (lambda d: fit_with(d, "vq", "--patch", "0", "--codes", "2"), ["--patch"],
+                      True),
+    "vq_codes_too_large": (lambda d: fit_with(d, "vq", "--patch", "1", "--codes", str(N * K + 1)),
+                           [f"re:--codes J = {N * K + 1} exceeds the {N * K} patches"], True),
+    "vq_dim_mismatch": (lambda d: fit_with(d, "vq", "--patch", "1", "--codes", "2", "--dim", "7"),
+                        ["re:--dim is P\\*J = 40 for encoder vq"], True),
+    "vq_whiten": (lambda d: fit_with(d, "vq", "--patch", "1", "--codes", "2", "--whiten"),
+                  ["--whiten"], True),
+    "patch_with_pca": (lambda d: fit(d, "--patch", "2"),
+                       ["re:--patch applies to encoder vq only \\(encoder is pca\\)"], True),
+    "codes_with_random": (lambda d: fit_with(d, "random", "--dim", "3", "--codes", "2"),
+                          ["re:--codes applies to encoder vq only \\(encoder is random\\)"], True),
+    "patch_in_apply": (lambda d: apply(d, None, None, "--patch", "2"), ["--patch"], True),
+    "fit_mlp": (lambda d: fit_with(d, "mlp"),
+                ["re:--encoder mlp is trained by postprocess/train_autoencoder.py"], True),
+    "fit_mlp_dim": (lambda d: fit_with(d, "mlp", "--dim", "3"),
+                    ["re:--encoder mlp is trained by postprocess/train_autoencoder.py"], True),
     "missing_encoder": (lambda d: fit(d)[:2] + fit(d)[6:], ["--encoder"], True),
     "dim_too_large": (lambda d: fit_with(d, "pca", "--dim", str(K + 1)), ["--dim", "21"], True),
     "dim_zero": (lambda d: fit_with(d, "pca", "--dim", "0"), ["--dim"], True),
@@ -154,7 +245,59 @@ CASES = {
     "apply_model_not_hdf5": (lambda d: apply(d, text(d, "model.txt")), ["model.txt"], True),
     "apply_model_foreign": (lambda d: apply(d, h5(d, "foreign.h5", mean=np.zeros(K))),
                             ["not a uhn"], True),
-    "apply_model_unknown_encoder": (model_case(encoder="mlp"), ["mlp"], True),
+    "apply_model_unknown_encoder": (model_case(encoder="foo"), ["'foo'"], True),
+    "vq_model_no_codebook": (vq_case(codebook=None), ["re:bad_vq.h5' lacks the dataset 'codebook'"],
+                             True),
+    "vq_model_codebook_shape": (vq_case(codebook=np.zeros((4, 2))),
+                                ["re:'codebook' does not have the shape \\[4\\]\\[1\\]"], True),
+    "vq_model_no_patch": (vq_case(patch=None), ["re:lacks the integer attribute 'patch'"], True),
+    "vq_model_patch_not_dividing": (vq_case(patch=3), ["re:bad_vq.h5' has inconsistent"], True),
+    "vq_model_codebook_nan": (vq_case(codebook=np.array([[0.0], [np.nan], [1.0], [0.5]])),
+                              ["re:'codebook' has a non-finite value at element 1"], True),
+    "mlp_no_encoder_layers": (mlp_case(attrs={"encoder_layers": None}),
+                              ["re:bad_mlp.h5': lacks the integer attribute 'encoder_layers'"],
+                              True),
+    "mlp_zero_layers": (mlp_case(attrs={"decoder_layers": 0}),
+                        ["re:bad_mlp.h5': attribute 'decoder_layers' is 0"], True),
+    "mlp_no_dim": (mlp_case(attrs={"dim": None}),
+                   ["re:bad_mlp.h5' lacks the integer attribute 'dim'"], True),
+    "mlp_missing_group": (mlp_case(drop=("layers/encoder/1",)),
+                          ["re:bad_mlp.h5': lacks the group 'layers/encoder/1'"], True),
+    "mlp_count_mismatch": (mlp_case(attrs={"encoder_layers": 3}),
+                           ["re:bad_mlp.h5': lacks the group 'layers/encoder/2'"], True),
+    "mlp_extra_layer": (mlp_case(extra=("layers/decoder/1",)),
+                        ["re:bad_mlp.h5': holds 'layers/decoder/1' beyond its decoder_layers = 1"],
+                        True),
+    "mlp_missing_weight": (mlp_case(drop=("layers/decoder/0/weight",)),
+                           ["re:lacks the dataset 'layers/decoder/0/weight'"], True),
+    "mlp_missing_bias": (mlp_case(drop=("layers/encoder/0/bias",)),
+                         ["re:lacks the dataset 'layers/encoder/0/bias'"], True),
+    "mlp_missing_activation": (mlp_case(drop=("layers/encoder/1/activation",)),
+                               ["re:group 'layers/encoder/1' lacks the string attribute "
+                                "'activation'"], True),
+    "mlp_unknown_activation": (mlp_case(acts={"layers/decoder/0": "softmax"}),
+                               ["re:group 'layers/decoder/0' has the activation 'softmax'"], True),
+    "mlp_chain_broken": (mlp_case(layers={"encoder": [(K, 6, "tanh"), (5, D, "identity")]}),
+                         ["re:'layers/encoder/1/weight' is \\[3\\]\\[5\\] but its layer's "
+                          "input has 6 values"], True),
+    "mlp_first_not_k": (mlp_case(layers={"encoder": [(K + 1, 6, "tanh"), (6, D, "identity")]}),
+                        ["re:'layers/encoder/0/weight' is \\[6\\]\\[21\\]"], True),
+    "mlp_last_not_d": (mlp_case(layers={"encoder": [(K, 6, "tanh"), (6, D + 1, "identity")]}),
+                       ["re:the last encoder layer 'layers/encoder/1' has 4 outputs, not D = 3"],
+                       True),
+    "mlp_decoder_not_k": (mlp_case(layers={"decoder": [(D, K - 1, "sigmoid")]}),
+                          ["re:the last decoder layer 'layers/decoder/0' has 19 outputs, not K"],
+                          True),
+    "mlp_weight_1d": (mlp_case(weights={"layers/encoder/0/weight": np.zeros(6 * K)}),
+                      ["re:'layers/encoder/0/weight' is not a non-empty matrix"], True),
+    "mlp_bias_shape": (mlp_case(weights={"layers/encoder/0/bias": np.zeros(7)}),
+                       ["re:'layers/encoder/0/bias' does not have the shape \\[6\\]"], True),
+    "mlp_weight_nan": (mlp_case(weights={"layers/encoder/1/weight": np.where(
+        np.arange(D * 6).reshape(D, 6) == 4, np.inf, 0.5)}),
+        ["re:'layers/encoder/1/weight' has a non-finite value at element 4"], True),
+    "mlp_weight_strings": (mlp_case(weights={"layers/decoder/0/bias": np.array(
+        ["a"] * K, dtype=object)}), ["re:'layers/decoder/0/bias' cannot be read as numbers"],
+        True),
     "apply_model_no_dim": (model_case(dim=None), ["dim"], True),
     "apply_model_bad_components": (model_case(components=np.zeros((D, K + 1))),
                                    ["re:'components' does not have the shape \\[3\\]\\[20\\]"],
