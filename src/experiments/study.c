@@ -129,6 +129,7 @@ typedef struct stage {
     int (*setup)(study *s);
     int (*trial)(study *s, int64_t n, int64_t t);
     int (*chunk)(study *s, chunk *c);
+    int (*point)(study *s, int64_t p, int64_t n, double level); /* after the trials */
     void (*fields)(study *s, study_field *f, int *n);
 } stage;
 
@@ -742,18 +743,134 @@ static void fields_record(study *s, study_field *f, int *n) {
             "code value", HOLD_ANY);
 }
 
+/* ---- separate (output.separability) ------------------------------------ */
+
+static int setup_separate(study *s) {
+    const uhn_deck *d = s->d;
+    s->separability = uhn_deck_bool(d, UHN_KEY_OUTPUT_SEPARABILITY, 0);
+    s->sep_bins = uhn_deck_int(d, UHN_KEY_OUTPUT_SEPARABILITY_BINS, 0);
+    if (!s->separability) return UHN_OK;
+    for (int j = 0; j < uhn_deck_count(d, UHN_KEY_MEMORY_N); ++j)
+        if (uhn_deck_int(d, UHN_KEY_MEMORY_N, j) < 2)
+            return uhn_fail(s->ctx, UHN_EINPUT,
+                            "%s: on needs at least 2 memories at every point (memory.n has %" PRId64
+                            ")",
+                            uhn_deck_where(d, UHN_KEY_OUTPUT_SEPARABILITY),
+                            uhn_deck_int(d, UHN_KEY_MEMORY_N, j));
+    s->sep_edges = malloc((size_t)(s->sep_bins + 1) * sizeof *s->sep_edges);
+    s->sep_subset = malloc((size_t)max_memories(s) * sizeof *s->sep_subset);
+    if (!s->sep_edges || !s->sep_subset) return uhn_fail(s->ctx, UHN_ENOMEM, "out of memory");
+    for (int64_t k = 0; k <= s->sep_bins; ++k)
+        s->sep_edges[k] = -1.0 + 2.0 * (double)k / (double)s->sep_bins;
+    return UHN_OK;
+}
+
+/* Rows [row0, row0 + nrows) of trial 0's subset as codes of the current
+ * encoder (key segment with hetero): the stored memories, or (corrupt) the
+ * encoded corrupted queries. Into a new buffer *out ([nrows][D]). */
+static int sep_codes(study *s, int64_t row0, int64_t nrows, int corrupt, double level,
+                     float **out) {
+    uhn_ctx *ctx = s->ctx;
+    size_t rows = (size_t)(nrows > 0 ? nrows : 1);
+    float *x = malloc(rows * (size_t)s->K * sizeof *x),
+          *keys = malloc(rows * (size_t)s->Kk * sizeof *keys);
+    uint8_t *known = malloc(rows * (size_t)s->Kk);
+    *out = malloc(rows * (size_t)s->D * sizeof **out);
+    int st = x && keys && known && *out
+                 ? UHN_OK
+                 : uhn_fail(ctx, UHN_ENOMEM, "out of memory for separability");
+    if (st == UHN_OK) st = uhn_dataset_rows(s->ds, s->sep_subset + row0, nrows, x);
+    for (int64_t i = 0; st == UHN_OK && i < nrows; ++i)
+        if (corrupt)
+            uhn_corrupt(s->corr, level, s->seed, 0, row0 + i, s->Hk, s->W, s->C, x + i * s->K,
+                        keys + i * s->Kk, known + i * s->Kk);
+        else
+            memcpy(keys + i * s->Kk, x + i * s->K, (size_t)s->Kk * sizeof(float));
+    if (st == UHN_OK && s->raw) memcpy(*out, keys, (size_t)(nrows * s->Kk) * sizeof(float));
+    if (st == UHN_OK && !s->raw) st = uhn_encoder_encode(ctx, s->enc[s->cur], keys, nrows, *out);
+    free(x), free(keys), free(known);
+    return st;
+}
+
+/* Spec §12 at point p: the first B encoded queries of trial 0 against its n
+ * stored codes, on the rows uhn_separability expects of this rank. */
+static int point_separate(study *s, int64_t p, int64_t n, double level) {
+    if (!s->separability) return UHN_OK;
+    uhn_ctx *ctx = s->ctx;
+    int64_t B = queries_for(s, n), mr0, mn, qr0, qn;
+    int st = uhn_subset(s->seed, 0, uhn_dataset_n(s->ds), n, s->sep_subset) == 0
+                 ? UHN_OK
+                 : uhn_fail(ctx, UHN_ENOMEM, "out of memory drawing %" PRId64 " memories", n);
+    UHN_CALL(uhn_agree(ctx, st));
+    uhn_sep_rows(ctx, n, &mr0, &mn);
+    uhn_sep_rows(ctx, B, &qr0, &qn);
+    float *M = NULL, *Q = NULL;
+    st = sep_codes(s, mr0, mn, 0, level, &M);
+    if (st == UHN_OK) st = sep_codes(s, qr0, qn, 1, level, &Q);
+    st = uhn_agree(ctx, st);
+    uhn_sep_result res;
+    memset(&res, 0, sizeof res);
+    if (st == UHN_OK) st = uhn_agree(ctx, uhn_sep_result_init(ctx, s->sep_bins, &res));
+    if (st == UHN_OK) {
+        uhn_sep_params prm;
+        uhn_sep_params_default(&prm);
+        prm.bins = s->sep_bins;
+        st = uhn_separability(ctx, Q, B, M, n, s->D, &prm, &res);
+    }
+    if (st == UHN_OK) {
+        int64_t P = s->npoints, nb = s->sep_bins;
+        memcpy(s->sep_hist + p * nb, res.self_hist, (size_t)nb * sizeof(int64_t));
+        memcpy(s->sep_hist + (P + p) * nb, res.cross_hist, (size_t)nb * sizeof(int64_t));
+        const double v[NSEP] = {res.self_mean, res.self_std, res.cross_mean, res.cross_std,
+                                res.dprime,    res.overlap,  res.top1};
+        for (int i = 0; i < NSEP; ++i) s->sep_stat[i * P + p] = v[i];
+    }
+    uhn_sep_result_free(&res);
+    free(M), free(Q);
+    return st;
+}
+
+static void fields_separate(study *s, study_field *f, int *n) {
+    static const char *const names[NSEP] = {"separability/self_mean",  "separability/self_std",
+                                            "separability/cross_mean", "separability/cross_std",
+                                            "separability/dprime",     "separability/overlap",
+                                            "separability/top1"};
+    static const char *const desc[NSEP] = {
+        "mean of the self cosines cos(v_i, c_i) of trial 0 (spec §12)",
+        "population standard deviation of the self cosines",
+        "mean of the cross cosines cos(v_i, c_j), j != i",
+        "population standard deviation of the cross cosines",
+        "d' = (self_mean - cross_mean) / sqrt((self_std^2 + cross_std^2) / 2)",
+        "overlap sum_bins min(p_self, p_cross) of the normalised histograms",
+        "fraction of queries whose self cosine beats every cross cosine"};
+    static const study_hold hold[NSEP] = {HOLD_NUMBER, HOLD_NUMBER,   HOLD_NUMBER,  HOLD_NUMBER,
+                                          HOLD_ANY,    HOLD_FRACTION, HOLD_FRACTION};
+    if (!s->separability) return;
+    int64_t P = s->npoints;
+    add(f, n, "separability/self_hist", UHN_H5_INT64, SHAPE_BINS, s->sep_hist,
+        "histogram of the self cosines of trial 0 over separability/bin_edges (spec §12)",
+        "queries", HOLD_COUNT);
+    add(f, n, "separability/cross_hist", UHN_H5_INT64, SHAPE_BINS, s->sep_hist + P * s->sep_bins,
+        "histogram of the cross cosines of trial 0 over separability/bin_edges", "pairs",
+        HOLD_COUNT);
+    for (int i = 0; i < NSEP; ++i)
+        add(f, n, names[i], UHN_H5_FLOAT64, SHAPE_POINT, s->sep_stat + i * P, desc[i],
+            i < SEP_DPRIME ? "cosine" : "-", hold[i]);
+}
+
 /* ---- the table --------------------------------------------------------- */
 
 static const stage stages[] = {
-    {"load", "data", setup_load, NULL, NULL, NULL},
-    {"fit", "encoder", setup_fit, NULL, NULL, NULL},
-    {"store", "memory", NULL, trial_store, NULL, NULL},
-    {"corrupt", "query", setup_corrupt, NULL, chunk_corrupt, NULL},
-    {"encode", "encoder", NULL, NULL, chunk_encode, NULL},
-    {"recall", "network", NULL, NULL, chunk_recall, NULL},
-    {"decode", "encoder", NULL, NULL, chunk_decode, NULL},
-    {"score", "experiment", setup_score, NULL, chunk_score, fields_score},
-    {"record", "output", setup_record, NULL, chunk_record, fields_record},
+    {"load", "data", setup_load, NULL, NULL, NULL, NULL},
+    {"fit", "encoder", setup_fit, NULL, NULL, NULL, NULL},
+    {"store", "memory", NULL, trial_store, NULL, NULL, NULL},
+    {"corrupt", "query", setup_corrupt, NULL, chunk_corrupt, NULL, NULL},
+    {"encode", "encoder", NULL, NULL, chunk_encode, NULL, NULL},
+    {"recall", "network", NULL, NULL, chunk_recall, NULL, NULL},
+    {"decode", "encoder", NULL, NULL, chunk_decode, NULL, NULL},
+    {"score", "experiment", setup_score, NULL, chunk_score, NULL, fields_score},
+    {"record", "output", setup_record, NULL, chunk_record, NULL, fields_record},
+    {"separate", "output", setup_separate, NULL, NULL, point_separate, fields_separate},
 };
 enum { NSTAGES = sizeof stages / sizeof stages[0] };
 
@@ -767,6 +884,17 @@ int study_fields(study *s, study_field f[STUDY_MAX_FIELDS]) {
 /* The model of every encoder of the sweep, in group encoders/<i> (i: its
  * index on the encoder axis), as a model file holds it (spec §14). Rank 0. */
 int study_write_extra(study *s, uhn_h5_writer *w) {
+    if (s->separability) {
+        const uhn_h5_dataset edges = {"separability/bin_edges",
+                                      UHN_H5_FLOAT64,
+                                      1,
+                                      {s->sep_bins + 1},
+                                      s->sep_edges,
+                                      "edges of the histogram bins on [-1, 1]: -1 + 2 k / bins",
+                                      "cosine",
+                                      NULL};
+        UHN_CALL(uhn_h5_write_dataset(w, &edges));
+    }
     UHN_CALL(uhn_h5_write_group(w, "encoders"));
     for (int i = 0; i < s->nenc; ++i) {
         char g[64];
@@ -874,6 +1002,9 @@ static int run_point(study *s, int64_t p) {
         int64_t stride = s->npoints * s->trials;
         for (int i = 0; i < NTRIAL; ++i) s->trial[i * stride + p * s->trials + t] = tv[i];
     }
+    double level = uhn_deck_double(d, UHN_KEY_QUERY_LEVEL, idx[UHN_KEY_QUERY_LEVEL]);
+    for (int i = 0; i < NSTAGES; ++i)
+        if (stages[i].point) UHN_CALL(stages[i].point(s, p, n, level));
     uhn_point_stats ps, rs;
     uhn_point_acc_finish(&pacc, &ps);
     uhn_point_acc_finish(&racc, &rs);

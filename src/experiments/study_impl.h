@@ -30,6 +30,17 @@ enum {
     ST_DSSIM_REC_SD,
     NSTAT
 };
+/* Separability scalars per point (spec §12). */
+enum {
+    SEP_SELF_MEAN,
+    SEP_SELF_STD,
+    SEP_CROSS_MEAN,
+    SEP_CROSS_STD,
+    SEP_DPRIME,
+    SEP_OVERLAP,
+    SEP_TOP1,
+    NSEP
+};
 /* Per-trial means over queries. */
 enum { TR_FRAC, TR_SQ, TR_MSE, TR_DSSIM, TR_MSE_REC, TR_DSSIM_REC, NTRIAL };
 
@@ -40,8 +51,9 @@ typedef enum {
     SHAPE_QUERY,
     SHAPE_KEY_IMAGE,
     SHAPE_VALUE_IMAGE,
-    SHAPE_TRAJECTORY,     /* [save][steps S][Hk][W][C] */
-    SHAPE_TRAJECTORY_CODE /* [save][steps S][D max] */
+    SHAPE_TRAJECTORY,      /* [save][steps S][Hk][W][C] */
+    SHAPE_TRAJECTORY_CODE, /* [save][steps S][D max] */
+    SHAPE_BINS             /* [separability bins] */
 } study_shape;
 
 /* What a finished point holds in a result dataset: the invariant that makes a
@@ -122,6 +134,14 @@ typedef struct study {
     int64_t *traj_steps;       /* [ntraj]: S */
     float *img_traj;           /* [npoints][save][ntraj][Kk]: decoded states dec(v_S) */
     float *img_traj_code;      /* [npoints][save][ntraj][Dmax]: states v_S (NaN-padded); or NULL */
+
+    /* Separability (output.separability; spec §12), per point, of trial 0. */
+    int separability;
+    int64_t sep_bins;
+    int64_t *sep_hist;   /* [2][npoints][bins]: self, cross */
+    double *sep_stat;    /* [NSEP][npoints] */
+    double *sep_edges;   /* [bins + 1] */
+    int64_t *sep_subset; /* [max N]: trial 0's memories */
 
     /* Work space. */
     uhn_bank *bank;

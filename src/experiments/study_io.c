@@ -87,6 +87,7 @@ static int point_holds(const study *s, const study_field *f, int nf, int64_t p, 
         int64_t first = p, count = 1;
         if (f[i].shape == SHAPE_TRIAL) first = p * s->trials, count = s->trials;
         if (f[i].shape == SHAPE_QUERY) first = p * s->save, count = nsaved;
+        if (f[i].shape == SHAPE_BINS) first = p * s->sep_bins, count = s->sep_bins;
         for (int64_t j = 0; j < count; ++j) {
             double v = value_at(&f[i], first + j);
             if (holds(s, f[i].hold, v)) continue;
@@ -125,6 +126,9 @@ static int field_dims(const study *s, const study_field *f, hsize_t dims[STUDY_N
     case SHAPE_QUERY:
         t[0] = (hsize_t)s->save;
         return STUDY_NAXES + 1;
+    case SHAPE_BINS:
+        t[0] = (hsize_t)s->sep_bins;
+        return STUDY_NAXES + 1;
     case SHAPE_TRAJECTORY_CODE:
         t[0] = (hsize_t)s->save;
         t[1] = (hsize_t)s->ntraj;
@@ -160,6 +164,10 @@ static int alloc_results(study *s) {
     ALLOC(stat, NSTAT * P);
     ALLOC(outcomes, UHN_OUTCOME_COUNT * P);
     ALLOC(code_outcomes, UHN_OUTCOME_COUNT * P);
+    if (s->separability) {
+        ALLOC(sep_hist, 2 * P * s->sep_bins);
+        ALLOC(sep_stat, NSEP * P);
+    }
     ALLOC(queries, P);
     ALLOC(seconds, P);
     ALLOC(done, P);
@@ -181,6 +189,8 @@ static int alloc_results(study *s) {
 #undef ALLOC
     if (!ok) return UHN_ENOMEM;
     for (int64_t i = 0; i < NSTAT * P; ++i) s->stat[i] = NAN;
+    for (int64_t i = 0; s->sep_stat && i < NSEP * P; ++i) s->sep_stat[i] = NAN;
+    for (int64_t i = 0; s->sep_hist && i < 2 * P * s->sep_bins; ++i) s->sep_hist[i] = -1;
     for (int64_t i = 0; i < NTRIAL * P * s->trials; ++i) s->trial[i] = NAN;
     for (int64_t i = 0; s->img_outcome && i < P * S; ++i) {
         s->img_index[i] = s->img_recalled[i] = -1;
@@ -200,6 +210,7 @@ static int alloc_results(study *s) {
 void study_io_free(study *s) {
     free(s->stat), free(s->outcomes), free(s->code_outcomes), free(s->queries), free(s->seconds);
     free(s->done), free(s->img_traj_code), free(s->img_code_outcome);
+    free(s->sep_hist), free(s->sep_stat), free(s->sep_edges), free(s->sep_subset);
     free(s->trial), free(s->img_retrieved), free(s->img_query), free(s->img_truth);
     free(s->img_index), free(s->img_recalled), free(s->img_weight), free(s->img_sq);
     free(s->img_dssim), free(s->img_outcome), free(s->effective);
@@ -397,6 +408,7 @@ static int write_contents(wctx *c, int complete) {
     for (int a = 0; a <= STUDY_NAXES; ++a) UHN_CALL(put_scale(c, a));
     UHN_CALL(uhn_h5_write_group(w, "per_trial"));
     if (s->save > 0) UHN_CALL(uhn_h5_write_group(w, "images"));
+    if (s->separability) UHN_CALL(uhn_h5_write_group(w, "separability"));
     study_field f[STUDY_MAX_FIELDS];
     int nf = study_fields(s, f);
     for (int i = 0; i < nf; ++i) UHN_CALL(put(c, &f[i]));

@@ -172,6 +172,12 @@ const deck_key uhn_deck_keys[UHN_KEY_COUNT] = {
      "steps S whose states v_S are saved for the saved queries (output.save_images) in "
      "images/trajectory (spec §11): 0 = the query, up to network.steps, increasing; none: no "
      "trajectories. A list, not a sweep axis", UHN_AXIS_LINEAR},
+    {UHN_KEY_OUTPUT_SEPARABILITY, "output", "separability", UHN_DECK_BOOL, UHN_DECK_SCALAR, "off", NULL, NULL,
+     0, 0, 0, NULL, "-",
+     "separability of the codes per point (spec §12), from trial 0: the encoded queries against the "
+     "stored codes, histograms of self and cross cosines, d', overlap and top-1 in separability/", UHN_AXIS_LINEAR},
+    {UHN_KEY_OUTPUT_SEPARABILITY_BINS, "output", "separability_bins", UHN_DECK_INT, UHN_DECK_SCALAR, "200", NULL, NULL,
+     1, 1000000, 0, NULL, "bins", "histogram bins on [-1, 1] of output.separability", UHN_AXIS_LINEAR},
 };
 /* clang-format on */
 

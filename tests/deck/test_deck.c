@@ -216,6 +216,8 @@ static void test_defaults(void) {
         [UHN_KEY_OUTPUT_SAVE_IMAGES] = {"save_images", "0"},
         [UHN_KEY_OUTPUT_QUIET] = {"quiet", "off"},
         [UHN_KEY_OUTPUT_TRAJECTORY] = {"trajectory", "none"},
+        [UHN_KEY_OUTPUT_SEPARABILITY] = {"separability", "off"},
+        [UHN_KEY_OUTPUT_SEPARABILITY_BINS] = {"separability_bins", "200"},
     };
     for (int i = 0; i < UHN_KEY_COUNT; ++i) {
         uhn_deck_entry e;

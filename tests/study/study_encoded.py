@@ -43,6 +43,7 @@ DIM = 20          # encoder.dim of pca and of the random projection
 TRAIN_N = 3000    # encoder.train_n
 BETA = 20.0
 STEPS = [0, 1, 3]
+BINS = 40         # output.separability_bins
 T = 3
 SEED = 4
 ENCODERS = ["identity", "centred", "pca", "random"]
@@ -74,6 +75,8 @@ seed = {seed}
 file = {out}
 save_images = {n}
 trajectory = {traj}
+separability = on
+separability_bins = {bins}
 quiet = on
 """
 
@@ -118,7 +121,8 @@ def run_study(runner, work, ranks, tag):
     deck = os.path.join(work, f"enc_{tag}.ini")
     with open(deck, "w") as f:
         f.write(DECK.format(n=N, random=random_model, dim=DIM, train_n=TRAIN_N, beta=BETA,
-                            steps=T, seed=SEED, out=out, traj=", ".join(map(str, STEPS))))
+                            steps=T, seed=SEED, out=out, traj=", ".join(map(str, STEPS)),
+                            bins=BINS))
     rc, so, se = runner.run(ranks, ["run", deck], cwd=work)
     check(rc == 0, f"uhn run ({ranks} ranks): exit {rc}\nstdout:\n{so}\nstderr:\n{se}")
     return out
@@ -144,6 +148,35 @@ def code_outcome(w, m):
     return 2
 
 
+def separability(g, at, V, C, name):
+    """Spec §12 of the encoded queries V (query i of memory i) against C."""
+    def unit(a):
+        n = np.linalg.norm(a, axis=1, keepdims=True)
+        return np.divide(a, n, out=np.zeros_like(a), where=n > 0)
+    cos = np.clip(unit(V) @ unit(C).T, -1, 1)
+    self_v = np.diag(cos)
+    cross = cos[~np.eye(len(V), dtype=bool)]
+    def hist(v):
+        b = np.minimum(np.floor((v + 1) * BINS / 2).astype(int), BINS - 1)
+        return np.bincount(b, minlength=BINS)
+    # a value within 1e-12 of a bin edge may fall either side: none does here
+    edges = -1 + 2 * np.arange(BINS + 1) / BINS
+    check(np.min(np.abs(np.concatenate([self_v, cross])[:, None] - edges[None, :])) > 1e-9,
+          f"{name}: a cosine lies on a bin edge; choose another seed")
+    check(np.array_equal(g["separability/bin_edges"], edges), "separability/bin_edges")
+    check(np.array_equal(g["separability/self_hist"][at], hist(self_v)),
+          f"{name}: separability/self_hist differs from numpy")
+    check(np.array_equal(g["separability/cross_hist"][at], hist(cross)),
+          f"{name}: separability/cross_hist differs from numpy")
+    for k, v in (("self_mean", self_v.mean()), ("cross_mean", cross.mean()),
+                 ("self_std", self_v.std()), ("cross_std", cross.std())):
+        close(g[f"separability/{k}"][at], v, 1e-9, f"{name}: separability/{k}", atol=1e-12)
+    dp = (self_v.mean() - cross.mean()) / np.sqrt((self_v.var() + cross.var()) / 2)
+    close(g["separability/dprime"][at], dp, 1e-8, f"{name}: separability/dprime")
+    top1 = np.mean(self_v > np.max(np.where(np.eye(len(V), dtype=bool), -np.inf, cos), axis=1))
+    close(g["separability/top1"][at], top1, 0, f"{name}: separability/top1")
+
+
 def case_values(runner, work, args):
     out = run_study(runner, work, args.ranks, f"values_np{args.ranks}")
     X = load_images()
@@ -157,7 +190,12 @@ def case_values(runner, work, args):
                                      "images/trajectory", "images/retrieved", "images/query",
                                      "images/code_outcome", "images/weight", "mse_recon", "mse",
                                      "code_count_correct", "code_count_wrong",
-                                     "code_count_metastable", "queries", "done")}
+                                     "code_count_metastable", "queries", "done",
+                                     "separability/self_hist", "separability/cross_hist",
+                                     "separability/self_mean", "separability/cross_mean",
+                                     "separability/self_std", "separability/cross_std",
+                                     "separability/dprime", "separability/top1",
+                                     "separability/bin_edges")}
         models = {i: {k: f[f"encoders/{i}"][k][...] for k in f[f"encoders/{i}"]}
                   for i in range(4)}
         names = [f[f"encoders/{i}"].attrs["encoder"] for i in range(4)]
@@ -224,6 +262,7 @@ def case_values(runner, work, args):
                                      "code_count_metastable")):
                 check(int(g[key][at(0)]) == ref_out.count(o),
                       f"{name}: {key} {g[key][at(0)]} != {ref_out.count(o)}")
+        separability(g, at(0), V0, C, name)
         recon = np.asarray(dec(C), np.float64)
         mse_recon = np.mean(np.mean((decoded - recon) ** 2, axis=1))
         mse = np.mean(np.mean((decoded - bank) ** 2, axis=1))
@@ -236,7 +275,7 @@ def case_values(runner, work, args):
                   "identity: the code trajectory is not the pixel trajectory")
         else:  # cue_only has no pixels to act on in code space
             for k in g:
-                if k == "done":
+                if k in ("done", "separability/bin_edges"):
                     continue
                 a, b = g[k][(0, e) + (0,) * 4 + (0,)], g[k][(0, e) + (0,) * 4 + (1,)]
                 check(np.array_equal(a, b, equal_nan=True),

@@ -979,6 +979,12 @@ def e_encoder_train_shape(r, w, deck, out):
         "[encoder] train: its images are 8 x 8 x 1; the data set's are 28 x 28 x 1"], "both"
 
 
+def e_separability_one_memory(r, w, deck, out):
+    return [deck, "memory.n=1,20", "output.separability=on"], [
+        "override 'output.separability=on': [output] separability: on needs at least 2 memories "
+        "at every point (memory.n has 1)"], "both"
+
+
 def e_encoder_train_missing(r, w, deck, out):
     t = os.path.join(w, "none.h5")
     return [deck, "encoder.name=centred", f"encoder.train=hdf5:{t}"], [
