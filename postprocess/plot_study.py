@@ -5,19 +5,19 @@
                   [--images PNG] [--where AXIS=VALUE[,VALUE...] ...]
 
 RESULTS.h5 is the file `uhn run` writes (or its checkpoint OUT.partial). Every
-per-point dataset has the shape of the sweep axes
-[n, similarity, separation, beta, param, cue_only, level], which are stored as
-root datasets (HDF5 dimension scales) of those names.
+per-point dataset has the shape of the sweep axes (today
+[n, encoder, similarity, separation, beta, param, cue_only, level]), which are
+stored as root datasets (HDF5 dimension scales) of those names.
 
 Plot (--out PNG; also the default when neither --table nor --images is given,
 then written next to RESULTS as STEM.png, or STEM_METRIC.png for another
 metric): METRIC against the x axis, one line per combination of the other axes
 that have more than one value, error bars = the METRIC_std dataset (standard
-deviation over trials). The default x axis is the first of n, level, beta,
-param with more than one value (else the first axis with more than one value);
-n and beta are drawn on a log scale when they span more than a decade. A
-checkpoint (root attribute complete = 0) is plotted with its done points only,
-and the title says so.
+deviation over trials) where the metric has one. The default x axis is the
+first of n, level, beta, param with more than one value (else the first axis
+with more than one value); n and beta are drawn on a log scale when they span
+more than a decade. A checkpoint (root attribute complete = 0) is plotted with
+its done points only, and the title says so.
 
 --table prints a markdown table on stdout: one row per combination of the
 other axes with more than one value, one column per x value, cells
@@ -31,9 +31,20 @@ saved queries, each retrieval labelled with its outcome and squared error.
 --where AXIS=V1[,V2...] keeps only those values of an axis (for the plot, the
 table and the images); param accepts "default", cue_only on/off.
 
-METRIC is one of frac_correct (default), mse, dssim, sq_error. Errors (missing
-file, not a uhn results file, unknown axis or metric, --images without saved
-images) are one line on stderr and exit status 2.
+METRIC is one of (METRIC_TABLE below):
+- frac_correct (default), mse, dssim, sq_error, and for encoded studies
+  mse_recon, dssim_recon (against the memory's own reconstruction dec(c_m)):
+  datasets with a METRIC_std companion (error bars, "mean ± std" cells);
+- frac_wrong, frac_metastable (count_*/queries, pixel-space outcome, spec §7),
+  code_frac_correct, code_frac_wrong, code_frac_metastable (code_count_*/queries,
+  code-space outcome, spec §10): fractions over all trials, no std;
+- separability/dprime, separability/overlap, separability/top1 (spec §12, with
+  output.separability = on): of trial 0, no std.
+A metric without std has no error bars and table cells without "±".
+
+Errors (missing file, not a uhn results file, unknown axis or metric, a metric
+the file does not hold, --images without saved images) are one line on stderr
+and exit status 2.
 """
 import argparse
 import itertools
@@ -47,7 +58,45 @@ import numpy as np
 # metric's dataset, in order, each with its `axis_scale` attribute (linear, log,
 # category) written from uhn's deck-key table; none is listed here.
 X_PREFERENCE = ["n", "level", "beta", "param"]  # the default x axis, where present
-METRICS = ["frac_correct", "mse", "dssim", "sq_error"]
+
+
+class Metric:
+    """How one METRIC is read: `data` (a per-point dataset, or the numerator of a ratio
+    over `per`), its standard deviation over trials `std` (None: no error bars),
+    whether it is a fraction (axis 0..1, cells "%.2f") and how to get it when the file
+    lacks it."""
+
+    def __init__(self, data, std=None, per=None, fraction=False, needs=None):
+        self.data, self.std, self.per = data, std, per
+        self.fraction, self.needs = fraction, needs
+
+
+def _with_std(name, fraction=False):
+    return Metric(name, std=name + "_std", fraction=fraction)
+
+
+def _share(count):
+    return Metric(count, per="queries", fraction=True)
+
+
+_SEPARABILITY = "output.separability = on"
+METRIC_TABLE = {
+    "frac_correct": _with_std("frac_correct", fraction=True),
+    "mse": _with_std("mse"),
+    "dssim": _with_std("dssim"),
+    "sq_error": _with_std("sq_error"),
+    "mse_recon": _with_std("mse_recon"),
+    "dssim_recon": _with_std("dssim_recon"),
+    "frac_wrong": _share("count_wrong"),
+    "frac_metastable": _share("count_metastable"),
+    "code_frac_correct": _share("code_count_correct"),
+    "code_frac_wrong": _share("code_count_wrong"),
+    "code_frac_metastable": _share("code_count_metastable"),
+    "separability/dprime": Metric("separability/dprime", needs=_SEPARABILITY),
+    "separability/overlap": Metric("separability/overlap", fraction=True, needs=_SEPARABILITY),
+    "separability/top1": Metric("separability/top1", fraction=True, needs=_SEPARABILITY),
+}
+METRICS = list(METRIC_TABLE)
 IMAGE_SETS = ("query", "retrieved", "truth", "image_index", "recalled_index", "sq_error",
               "outcome")
 OUTCOMES = {0: "correct", 1: "wrong", 2: "metastable"}
@@ -80,10 +129,15 @@ class Study:
         with f:
             if "effective_deck" not in f.attrs:
                 raise UsageError(f"{path} is not a uhn results file (no effective_deck attribute)")
-            missing = [a for a in [metric, metric + "_std", "done"] if a not in f]
+            spec = METRIC_TABLE[metric]
+            if "done" not in f:
+                raise UsageError(f"{path} is not a uhn results file (no dataset done)")
+            if spec.needs and spec.data not in f:
+                raise UsageError(f"{path} has no {spec.data} (run the study with {spec.needs})")
+            missing = [a for a in [spec.data, spec.std, spec.per] if a and a not in f]
             if missing:
                 raise UsageError(f"{path} is not a uhn results file (no dataset {missing[0]})")
-            dims = f[metric].dims
+            dims = f[spec.data].dims
             self.axes = [dims[i].label for i in range(len(dims))]
             if not all(self.axes) or any(a not in f for a in self.axes):
                 raise UsageError(f"{path} is not a uhn results file ({metric} has no labelled "
@@ -101,9 +155,15 @@ class Study:
                     self.values[a] = [_str(v) for v in d[()]]
                 else:
                     self.values[a] = [v.item() for v in d[()]]
-            self.mean = np.asarray(f[metric][()], dtype=float)
-            self.std = np.asarray(f[metric + "_std"][()], dtype=float)
-            self.units = _str(f[metric].attrs.get("units", ""))
+            self.mean = np.asarray(f[spec.data][()], dtype=float)
+            self.units = _str(f[spec.data].attrs.get("units", ""))
+            if spec.per:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    self.mean = self.mean / np.asarray(f[spec.per][()], dtype=float)
+                self.units = "fraction"
+            self.has_std = spec.std is not None
+            self.std = (np.asarray(f[spec.std][()], dtype=float) if spec.std
+                        else np.full(self.mean.shape, np.nan))
             self.done = np.asarray(f["done"][()]).astype(bool)
             self.saved_images = 0  # saved queries per point (output.save_images)
             if "images" in f and "retrieved" in f["images"]:
@@ -262,12 +322,15 @@ def stem(path):
 # Outputs
 
 
-def fmt_cell(metric, mean, std):
+def fmt_cell(metric, mean, std, has_std=True):
+    """ "0.93 ± 0.02" ("0.93" for a metric without std; "—" for a point not done)."""
     if not np.isfinite(mean):
         return "—"
-    if metric == "frac_correct":
-        return f"{mean:.2f} ± {std:.2f}"
-    return f"{mean:.3g} ± {std:.2g}"
+    fraction = METRIC_TABLE[metric].fraction
+    text = f"{mean:.2f}" if fraction else f"{mean:.3g}"
+    if has_std:
+        text += f" ± {std:.2f}" if fraction else f" ± {std:.2g}"
+    return text
 
 
 def table(study, keep, x, metric):
@@ -280,7 +343,7 @@ def table(study, keep, x, metric):
         row = [fmt_value(a, v) for a, v in zip(lines, vals)] if lines else [metric]
         for xi in keep[x]:
             p = point_index(keep, x, xi, lines, idx)
-            row.append(fmt_cell(metric, study.mean[p], study.std[p]))
+            row.append(fmt_cell(metric, study.mean[p], study.std[p], study.has_std))
         out.append("| " + " | ".join(row) + " |")
     return "\n".join(out)
 
@@ -306,8 +369,8 @@ def plot(study, keep, x, metric, out):
         if not ok.any():
             continue
         xs = np.array(pos)[ok]
-        ax.errorbar(xs, m[ok], yerr=np.nan_to_num(s[ok]), marker="o", capsize=3,
-                    label=series_label(lines, vals) or None)
+        ax.errorbar(xs, m[ok], yerr=np.nan_to_num(s[ok]) if study.has_std else None,
+                    marker="o", capsize=3, label=series_label(lines, vals) or None)
         nlines += 1
     if log:
         ax.set_xscale("log")
@@ -316,7 +379,7 @@ def plot(study, keep, x, metric, out):
         ax.set_xticklabels([fmt_value(x, v) for v in xvals])
     ax.set_xlabel(x)
     ax.set_ylabel(f"{metric} ({study.units})" if study.units and study.units != "-" else metric)
-    if metric == "frac_correct":
+    if METRIC_TABLE[metric].fraction:
         ax.set_ylim(-0.03, 1.03)
     ax.grid(True, alpha=0.3)
     title = f"{os.path.splitext(study.deck_name)[0]}: {metric} vs {x}"
@@ -398,7 +461,8 @@ def main(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results", help="results file of `uhn run` (or its OUT.partial)")
     ap.add_argument("--x", default=None, help="the x axis: one of the file's sweep axes (its "
-                    "dimension scales: n, similarity, separation, beta, param, cue_only, level)")
+                    "dimension scales: n, encoder, similarity, separation, beta, param, "
+                    "cue_only, level)")
     ap.add_argument("--y", default="frac_correct", help="the metric: one of " + ", ".join(METRICS))
     ap.add_argument("--out", default=None, help="the plot (PNG)")
     ap.add_argument("--table", action="store_true", help="print a markdown table on stdout")
@@ -421,7 +485,7 @@ def main(argv=None):
                              f"output.save_images > 0)")
         out = args.out
         if out is None and not args.table and not args.images:
-            suffix = "" if args.y == "frac_correct" else "_" + args.y
+            suffix = "" if args.y == "frac_correct" else "_" + args.y.replace("/", "_")
             out = stem(args.results) + suffix + ".png"
         if args.table:
             print(table(study, keep, x, args.y))

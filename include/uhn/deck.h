@@ -4,11 +4,12 @@
  *
  * One table of keys (src/io/deck_keys.c) drives parsing, defaults, validation,
  * units, descriptions and the README table; a key is named in code by its
- * uhn_deck_key_id. A key that takes a list is a sweep axis: the study runs the
- * product of every axis. Axes are the list keys in table order (memory.n,
- * network.similarity, network.separation, network.beta, network.param,
- * network.cue_only, query.level); points are numbered in row-major order over
- * them, so memory.n varies slowest and query.level fastest. An axis with one
+ * uhn_deck_key_id. A key declared AXIS is a sweep axis: the study runs the
+ * product of every axis. Axes are the AXIS keys in table order (memory.n,
+ * encoder.name, network.similarity, network.separation, network.beta,
+ * network.param, network.cue_only, query.level); points are numbered in
+ * row-major order over them, so memory.n varies slowest and query.level
+ * fastest. An axis with one
  * value is still an axis (of length 1). Lists are comma-separated; an item of
  * an integer list may be a range "start:stop:step" or "start:stop:logK" (K
  * values per decade, rounded, repeats dropped); `cue_only = both` is off, on.
@@ -43,6 +44,14 @@ typedef enum {
     UHN_KEY_DATA_SOURCE,
     UHN_KEY_DATA_HETERO,
     UHN_KEY_MEMORY_N,
+    UHN_KEY_ENCODER_NAME,
+    UHN_KEY_ENCODER_DIM,
+    UHN_KEY_ENCODER_WHITEN,
+    UHN_KEY_ENCODER_PATCH,
+    UHN_KEY_ENCODER_CODES,
+    UHN_KEY_ENCODER_SEED,
+    UHN_KEY_ENCODER_TRAIN,
+    UHN_KEY_ENCODER_TRAIN_N,
     UHN_KEY_NETWORK_SIMILARITY,
     UHN_KEY_NETWORK_SEPARATION,
     UHN_KEY_NETWORK_BETA,
@@ -65,6 +74,8 @@ typedef enum {
     UHN_KEY_OUTPUT_SAVE_IMAGES,
     UHN_KEY_OUTPUT_QUIET,
     UHN_KEY_OUTPUT_TRAJECTORY,
+    UHN_KEY_OUTPUT_SEPARABILITY,
+    UHN_KEY_OUTPUT_SEPARABILITY_BINS,
     UHN_KEY_COUNT
 } uhn_deck_key_id;
 
@@ -150,6 +161,9 @@ uhn_deck_type uhn_deck_key_type(uhn_deck_key_id key);
 uhn_deck_arity uhn_deck_key_arity(uhn_deck_key_id key);
 uhn_axis_scale uhn_deck_key_scale(uhn_deck_key_id key);
 const char *uhn_deck_key_desc(uhn_deck_key_id key);
+/* The name of an axis in labels and results files: its key, or its section
+ * when the key is `name` (encoder.name is the axis "encoder"). */
+const char *uhn_deck_axis_name(uhn_deck_key_id key);
 int64_t uhn_deck_npoints(const uhn_deck *d);
 
 /*

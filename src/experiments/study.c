@@ -93,7 +93,57 @@ void uhn_study_catch_signals(void) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Set-up                                                                   */
+/* The pipeline                                                             */
+/*
+ * A study is a table of stages. Set-up runs every stage's `setup` once, in
+ * order, before the sweep:
+ *
+ *   load (data) → fit (encoder) → store (memory) → corrupt (query) →
+ *   recall (network) → score (experiment) → record (output)
+ *
+ * and each trial of a point runs `trial` (store: the bank holds the codes of
+ * the trial's memories), then moves its queries through the stages' `chunk`
+ * hooks, a chunk of records at a time:
+ *
+ *   corrupt → encode → recall → decode → score → record
+ *
+ * A record is one query made of segments: today an image segment (its true
+ * image, the corrupted pixels and their mask, its code, the recalled code and
+ * its decoding); cross-stimulus recall adds a text segment. Each stage owns
+ * its deck section, its parameters and the result datasets it fills
+ * (`fields`); study_io.c writes and reads back whatever the stages declare.
+ */
+
+/* One chunk of records: queries c0 .. c0 + nb - 1 of trial t at point p. */
+typedef struct chunk {
+    int64_t p, t, c0, nb;
+    const uhn_params *prm;
+    double level;
+    uhn_trial_acc *acc;  /* against the true image (this rank's queries) */
+    uhn_trial_acc *racc; /* against dec(c_m), with the code-space outcomes */
+} chunk;
+
+typedef struct stage {
+    const char *name;
+    const char *section; /* the deck section it owns */
+    int (*setup)(study *s);
+    int (*trial)(study *s, int64_t n, int64_t t);
+    int (*chunk)(study *s, chunk *c);
+    int (*point)(study *s, int64_t p, int64_t n, double level); /* after the trials */
+    void (*fields)(study *s, study_field *f, int *n);
+} stage;
+
+static void add(study_field *f, int *n, const char *name, uhn_h5_type type, study_shape sh,
+                void *buf, const char *desc, const char *units, study_hold h) {
+    study_field *x = &f[(*n)++];
+    snprintf(x->name, sizeof x->name, "%s", name);
+    x->type = type;
+    x->shape = sh;
+    x->buf = buf;
+    x->desc = desc;
+    x->units = units;
+    x->hold = h;
+}
 
 /* Queries per trial with n memories: the first min(count, n) stored images. */
 static int64_t queries_for(const study *s, int64_t n) {
@@ -105,6 +155,22 @@ int64_t study_point_queries(const study *s, int64_t p) {
     uhn_deck_point(s->d, p, idx);
     return queries_for(s, uhn_deck_int(s->d, UHN_KEY_MEMORY_N, idx[UHN_KEY_MEMORY_N]));
 }
+
+static int64_t max_memories(const study *s) {
+    int64_t nmax = 0;
+    for (int j = 0; j < uhn_deck_count(s->d, UHN_KEY_MEMORY_N); ++j)
+        if (uhn_deck_int(s->d, UHN_KEY_MEMORY_N, j) > nmax)
+            nmax = uhn_deck_int(s->d, UHN_KEY_MEMORY_N, j);
+    return nmax;
+}
+
+int study_has_codes(const study *s) {
+    for (int i = 0; i < s->nenc; ++i)
+        if (strcmp(uhn_deck_str(s->d, UHN_KEY_ENCODER_NAME, i), "identity")) return 1;
+    return 0;
+}
+
+/* ---- load (data) ------------------------------------------------------- */
 
 /* Refuses an output.file (or its checkpoint OUT.partial) that is one of the
  * run's inputs, the deck or the HDF5 image set, by path, symbolic or hard
@@ -132,20 +198,11 @@ static int check_not_input(study *s) {
     return uhn_agree(s->ctx, st);
 }
 
-/* Shapes, corruption checks and work space. Collective (agreed). */
-static int study_setup(study *s) {
+static int setup_load(study *s) {
     uhn_ctx *ctx = s->ctx;
     const uhn_deck *d = s->d;
-    s->bank_n = s->bank_trial = -1;
     s->seed = uhn_deck_u64(d, UHN_KEY_EXPERIMENT_SEED, 0);
     s->trials = uhn_deck_int(d, UHN_KEY_EXPERIMENT_TRIALS, 0);
-    s->count = uhn_deck_int(d, UHN_KEY_QUERY_COUNT, 0);
-    s->save = uhn_deck_int(d, UHN_KEY_OUTPUT_SAVE_IMAGES, 0);
-    s->ntraj = uhn_deck_count(d, UHN_KEY_OUTPUT_TRAJECTORY); /* a list, not an axis */
-    s->traj_steps = malloc((size_t)(s->ntraj + 1) * sizeof(int64_t));
-    if (!s->traj_steps) return uhn_fail(ctx, UHN_ENOMEM, "out of memory");
-    for (int64_t i = 0; i < s->ntraj; ++i)
-        s->traj_steps[i] = uhn_deck_int(d, UHN_KEY_OUTPUT_TRAJECTORY, (int)i);
     s->quiet = s->o->quiet || uhn_deck_bool(d, UHN_KEY_OUTPUT_QUIET, 0);
     snprintf(s->out, sizeof s->out, "%s", uhn_deck_str(d, UHN_KEY_OUTPUT_FILE, 0));
     snprintf(s->partial, sizeof s->partial, "%s.partial", s->out);
@@ -154,12 +211,7 @@ static int study_setup(study *s) {
         return uhn_fail(ctx, UHN_EINTERNAL, "the deck has %d axes; study arrays hold %d",
                         uhn_deck_naxes(), STUDY_NAXES);
     for (int a = 0; a < STUDY_NAXES; ++a) s->dims[a] = uhn_deck_count(d, uhn_deck_axis(a));
-
     /* memory.n, trials and save_images are bounded by the deck's key table */
-    int64_t nmax = 0;
-    for (int j = 0; j < uhn_deck_count(d, UHN_KEY_MEMORY_N); ++j)
-        if (uhn_deck_int(d, UHN_KEY_MEMORY_N, j) > nmax)
-            nmax = uhn_deck_int(d, UHN_KEY_MEMORY_N, j);
     UHN_CALL(uhn_dataset_open(ctx, uhn_deck_str(d, UHN_KEY_DATA_SOURCE, 0), &s->ds));
     s->H = uhn_dataset_height(s->ds);
     s->W = uhn_dataset_width(s->ds);
@@ -171,116 +223,235 @@ static int study_setup(study *s) {
     s->Ho = s->hetero ? s->H - s->Hk : s->H;
     s->Kk = s->Hk * s->W * s->C;
     s->Ko = s->Ho * s->W * s->C;
-
-    const char *cname = uhn_deck_str(d, UHN_KEY_QUERY_CORRUPTION, 0);
-    s->corr = uhn_corruption_find(cname);
-    if (!s->corr) return uhn_fail(ctx, UHN_EINTERNAL, "corruption '%s' not in the table", cname);
-    s->masking = strcmp(cname, "none") && strcmp(cname, "gaussian");
-    for (int j = 0; j < uhn_deck_count(d, UHN_KEY_QUERY_LEVEL); ++j) {
-        double level = uhn_deck_double(d, UHN_KEY_QUERY_LEVEL, j);
-        const char *why = uhn_corruption_param_check(s->corr, level, s->Hk, s->W);
-        if (why)
-            return uhn_fail(ctx, UHN_EINPUT,
-                            "%s: [query] level: %g is not valid for %s on %" PRId64 " x %" PRId64
-                            " queries: it must be %s",
-                            uhn_deck_name(d), level, cname, s->Hk, s->W, why);
-    }
-    s->threshold = uhn_threshold(
-        uhn_deck_double(d, UHN_KEY_EXPERIMENT_THRESHOLD, 0),
-        !strcmp(uhn_deck_str(d, UHN_KEY_EXPERIMENT_THRESHOLD_SCALE, 0), "pixels"), s->Ko);
     UHN_CALL(uhn_h5_check_output(ctx, s->out, uhn_deck_where(d, UHN_KEY_OUTPUT_FILE)));
-    UHN_CALL(check_not_input(s));
-
-    int64_t qmax = queries_for(s, nmax);
-    int64_t qb = qmax < QUERY_CHUNK ? qmax : QUERY_CHUNK;
-    int64_t row0, nloc_max;
-    uhn_bank_partition(nmax, ctx->size, 0, &row0, &nloc_max);
-    int ok = 1;
-    s->subset = malloc((size_t)nmax * sizeof(int64_t));
-    s->images = malloc((size_t)(qb * s->K) * sizeof(float));
-    s->qbuf = malloc((size_t)(qb * s->Kk) * sizeof(float));
-    s->known = malloc((size_t)(qb * s->Kk));
-    ok = s->subset && s->images && s->qbuf && s->known;
-    if (s->hetero) {
-        s->rows = uhn_alloc((size_t)(nloc_max * s->K) * sizeof(float));
-        ok = ok && s->rows;
-    }
-    if (!uhn_ssim_check(s->Ho, s->W)) {
-        s->ssim_work = malloc((size_t)uhn_ssim_work_size(s->Ho, s->W) * sizeof(double));
-        ok = ok && s->ssim_work;
-    }
-    int st = ok ? UHN_OK : uhn_fail(ctx, UHN_ENOMEM, "out of memory for the study's work space");
-    UHN_CALL(uhn_agree(ctx, st));
-    if (ctx->rank == 0 && !s->quiet && !s->ssim_work)
-        printf("uhn run: 1 - SSIM is not computed: %s (images are %" PRId64 " x %" PRId64 ")\n",
-               uhn_ssim_check(s->Ho, s->W), s->Ho, s->W);
-    return UHN_OK;
+    return check_not_input(s);
 }
 
-/* Makes the bank hold trial `t`'s subset of n images. Collective (agreed). */
-static int load_bank(study *s, int64_t n, int64_t t) {
+/* ---- fit (encoder) ----------------------------------------------------- */
+
+/* An encoder's message about a parameter names the deck key ("dim is required
+ * for encoder pca" becomes "deck.ini:5: [encoder] dim: dim is required ..."). */
+static int encoder_labelled(const study *s, int st) {
+    static const struct {
+        const char *param;
+        uhn_deck_key_id key;
+    } map[] = {{"encoder", UHN_KEY_ENCODER_NAME},  {"dim", UHN_KEY_ENCODER_DIM},
+               {"whiten", UHN_KEY_ENCODER_WHITEN}, {"patch", UHN_KEY_ENCODER_PATCH},
+               {"codes", UHN_KEY_ENCODER_CODES},   {"seed", UHN_KEY_ENCODER_SEED}};
+    if (st == UHN_OK || !s->ctx->param[0]) return st;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; ++i)
+        if (!strcmp(map[i].param, s->ctx->param)) {
+            uhn_relabel(s->ctx, uhn_deck_where(s->d, map[i].key), ": ");
+            break;
+        }
+    return st;
+}
+
+/* The configuration of table encoder `name` from the [encoder] keys: each
+ * encoder takes only the keys that are its own. */
+static uhn_encoder_config encoder_config(const study *s, const char *name) {
+    const uhn_deck *d = s->d;
+    int pca = !strcmp(name, "pca"), random = !strcmp(name, "random"), vq = !strcmp(name, "vq");
+    uhn_encoder_config c = {name, 0, 0, 0, s->H, s->W, s->C, 0, 0};
+    if (pca || random) c.dim = uhn_deck_int(d, UHN_KEY_ENCODER_DIM, 0);
+    if (pca) c.whiten = uhn_deck_bool(d, UHN_KEY_ENCODER_WHITEN, 0);
+    if (random || vq) c.seed = uhn_deck_u64(d, UHN_KEY_ENCODER_SEED, 0);
+    if (vq) {
+        c.patch = uhn_deck_int(d, UHN_KEY_ENCODER_PATCH, 0);
+        c.codes = uhn_deck_int(d, UHN_KEY_ENCODER_CODES, 0);
+    }
+    return c;
+}
+
+/* Whether a table encoder learns from the training images. */
+static int learns(const char *name) {
+    return strcmp(name, "identity") && strcmp(name, "random");
+}
+
+/* This rank's block of the first n_train images of encoder.train, as
+ * uhn_encoder_fit expects them. Collective (agreed). */
+static int read_training(study *s, uhn_dataset **tds, float **x, int64_t *nloc, int64_t *ntot) {
     uhn_ctx *ctx = s->ctx;
-    if (s->bank_n == n && s->bank_trial == t) return UHN_OK;
-    if (s->bank_n != n) {
+    const uhn_deck *d = s->d;
+    const char *where = uhn_deck_where(d, UHN_KEY_ENCODER_TRAIN);
+    int st = uhn_dataset_open(ctx, uhn_deck_str(d, UHN_KEY_ENCODER_TRAIN, 0), tds);
+    if (st != UHN_OK) { /* name the key: the data set of the study opened already */
+        char msg[UHN_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", ctx->msg);
+        return uhn_fail(ctx, st, "%s: %s", where, msg);
+    }
+    int64_t avail = uhn_dataset_n(*tds), want = uhn_deck_int(d, UHN_KEY_ENCODER_TRAIN_N, 0);
+    if (uhn_dataset_height(*tds) != s->H || uhn_dataset_width(*tds) != s->W ||
+        uhn_dataset_channels(*tds) != s->C)
+        return uhn_fail(ctx, UHN_EINPUT,
+                        "%s: its images are %" PRId64 " x %" PRId64 " x %" PRId64
+                        "; the data set's are %" PRId64 " x %" PRId64 " x %" PRId64,
+                        where, uhn_dataset_height(*tds), uhn_dataset_width(*tds),
+                        uhn_dataset_channels(*tds), s->H, s->W, s->C);
+    if (want > avail)
+        return uhn_fail(ctx, UHN_EINPUT,
+                        "%s: train_n = %" PRId64 " is more than the %" PRId64 " images of '%s'",
+                        uhn_deck_where(d, UHN_KEY_ENCODER_TRAIN_N), want, avail,
+                        uhn_dataset_spec(*tds));
+    *ntot = want > 0 ? want : avail;
+    int64_t b = uhn_encoder_fit_block(*ntot, ctx->size), row0 = b * ctx->rank;
+    *nloc = row0 >= *ntot ? 0 : (*ntot - row0 < b ? *ntot - row0 : b);
+    int64_t *index = malloc((size_t)(*nloc > 0 ? *nloc : 1) * sizeof *index);
+    *x = malloc((size_t)(*nloc > 0 ? *nloc * s->K : 1) * sizeof **x);
+    st = index && *x ? UHN_OK : uhn_fail(ctx, UHN_ENOMEM, "out of memory for the training images");
+    for (int64_t i = 0; st == UHN_OK && i < *nloc; ++i) index[i] = row0 + i;
+    if (st == UHN_OK) st = uhn_dataset_rows(*tds, index, *nloc, *x);
+    free(index);
+    return uhn_agree(ctx, st);
+}
+
+/* A saved model (file:PATH) must take the data set's images. */
+static int check_model(study *s, const uhn_encoder *e, const char *path) {
+    const uhn_encoder_config *c = uhn_encoder_config_of(e);
+    if (c->height == s->H && c->width == s->W && c->channels == s->C) return UHN_OK;
+    return uhn_fail(s->ctx, UHN_EINPUT,
+                    "%s: model '%s' encodes %" PRId64 " x %" PRId64 " x %" PRId64
+                    " images; the data set's are %" PRId64 " x %" PRId64 " x %" PRId64,
+                    uhn_deck_where(s->d, UHN_KEY_ENCODER_NAME), path, c->height, c->width,
+                    c->channels, s->H, s->W, s->C);
+}
+
+static int setup_fit(study *s) {
+    uhn_ctx *ctx = s->ctx;
+    const uhn_deck *d = s->d;
+    s->nenc = uhn_deck_count(d, UHN_KEY_ENCODER_NAME);
+    s->enc = calloc((size_t)s->nenc, sizeof *s->enc);
+    UHN_CALL(uhn_agree(ctx, s->enc ? UHN_OK : uhn_fail(ctx, UHN_ENOMEM, "out of memory")));
+    /* Check every configuration before reading anything. */
+    int train = 0;
+    for (int i = 0; i < s->nenc; ++i) {
+        const char *name = uhn_deck_str(d, UHN_KEY_ENCODER_NAME, i);
+        if (!strncmp(name, "file:", 5)) continue;
+        uhn_encoder_config c = encoder_config(s, name);
+        UHN_CALL(uhn_agree(ctx, encoder_labelled(s, uhn_encoder_check(ctx, &c))));
+        train |= learns(name);
+    }
+    uhn_dataset *tds = NULL;
+    float *x = NULL;
+    int64_t nloc = 0, ntot = 0;
+    int st = train ? read_training(s, &tds, &x, &nloc, &ntot) : UHN_OK;
+    for (int i = 0; st == UHN_OK && i < s->nenc; ++i) {
+        const char *name = uhn_deck_str(d, UHN_KEY_ENCODER_NAME, i);
+        if (!strncmp(name, "file:", 5)) {
+            st = uhn_encoder_load(ctx, name + 5, uhn_deck_where(d, UHN_KEY_ENCODER_NAME),
+                                  &s->enc[i]);
+            if (st == UHN_OK) st = uhn_agree(ctx, check_model(s, s->enc[i], name + 5));
+        } else {
+            uhn_encoder_config c = encoder_config(s, name);
+            int fit_on = learns(name);
+            st = encoder_labelled(s, uhn_encoder_fit(ctx, &c, fit_on ? x : NULL, fit_on ? nloc : 0,
+                                                     fit_on ? ntot : 0, &s->enc[i]));
+        }
+        if (st != UHN_OK) break;
+        int64_t D = uhn_encoder_dim(s->enc[i]);
+        if (D > s->Dmax) s->Dmax = D;
+        if (ctx->rank == 0 && !s->quiet && strcmp(name, "identity"))
+            printf("uhn run: encoder %s: code length %" PRId64 ", fitted on %" PRId64
+                   " images in %.2f s\n",
+                   name, D, uhn_encoder_n_train(s->enc[i]), uhn_encoder_fit_seconds(s->enc[i]));
+    }
+    free(x);
+    uhn_dataset_close(tds);
+    if (s->Dmax < s->Kk) s->Dmax = s->Kk;
+    return st;
+}
+
+/* The encoder of point p becomes the current one. */
+static void use_encoder(study *s, int i) {
+    s->cur = i;
+    s->raw = !strcmp(uhn_deck_str(s->d, UHN_KEY_ENCODER_NAME, i), "identity");
+    s->D = s->raw ? s->Kk : uhn_encoder_dim(s->enc[i]);
+}
+
+/* ---- store (memory) ---------------------------------------------------- */
+
+/* Makes the bank hold the codes of trial `t`'s subset of n images under the
+ * current encoder. Collective (agreed). */
+static int trial_store(study *s, int64_t n, int64_t t) {
+    uhn_ctx *ctx = s->ctx;
+    if (s->bank_n == n && s->bank_trial == t && s->bank_enc == s->cur) return UHN_OK;
+    if (s->bank_n != n || s->bank_enc != s->cur) {
         uhn_bank_destroy(s->bank);
         s->bank = NULL;
         s->bank_n = s->bank_trial = -1;
-        int st = uhn_bank_create(ctx, n, s->Kk, s->hetero, s->Ko, &s->bank);
+        int st = uhn_bank_create(ctx, n, s->raw ? s->Kk : s->D, s->hetero, s->Ko, &s->bank);
         UHN_CALL(uhn_agree(ctx, st));
+        s->bank_enc = s->cur;
     }
     int st = uhn_subset(s->seed, t, uhn_dataset_n(s->ds), n, s->subset) == 0
                  ? UHN_OK
                  : uhn_fail(ctx, UHN_ENOMEM, "out of memory drawing %" PRId64 " memories", n);
     uhn_bank *b = s->bank;
-    if (st == UHN_OK && !s->hetero)
+    if (st == UHN_OK && s->raw && !s->hetero)
         st = uhn_dataset_rows(s->ds, s->subset + b->row0, b->n_local, b->keys);
-    if (st == UHN_OK && s->hetero) {
+    if (st == UHN_OK && (s->hetero || !s->raw))
         st = uhn_dataset_rows(s->ds, s->subset + b->row0, b->n_local, s->rows);
-        for (int64_t i = 0; st == UHN_OK && i < b->n_local; ++i) {
-            memcpy(b->keys + i * s->Kk, s->rows + i * s->K, (size_t)s->Kk * sizeof(float));
-            memcpy(b->values + i * s->Ko, s->rows + i * s->K + s->Kk,
-                   (size_t)s->Ko * sizeof(float));
-        }
+    for (int64_t i = 0; st == UHN_OK && s->hetero && i < b->n_local; ++i) {
+        memcpy(b->keys + i * s->Kk, s->rows + i * s->K, (size_t)s->Kk * sizeof(float));
+        memcpy(b->values + i * s->Ko, s->rows + i * s->K + s->Kk, (size_t)s->Ko * sizeof(float));
     }
+    if (st == UHN_OK && !s->raw)
+        st = uhn_encoder_encode(ctx, s->enc[s->cur], s->rows, b->n_local, b->keys);
     UHN_CALL(uhn_agree(ctx, st));
-    char name[UHN_H5_PATH_MAX + 64];
-    snprintf(name, sizeof name, "%s%s", uhn_dataset_spec(s->ds), s->hetero ? " (top halves)" : "");
-    UHN_CALL(uhn_bank_commit(b, name, uhn_dataset_spec(s->ds)));
+    char name[UHN_H5_PATH_MAX + 128];
+    snprintf(name, sizeof name, "%s%s%s%s", uhn_dataset_spec(s->ds),
+             s->hetero ? " (top halves)" : "", s->raw ? "" : " encoded by ",
+             s->raw ? "" : uhn_deck_str(s->d, UHN_KEY_ENCODER_NAME, s->cur));
+    UHN_CALL(uhn_bank_commit(b, name, s->hetero ? uhn_dataset_spec(s->ds) : name));
     s->bank_n = n;
     s->bank_trial = t;
     return UHN_OK;
 }
 
-/* ------------------------------------------------------------------------ */
-/* One point                                                                */
+/* ---- corrupt (query) --------------------------------------------------- */
 
-/* Saves query j (< save) of trial 0 at point p; traj: its states at the steps
- * of output.trajectory ([ntraj][Kk]), or NULL. Rank 0. */
-static void save_query(study *s, int64_t p, int64_t j, const float *query, const float *truth,
-                       const float *z, const uhn_query_metrics *m, int64_t recalled, float weight,
-                       const float *traj) {
-    int64_t at = p * s->save + j;
-    if (traj)
-        memcpy(s->img_traj + at * s->ntraj * s->Kk, traj,
-               (size_t)(s->ntraj * s->Kk) * sizeof(float));
-    memcpy(s->img_retrieved + at * s->Ko, z, (size_t)s->Ko * sizeof(float));
-    memcpy(s->img_query + at * s->Kk, query, (size_t)s->Kk * sizeof(float));
-    memcpy(s->img_truth + at * s->Ko, truth, (size_t)s->Ko * sizeof(float));
-    s->img_index[at] = s->subset[j];
-    s->img_recalled[at] = recalled >= 0 ? s->subset[recalled] : -1;
-    s->img_weight[at] = weight;
-    s->img_sq[at] = m->sq_error;
-    s->img_dssim[at] = m->dssim;
-    s->img_outcome[at] = (int32_t)m->outcome;
+static int setup_corrupt(study *s) {
+    const uhn_deck *d = s->d;
+    s->count = uhn_deck_int(d, UHN_KEY_QUERY_COUNT, 0);
+    const char *cname = uhn_deck_str(d, UHN_KEY_QUERY_CORRUPTION, 0);
+    s->corr = uhn_corruption_find(cname);
+    if (!s->corr) return uhn_fail(s->ctx, UHN_EINTERNAL, "corruption '%s' not in the table", cname);
+    s->masking = strcmp(cname, "none") && strcmp(cname, "gaussian");
+    for (int j = 0; j < uhn_deck_count(d, UHN_KEY_QUERY_LEVEL); ++j) {
+        double level = uhn_deck_double(d, UHN_KEY_QUERY_LEVEL, j);
+        const char *why = uhn_corruption_param_check(s->corr, level, s->Hk, s->W);
+        if (why)
+            return uhn_fail(s->ctx, UHN_EINPUT,
+                            "%s: [query] level: %g is not valid for %s on %" PRId64 " x %" PRId64
+                            " queries: it must be %s",
+                            uhn_deck_name(d), level, cname, s->Hk, s->W, why);
+    }
+    return UHN_OK;
 }
 
-static void score_query(study *s, const float *z, const float *y, int64_t index, float weight,
-                        int64_t true_index, uhn_query_metrics *m) {
-    m->sq_error = uhn_sq_error(z, y, s->Ko);
-    m->mse = m->sq_error / (double)s->Ko;
-    m->dssim = s->ssim_work ? 1.0 - uhn_ssim(z, y, s->Ho, s->W, s->C, s->ssim_work) : NAN;
-    m->outcome = uhn_outcome_classify(m->sq_error, s->threshold, weight, index, true_index);
+/* The true images of the chunk's stored memories, and their corruptions. */
+static int chunk_corrupt(study *s, chunk *c) {
+    int st = uhn_dataset_rows(s->ds, s->subset + c->c0, c->nb, s->images);
+    UHN_CALL(uhn_agree(s->ctx, st));
+    for (int64_t j = 0; j < c->nb; ++j)
+        uhn_corrupt(s->corr, c->level, s->seed, c->t, c->c0 + j, s->Hk, s->W, s->C,
+                    s->images + j * s->K, s->qbuf + j * s->Kk, s->known + j * s->Kk);
+    return UHN_OK;
 }
+
+/* ---- encode (encoder) -------------------------------------------------- */
+
+/* v_0 = enc(corrupt(x_m)); c_m = enc(x_m) and its reconstruction dec(c_m).
+ * With identity the codes are the pixels themselves (no copy). */
+static int chunk_encode(study *s, chunk *c) {
+    if (s->raw) return UHN_OK;
+    const uhn_encoder *e = s->enc[s->cur];
+    UHN_CALL(uhn_agree(s->ctx, uhn_encoder_encode(s->ctx, e, s->qbuf, c->nb, s->qcode)));
+    UHN_CALL(uhn_agree(s->ctx, uhn_encoder_encode(s->ctx, e, s->images, c->nb, s->tcode)));
+    return uhn_agree(s->ctx, uhn_encoder_decode(s->ctx, e, s->tcode, c->nb, s->recon));
+}
+
+/* ---- recall (network) -------------------------------------------------- */
 
 /* An engine error about a parameter names the deck line that set it
  * ("beta must be ..." becomes "deck.ini:7: [network] beta: must be ..."). */
@@ -297,49 +468,501 @@ static int deck_labelled(const study *s, int st) {
     return st;
 }
 
-/* Recalls and scores trial t of point p into acc (this rank's queries). */
-static int run_trial(study *s, int64_t p, const uhn_params *prm, int64_t n, double level, int64_t t,
-                     uhn_trial_acc *acc) {
+/* T steps of spec §5 in code space. Masks are of pixels: they are the cue
+ * set and the clamp only with identity (spec §10). */
+static int chunk_recall(study *s, chunk *c) {
     uhn_ctx *ctx = s->ctx;
-    UHN_CALL(load_bank(s, n, t));
-    UHN_CALL(deck_labelled(s, uhn_params_check(ctx, prm, s->bank)));
-    int64_t q = queries_for(s, n);
-    int use_mask = prm->cue_only || prm->hold;
-    for (int64_t c0 = 0; c0 < q; c0 += QUERY_CHUNK) {
-        int64_t nb = q - c0 < QUERY_CHUNK ? q - c0 : QUERY_CHUNK;
-        int st = uhn_dataset_rows(s->ds, s->subset + c0, nb, s->images);
+    const uhn_params *prm = c->prm;
+    const float *q = s->raw ? s->qbuf : s->qcode;
+    int use_mask = s->raw && (prm->cue_only || prm->hold);
+    UHN_CALL(deck_labelled(
+        s, uhn_queries_check(ctx, prm, q, c->nb, s->D,
+                             s->raw ? "the corrupted queries" : "the encoded queries")));
+    int64_t O = s->raw ? s->Ko : s->D;
+    if (!s->res || s->res->B != c->nb || s->res->T != prm->steps || s->res->O != O) {
+        uhn_result_destroy(s->res);
+        s->res = NULL;
+        int st = uhn_result_create(ctx, c->nb, O, prm->steps, 0, &s->res);
+        if (st == UHN_OK && s->ntraj > 0) /* output.trajectory (checked by the deck) */
+            st = uhn_result_want_trajectory(ctx, s->res, s->D, s->ntraj, s->traj_steps);
         UHN_CALL(uhn_agree(ctx, st));
-        for (int64_t j = 0; j < nb; ++j)
-            uhn_corrupt(s->corr, level, s->seed, t, c0 + j, s->Hk, s->W, s->C, s->images + j * s->K,
-                        s->qbuf + j * s->Kk, s->known + j * s->Kk);
-        UHN_CALL(deck_labelled(
-            s, uhn_queries_check(ctx, prm, s->qbuf, nb, s->Kk, "the corrupted queries")));
-        if (!s->res || s->res->B != nb || s->res->T != prm->steps) {
-            uhn_result_destroy(s->res);
-            s->res = NULL;
-            st = uhn_result_create(ctx, nb, s->Ko, prm->steps, 0, &s->res);
-            if (st == UHN_OK && s->ntraj > 0) /* output.trajectory (checked by the deck) */
-                st = uhn_result_want_trajectory(ctx, s->res, s->Kk, s->ntraj, s->traj_steps);
-            UHN_CALL(uhn_agree(ctx, st));
-        }
-        UHN_CALL(deck_labelled(s, uhn_recall(s->bank, prm, s->qbuf, nb, use_mask ? s->known : NULL,
-                                             use_mask ? nb : 0, s->res)));
-        for (int64_t j = 0; j < nb; ++j) {
-            int64_t g = c0 + j;
-            int mine = g % ctx->size == ctx->rank, saved = t == 0 && g < s->save && ctx->rank == 0;
-            if (!mine && !saved) continue;
-            const float *z = s->res->output + j * s->Ko;
-            const float *y = s->images + j * s->K + (s->hetero ? s->Kk : 0);
-            uhn_query_metrics m;
-            score_query(s, z, y, s->res->index[j], s->res->weight[j], g, &m);
-            if (mine) uhn_trial_acc_add(acc, &m);
-            if (saved)
-                save_query(s, p, g, s->qbuf + j * s->Kk, y, z, &m, s->res->index[j],
-                           s->res->weight[j],
-                           s->ntraj > 0 ? s->res->trajectory + j * s->ntraj * s->Kk : NULL);
-        }
+    }
+    return deck_labelled(s, uhn_recall(s->bank, prm, q, c->nb, use_mask ? s->known : NULL,
+                                       use_mask ? c->nb : 0, s->res));
+}
+
+/* ---- decode (encoder) -------------------------------------------------- */
+
+static int chunk_decode(study *s, chunk *c) {
+    if (s->raw) return UHN_OK;
+    return uhn_agree(s->ctx,
+                     uhn_encoder_decode(s->ctx, s->enc[s->cur], s->res->output, c->nb, s->decoded));
+}
+
+/* The recalled image of record j, and what it is scored against: the true
+ * image y and the memory's own reconstruction dec(c_m) (y itself for identity). */
+static const float *recalled(const study *s, int64_t j) {
+    return (s->raw ? s->res->output : s->decoded) + j * s->Ko;
+}
+static const float *truth(const study *s, int64_t j) {
+    return s->images + j * s->K + (s->hetero ? s->Kk : 0);
+}
+static const float *reconstruction(const study *s, int64_t j) {
+    return s->raw ? truth(s, j) : s->recon + j * s->Ko;
+}
+
+/* ---- score (experiment) ------------------------------------------------ */
+
+static int setup_score(study *s) {
+    uhn_ctx *ctx = s->ctx;
+    s->threshold = uhn_threshold(
+        uhn_deck_double(s->d, UHN_KEY_EXPERIMENT_THRESHOLD, 0),
+        !strcmp(uhn_deck_str(s->d, UHN_KEY_EXPERIMENT_THRESHOLD_SCALE, 0), "pixels"), s->Ko);
+    if (!uhn_ssim_check(s->Ho, s->W)) {
+        s->ssim_work = malloc((size_t)uhn_ssim_work_size(s->Ho, s->W) * sizeof(double));
+        UHN_CALL(
+            uhn_agree(ctx, s->ssim_work ? UHN_OK : uhn_fail(ctx, UHN_ENOMEM, "out of memory")));
+    }
+    if (ctx->rank == 0 && !s->quiet && !s->ssim_work)
+        printf("uhn run: 1 - SSIM is not computed: %s (images are %" PRId64 " x %" PRId64 ")\n",
+               uhn_ssim_check(s->Ho, s->W), s->Ho, s->W);
+    return UHN_OK;
+}
+
+static void score_query(const study *s, const float *z, const float *y, int64_t index, float weight,
+                        int64_t true_index, uhn_query_metrics *m) {
+    m->sq_error = uhn_sq_error(z, y, s->Ko);
+    m->mse = m->sq_error / (double)s->Ko;
+    m->dssim = s->ssim_work ? 1.0 - uhn_ssim(z, y, s->Ho, s->W, s->C, s->ssim_work) : NAN;
+    m->outcome = uhn_outcome_classify(m->sq_error, s->threshold, weight, index, true_index);
+}
+
+/* Spec §10: the outcome in code space, from n* and its weight alone. */
+static uhn_outcome code_outcome(int64_t index, float weight, int64_t true_index) {
+    if (weight >= UHN_SETTLED_WEIGHT && index >= 0)
+        return index == true_index ? UHN_OUTCOME_CORRECT : UHN_OUTCOME_WRONG;
+    return UHN_OUTCOME_METASTABLE;
+}
+
+/* The queries are scored round-robin over the ranks (and query j < save of
+ * trial 0 on rank 0 too, for the record stage). */
+static int scored_here(const study *s, int64_t g) {
+    return g % s->ctx->size == s->ctx->rank;
+}
+static int saved_here(const study *s, const chunk *c, int64_t g) {
+    return c->t == 0 && g < s->save && s->ctx->rank == 0;
+}
+
+/* Metrics of record j against y and dec(c_m). */
+static void score_record(const study *s, const chunk *c, int64_t j, uhn_query_metrics *m,
+                         uhn_query_metrics *r) {
+    int64_t g = c->c0 + j, n = s->res->index[j];
+    float w = s->res->weight[j];
+    score_query(s, recalled(s, j), truth(s, j), n, w, g, m);
+    if (s->raw)
+        *r = *m;
+    else
+        score_query(s, recalled(s, j), reconstruction(s, j), n, w, g, r);
+    r->outcome = code_outcome(n, w, g);
+}
+
+static int chunk_score(study *s, chunk *c) {
+    for (int64_t j = 0; j < c->nb; ++j) {
+        if (!scored_here(s, c->c0 + j)) continue;
+        uhn_query_metrics m, r;
+        score_record(s, c, j, &m, &r);
+        uhn_trial_acc_add(c->acc, &m);
+        uhn_trial_acc_add(c->racc, &r);
     }
     return UHN_OK;
+}
+
+static const char *const stat_names[NSTAT] = {
+    "frac_correct", "frac_correct_std", "sq_error",    "sq_error_std",
+    "mse",          "mse_std",          "dssim",       "dssim_std",
+    "mse_recon",    "mse_recon_std",    "dssim_recon", "dssim_recon_std"};
+static const char *const stat_desc[NSTAT] = {
+    "fraction of queries recalled correctly (squared error below the threshold), mean over trials",
+    "standard deviation over trials of the fraction correct",
+    "squared error sum_k (z_k - y_k)^2 of a retrieval against its true image, mean over trials of "
+    "the trial mean",
+    "standard deviation over trials of the trial mean squared error",
+    "mean squared error per pixel value, mean over trials of the trial mean",
+    "standard deviation over trials of the trial mean MSE",
+    "1 - SSIM (Gaussian window, as skimage), mean over trials of the trial mean",
+    "standard deviation over trials of the trial mean 1 - SSIM",
+    "MSE of the recalled image dec(v_T) against the memory's own reconstruction dec(c_m) (spec "
+    "§10; against the true image for identity), mean over trials of the trial mean",
+    "standard deviation over trials of the trial mean MSE against dec(c_m)",
+    "1 - SSIM of dec(v_T) against dec(c_m), mean over trials of the trial mean",
+    "standard deviation over trials of the trial mean 1 - SSIM against dec(c_m)"};
+static const char *const stat_units[NSTAT] = {"fraction",
+                                              "fraction",
+                                              "squared pixel value",
+                                              "squared pixel value",
+                                              "squared pixel value",
+                                              "squared pixel value",
+                                              "-",
+                                              "-",
+                                              "squared pixel value",
+                                              "squared pixel value",
+                                              "-",
+                                              "-"};
+static const study_hold stat_hold[NSTAT] = {HOLD_FRACTION, HOLD_FRACTION, HOLD_NUMBER, HOLD_NUMBER,
+                                            HOLD_NUMBER,   HOLD_NUMBER,   HOLD_SSIM,   HOLD_SSIM,
+                                            HOLD_NUMBER,   HOLD_NUMBER,   HOLD_SSIM,   HOLD_SSIM};
+/* Per-trial datasets: the statistic each one is the trial mean of. */
+static const int trial_stat[NTRIAL] = {ST_FRAC, ST_SQ, ST_MSE, ST_DSSIM, ST_MSE_REC, ST_DSSIM_REC};
+
+static void fields_score(study *s, study_field *f, int *n) {
+    static const char *const count_names[UHN_OUTCOME_COUNT] = {"count_correct", "count_wrong",
+                                                               "count_metastable"};
+    static const char *const code_names[UHN_OUTCOME_COUNT] = {
+        "code_count_correct", "code_count_wrong", "code_count_metastable"};
+    static const char *const count_desc[UHN_OUTCOME_COUNT] = {
+        "queries recalled correctly, over all trials",
+        "queries settled on another stored memory (weight >= 0.99 on a wrong index), over all "
+        "trials",
+        "queries that ended in a mixture of memories (neither), over all trials"};
+    static const char *const code_desc[UHN_OUTCOME_COUNT] = {
+        "queries whose largest weight is on their own memory and >= 0.99 (spec §10, code space), "
+        "over all trials",
+        "queries whose largest weight is on another memory and >= 0.99 (spec §10), over all "
+        "trials",
+        "queries whose largest weight is below 0.99: a mixture (spec §10), over all trials"};
+    int64_t P = s->npoints;
+    for (int i = 0; i < ST_MSE_REC; ++i)
+        add(f, n, stat_names[i], UHN_H5_FLOAT64, SHAPE_POINT, s->stat + i * P, stat_desc[i],
+            stat_units[i], stat_hold[i]);
+    for (int o = 0; o < UHN_OUTCOME_COUNT; ++o)
+        add(f, n, count_names[o], UHN_H5_INT64, SHAPE_POINT, s->outcomes + o * P, count_desc[o],
+            "queries", HOLD_COUNT);
+    add(f, n, "queries", UHN_H5_INT64, SHAPE_POINT, s->queries, "queries scored, over all trials",
+        "queries", HOLD_COUNT);
+    add(f, n, "seconds", UHN_H5_FLOAT64, SHAPE_POINT, s->seconds,
+        "wall-clock time of the point (slowest rank)", "s", HOLD_NUMBER);
+    add(f, n, "done", UHN_H5_UINT8, SHAPE_POINT, s->done,
+        "1 when the point is finished (a checkpoint holds some)", "-", HOLD_ANY);
+    for (int i = ST_MSE_REC; i < NSTAT; ++i)
+        add(f, n, stat_names[i], UHN_H5_FLOAT64, SHAPE_POINT, s->stat + i * P, stat_desc[i],
+            stat_units[i], stat_hold[i]);
+    for (int o = 0; o < UHN_OUTCOME_COUNT; ++o)
+        add(f, n, code_names[o], UHN_H5_INT64, SHAPE_POINT, s->code_outcomes + o * P, code_desc[o],
+            "queries", HOLD_COUNT);
+    for (int i = 0; i < NTRIAL; ++i) {
+        char name[48];
+        snprintf(name, sizeof name, "per_trial/%s", stat_names[trial_stat[i]]);
+        add(f, n, name, UHN_H5_FLOAT64, SHAPE_TRIAL, s->trial + (int64_t)i * P * s->trials,
+            stat_desc[trial_stat[i]], stat_units[trial_stat[i]], stat_hold[trial_stat[i]]);
+    }
+}
+
+/* ---- record (output) --------------------------------------------------- */
+
+static int setup_record(study *s) {
+    const uhn_deck *d = s->d;
+    s->save = uhn_deck_int(d, UHN_KEY_OUTPUT_SAVE_IMAGES, 0);
+    s->ntraj = uhn_deck_count(d, UHN_KEY_OUTPUT_TRAJECTORY); /* a list, not an axis */
+    s->traj_steps = malloc((size_t)(s->ntraj + 1) * sizeof(int64_t));
+    if (!s->traj_steps) return uhn_fail(s->ctx, UHN_ENOMEM, "out of memory");
+    for (int64_t i = 0; i < s->ntraj; ++i)
+        s->traj_steps[i] = uhn_deck_int(d, UHN_KEY_OUTPUT_TRAJECTORY, (int)i);
+    return UHN_OK;
+}
+
+/* Saves record j (query g < save of trial 0) at point p: its images, its
+ * outcome and its trajectory, decoded and, with an encoder, as codes. Rank 0. */
+static int chunk_record(study *s, chunk *c) {
+    for (int64_t j = 0; j < c->nb; ++j) {
+        int64_t g = c->c0 + j, at = c->p * s->save + g;
+        if (!saved_here(s, c, g)) continue;
+        uhn_query_metrics m, r;
+        score_record(s, c, j, &m, &r);
+        if (s->ntraj > 0) {
+            const float *v = s->res->trajectory + j * s->ntraj * s->D;
+            float *dst = s->img_traj + at * s->ntraj * s->Kk;
+            if (s->raw)
+                memcpy(dst, v, (size_t)(s->ntraj * s->Kk) * sizeof(float));
+            else
+                UHN_CALL(uhn_encoder_decode(s->ctx, s->enc[s->cur], v, s->ntraj, dst));
+            for (int64_t i = 0; s->img_traj_code && i < s->ntraj; ++i)
+                memcpy(s->img_traj_code + (at * s->ntraj + i) * s->Dmax, v + i * s->D,
+                       (size_t)s->D * sizeof(float));
+        }
+        int64_t n = s->res->index[j];
+        memcpy(s->img_retrieved + at * s->Ko, recalled(s, j), (size_t)s->Ko * sizeof(float));
+        memcpy(s->img_query + at * s->Kk, s->qbuf + j * s->Kk, (size_t)s->Kk * sizeof(float));
+        memcpy(s->img_truth + at * s->Ko, truth(s, j), (size_t)s->Ko * sizeof(float));
+        s->img_index[at] = s->subset[g];
+        s->img_recalled[at] = n >= 0 ? s->subset[n] : -1;
+        s->img_weight[at] = s->res->weight[j];
+        s->img_sq[at] = m.sq_error;
+        s->img_dssim[at] = m.dssim;
+        s->img_outcome[at] = (int32_t)m.outcome;
+        s->img_code_outcome[at] = (int32_t)r.outcome;
+    }
+    return UHN_OK;
+}
+
+static void fields_record(study *s, study_field *f, int *n) {
+    if (s->save == 0) return;
+    add(f, n, "images/retrieved", UHN_H5_FLOAT32, SHAPE_VALUE_IMAGE, s->img_retrieved,
+        "retrieved image z of the first queries of trial 0, decoded dec(v_T) with an encoder "
+        "(NaN: no such query)",
+        "pixel value", HOLD_ANY);
+    add(f, n, "images/truth", UHN_H5_FLOAT32, SHAPE_VALUE_IMAGE, s->img_truth,
+        "true image y of those queries (the bottom half with hetero = halves)", "pixel value",
+        HOLD_ANY);
+    add(f, n, "images/query", UHN_H5_FLOAT32, SHAPE_KEY_IMAGE, s->img_query,
+        "corrupted query (the top half with hetero = halves)", "pixel value", HOLD_ANY);
+    add(f, n, "images/image_index", UHN_H5_INT64, SHAPE_QUERY, s->img_index,
+        "data set index of the true image (-1: no such query)", "image", HOLD_INDEX);
+    add(f, n, "images/recalled_index", UHN_H5_INT64, SHAPE_QUERY, s->img_recalled,
+        "data set index of the memory with the largest weight n*", "image", HOLD_ANY);
+    add(f, n, "images/weight", UHN_H5_FLOAT32, SHAPE_QUERY, s->img_weight,
+        "the largest weight w[n*]", "-", HOLD_ANY);
+    add(f, n, "images/sq_error", UHN_H5_FLOAT64, SHAPE_QUERY, s->img_sq,
+        "squared error of the retrieval", "squared pixel value", HOLD_ANY);
+    add(f, n, "images/dssim", UHN_H5_FLOAT64, SHAPE_QUERY, s->img_dssim,
+        "1 - SSIM of the retrieval", "-", HOLD_ANY);
+    add(f, n, "images/outcome", UHN_H5_INT32, SHAPE_QUERY, s->img_outcome,
+        "outcome class: 0 correct, 1 wrong, 2 metastable, -1 no such query", "-", HOLD_OUTCOME);
+    add(f, n, "images/code_outcome", UHN_H5_INT32, SHAPE_QUERY, s->img_code_outcome,
+        "outcome in code space (spec §10): 0 correct, 1 wrong, 2 metastable, -1 no such query", "-",
+        HOLD_OUTCOME);
+    if (s->ntraj > 0)
+        add(f, n, "images/trajectory", UHN_H5_FLOAT32, SHAPE_TRAJECTORY, s->img_traj,
+            "state v_S of the saved queries at the steps S of output.trajectory (spec §11), "
+            "decoded dec(v_S) with an encoder; a query that stopped early repeats its final "
+            "state; the top half with hetero = halves",
+            "pixel value", HOLD_ANY);
+    if (s->img_traj_code)
+        add(f, n, "images/trajectory_code", UHN_H5_FLOAT32, SHAPE_TRAJECTORY_CODE, s->img_traj_code,
+            "state v_S in code space (spec §11), its first D values (the encoder's code length; "
+            "NaN after them)",
+            "code value", HOLD_ANY);
+}
+
+/* ---- separate (output.separability) ------------------------------------ */
+
+static int setup_separate(study *s) {
+    const uhn_deck *d = s->d;
+    s->separability = uhn_deck_bool(d, UHN_KEY_OUTPUT_SEPARABILITY, 0);
+    s->sep_bins = uhn_deck_int(d, UHN_KEY_OUTPUT_SEPARABILITY_BINS, 0);
+    if (!s->separability) return UHN_OK;
+    for (int j = 0; j < uhn_deck_count(d, UHN_KEY_MEMORY_N); ++j)
+        if (uhn_deck_int(d, UHN_KEY_MEMORY_N, j) < 2)
+            return uhn_fail(s->ctx, UHN_EINPUT,
+                            "%s: on needs at least 2 memories at every point (memory.n has %" PRId64
+                            ")",
+                            uhn_deck_where(d, UHN_KEY_OUTPUT_SEPARABILITY),
+                            uhn_deck_int(d, UHN_KEY_MEMORY_N, j));
+    s->sep_edges = malloc((size_t)(s->sep_bins + 1) * sizeof *s->sep_edges);
+    s->sep_subset = malloc((size_t)max_memories(s) * sizeof *s->sep_subset);
+    if (!s->sep_edges || !s->sep_subset) return uhn_fail(s->ctx, UHN_ENOMEM, "out of memory");
+    for (int64_t k = 0; k <= s->sep_bins; ++k)
+        s->sep_edges[k] = -1.0 + 2.0 * (double)k / (double)s->sep_bins;
+    return UHN_OK;
+}
+
+/* Rows [row0, row0 + nrows) of trial 0's subset as codes of the current
+ * encoder (key segment with hetero): the stored memories, or (corrupt) the
+ * encoded corrupted queries. Into a new buffer *out ([nrows][D]). */
+static int sep_codes(study *s, int64_t row0, int64_t nrows, int corrupt, double level,
+                     float **out) {
+    uhn_ctx *ctx = s->ctx;
+    size_t rows = (size_t)(nrows > 0 ? nrows : 1);
+    float *x = malloc(rows * (size_t)s->K * sizeof *x),
+          *keys = malloc(rows * (size_t)s->Kk * sizeof *keys);
+    uint8_t *known = malloc(rows * (size_t)s->Kk);
+    *out = malloc(rows * (size_t)s->D * sizeof **out);
+    int st = x && keys && known && *out
+                 ? UHN_OK
+                 : uhn_fail(ctx, UHN_ENOMEM, "out of memory for separability");
+    if (st == UHN_OK) st = uhn_dataset_rows(s->ds, s->sep_subset + row0, nrows, x);
+    for (int64_t i = 0; st == UHN_OK && i < nrows; ++i)
+        if (corrupt)
+            uhn_corrupt(s->corr, level, s->seed, 0, row0 + i, s->Hk, s->W, s->C, x + i * s->K,
+                        keys + i * s->Kk, known + i * s->Kk);
+        else
+            memcpy(keys + i * s->Kk, x + i * s->K, (size_t)s->Kk * sizeof(float));
+    if (st == UHN_OK && s->raw) memcpy(*out, keys, (size_t)(nrows * s->Kk) * sizeof(float));
+    if (st == UHN_OK && !s->raw) st = uhn_encoder_encode(ctx, s->enc[s->cur], keys, nrows, *out);
+    free(x), free(keys), free(known);
+    return st;
+}
+
+/* Spec §12 at point p: the first B encoded queries of trial 0 against its n
+ * stored codes, on the rows uhn_separability expects of this rank. */
+static int point_separate(study *s, int64_t p, int64_t n, double level) {
+    if (!s->separability) return UHN_OK;
+    uhn_ctx *ctx = s->ctx;
+    int64_t B = queries_for(s, n), mr0, mn, qr0, qn;
+    int st = uhn_subset(s->seed, 0, uhn_dataset_n(s->ds), n, s->sep_subset) == 0
+                 ? UHN_OK
+                 : uhn_fail(ctx, UHN_ENOMEM, "out of memory drawing %" PRId64 " memories", n);
+    UHN_CALL(uhn_agree(ctx, st));
+    uhn_sep_rows(ctx, n, &mr0, &mn);
+    uhn_sep_rows(ctx, B, &qr0, &qn);
+    float *M = NULL, *Q = NULL;
+    st = sep_codes(s, mr0, mn, 0, level, &M);
+    if (st == UHN_OK) st = sep_codes(s, qr0, qn, 1, level, &Q);
+    st = uhn_agree(ctx, st);
+    uhn_sep_result res;
+    memset(&res, 0, sizeof res);
+    if (st == UHN_OK) st = uhn_agree(ctx, uhn_sep_result_init(ctx, s->sep_bins, &res));
+    if (st == UHN_OK) {
+        uhn_sep_params prm;
+        uhn_sep_params_default(&prm);
+        prm.bins = s->sep_bins;
+        st = uhn_separability(ctx, Q, B, M, n, s->D, &prm, &res);
+    }
+    if (st == UHN_OK) {
+        int64_t P = s->npoints, nb = s->sep_bins;
+        memcpy(s->sep_hist + p * nb, res.self_hist, (size_t)nb * sizeof(int64_t));
+        memcpy(s->sep_hist + (P + p) * nb, res.cross_hist, (size_t)nb * sizeof(int64_t));
+        const double v[NSEP] = {res.self_mean, res.self_std, res.cross_mean, res.cross_std,
+                                res.dprime,    res.overlap,  res.top1};
+        for (int i = 0; i < NSEP; ++i) s->sep_stat[i * P + p] = v[i];
+    }
+    uhn_sep_result_free(&res);
+    free(M), free(Q);
+    return st;
+}
+
+static void fields_separate(study *s, study_field *f, int *n) {
+    static const char *const names[NSEP] = {"separability/self_mean",  "separability/self_std",
+                                            "separability/cross_mean", "separability/cross_std",
+                                            "separability/dprime",     "separability/overlap",
+                                            "separability/top1"};
+    static const char *const desc[NSEP] = {
+        "mean of the self cosines cos(v_i, c_i) of trial 0 (spec §12)",
+        "population standard deviation of the self cosines",
+        "mean of the cross cosines cos(v_i, c_j), j != i",
+        "population standard deviation of the cross cosines",
+        "d' = (self_mean - cross_mean) / sqrt((self_std^2 + cross_std^2) / 2)",
+        "overlap sum_bins min(p_self, p_cross) of the normalised histograms",
+        "fraction of queries whose self cosine beats every cross cosine"};
+    static const study_hold hold[NSEP] = {HOLD_NUMBER, HOLD_NUMBER,   HOLD_NUMBER,  HOLD_NUMBER,
+                                          HOLD_ANY,    HOLD_FRACTION, HOLD_FRACTION};
+    if (!s->separability) return;
+    int64_t P = s->npoints;
+    add(f, n, "separability/self_hist", UHN_H5_INT64, SHAPE_BINS, s->sep_hist,
+        "histogram of the self cosines of trial 0 over separability/bin_edges (spec §12)",
+        "queries", HOLD_COUNT);
+    add(f, n, "separability/cross_hist", UHN_H5_INT64, SHAPE_BINS, s->sep_hist + P * s->sep_bins,
+        "histogram of the cross cosines of trial 0 over separability/bin_edges", "pairs",
+        HOLD_COUNT);
+    for (int i = 0; i < NSEP; ++i)
+        add(f, n, names[i], UHN_H5_FLOAT64, SHAPE_POINT, s->sep_stat + i * P, desc[i],
+            i < SEP_DPRIME ? "cosine" : "-", hold[i]);
+}
+
+/* ---- the table --------------------------------------------------------- */
+
+static const stage stages[] = {
+    {"load", "data", setup_load, NULL, NULL, NULL, NULL},
+    {"fit", "encoder", setup_fit, NULL, NULL, NULL, NULL},
+    {"store", "memory", NULL, trial_store, NULL, NULL, NULL},
+    {"corrupt", "query", setup_corrupt, NULL, chunk_corrupt, NULL, NULL},
+    {"encode", "encoder", NULL, NULL, chunk_encode, NULL, NULL},
+    {"recall", "network", NULL, NULL, chunk_recall, NULL, NULL},
+    {"decode", "encoder", NULL, NULL, chunk_decode, NULL, NULL},
+    {"score", "experiment", setup_score, NULL, chunk_score, NULL, fields_score},
+    {"record", "output", setup_record, NULL, chunk_record, NULL, fields_record},
+    {"separate", "output", setup_separate, NULL, NULL, point_separate, fields_separate},
+};
+enum { NSTAGES = sizeof stages / sizeof stages[0] };
+
+int study_fields(study *s, study_field f[STUDY_MAX_FIELDS]) {
+    int n = 0;
+    for (int i = 0; i < NSTAGES; ++i)
+        if (stages[i].fields) stages[i].fields(s, f, &n);
+    return n;
+}
+
+/* The model of every encoder of the sweep, in group encoders/<i> (i: its
+ * index on the encoder axis), as a model file holds it (spec §14). Rank 0. */
+int study_write_extra(study *s, uhn_h5_writer *w) {
+    if (s->separability) {
+        const uhn_h5_dataset edges = {"separability/bin_edges",
+                                      UHN_H5_FLOAT64,
+                                      1,
+                                      {s->sep_bins + 1},
+                                      s->sep_edges,
+                                      "edges of the histogram bins on [-1, 1]: -1 + 2 k / bins",
+                                      "cosine",
+                                      NULL};
+        UHN_CALL(uhn_h5_write_dataset(w, &edges));
+    }
+    UHN_CALL(uhn_h5_write_group(w, "encoders"));
+    for (int i = 0; i < s->nenc; ++i) {
+        char g[64];
+        snprintf(g, sizeof g, "encoders/%d", i);
+        UHN_CALL(uhn_encoder_save(s->enc[i], w, g));
+        UHN_CALL(
+            uhn_h5_attr_string(w, g, "axis_value", uhn_deck_str(s->d, UHN_KEY_ENCODER_NAME, i)));
+    }
+    return UHN_OK;
+}
+
+/* Work space for a chunk of records, sized for the largest n and code. */
+static int study_workspace(study *s) {
+    uhn_ctx *ctx = s->ctx;
+    int64_t nmax = max_memories(s), qmax = queries_for(s, nmax);
+    int64_t qb = qmax < QUERY_CHUNK ? qmax : QUERY_CHUNK;
+    int64_t row0, nloc_max;
+    uhn_bank_partition(nmax, ctx->size, 0, &row0, &nloc_max);
+    s->bank_n = s->bank_trial = -1;
+    s->bank_enc = -1;
+    s->subset = malloc((size_t)nmax * sizeof(int64_t));
+    s->images = malloc((size_t)(qb * s->K) * sizeof(float));
+    s->qbuf = malloc((size_t)(qb * s->Kk) * sizeof(float));
+    s->known = malloc((size_t)(qb * s->Kk));
+    int ok = s->subset && s->images && s->qbuf && s->known;
+    if (s->hetero || study_has_codes(s)) {
+        s->rows = uhn_alloc((size_t)(nloc_max > 0 ? nloc_max * s->K : 1) * sizeof(float));
+        ok = ok && s->rows;
+    }
+    if (study_has_codes(s)) {
+        s->qcode = malloc((size_t)(qb * s->Dmax) * sizeof(float));
+        s->tcode = malloc((size_t)(qb * s->Dmax) * sizeof(float));
+        s->recon = malloc((size_t)(qb * s->Ko) * sizeof(float));
+        s->decoded = malloc((size_t)(qb * s->Ko) * sizeof(float));
+        ok = ok && s->qcode && s->tcode && s->recon && s->decoded;
+    }
+    return uhn_agree(
+        ctx, ok ? UHN_OK : uhn_fail(ctx, UHN_ENOMEM, "out of memory for the study's work space"));
+}
+
+/* Every stage's set-up, in order, then the work space. Collective (agreed). */
+static int study_setup(study *s) {
+    for (int i = 0; i < NSTAGES; ++i)
+        if (stages[i].setup) UHN_CALL(uhn_agree(s->ctx, stages[i].setup(s)));
+    return study_workspace(s);
+}
+
+/* ------------------------------------------------------------------------ */
+/* One point                                                                */
+
+/* Trial t of point p: the trial stages, then every chunk of records through
+ * the chunk stages. */
+static int run_trial(study *s, chunk *c, int64_t n) {
+    for (int i = 0; i < NSTAGES; ++i)
+        if (stages[i].trial) UHN_CALL(stages[i].trial(s, n, c->t));
+    int64_t q = queries_for(s, n);
+    for (c->c0 = 0; c->c0 < q; c->c0 += QUERY_CHUNK) {
+        c->nb = q - c->c0 < QUERY_CHUNK ? q - c->c0 : QUERY_CHUNK;
+        for (int i = 0; i < NSTAGES; ++i)
+            if (stages[i].chunk) UHN_CALL(stages[i].chunk(s, c));
+    }
+    return UHN_OK;
+}
+
+/* Mean and sd over trials into the stat rows `first`, `first + 1`. */
+static void put_stat(study *s, int first, int64_t p, uhn_stat v) {
+    s->stat[first * s->npoints + p] = v.mean;
+    s->stat[(first + 1) * s->npoints + p] = v.std;
 }
 
 static int run_point(study *s, int64_t p) {
@@ -350,33 +973,51 @@ static int run_point(study *s, int64_t p) {
     uhn_deck_point(d, p, idx);
     uhn_params prm;
     uhn_deck_params(d, idx, &prm);
+    use_encoder(s, idx[UHN_KEY_ENCODER_NAME]);
     prm.energy = 0;
-    prm.hold = prm.hold && s->masking;
+    prm.hold = prm.hold && s->masking && s->raw;
+    prm.cue_only = prm.cue_only && s->raw;
     int64_t n = uhn_deck_int(d, UHN_KEY_MEMORY_N, idx[UHN_KEY_MEMORY_N]);
-    double level = uhn_deck_double(d, UHN_KEY_QUERY_LEVEL, idx[UHN_KEY_QUERY_LEVEL]);
-    uhn_point_acc pacc;
+    uhn_point_acc pacc, racc;
     uhn_point_acc_init(&pacc);
+    uhn_point_acc_init(&racc);
     for (int64_t t = 0; t < s->trials; ++t) {
-        uhn_trial_acc acc, sum;
-        uhn_trial_acc_init(&acc);
-        UHN_CALL(run_trial(s, p, &prm, n, level, t, &acc));
-        UHN_MPI(ctx, MPI_Allreduce(&acc, &sum, UHN_TRIAL_ACC_N, MPI_DOUBLE, MPI_SUM, ctx->comm));
-        uhn_point_acc_add_trial(&pacc, &sum);
-        double *tr = s->trial + p * s->trials + t;
+        uhn_trial_acc acc[2], sum[2];
+        uhn_trial_acc_init(&acc[0]);
+        uhn_trial_acc_init(&acc[1]);
+        chunk c = {p,       t,
+                   0,       0,
+                   &prm,    uhn_deck_double(d, UHN_KEY_QUERY_LEVEL, idx[UHN_KEY_QUERY_LEVEL]),
+                   &acc[0], &acc[1]};
+        UHN_CALL(run_trial(s, &c, n));
+        UHN_MPI(ctx, MPI_Allreduce(acc, sum, 2 * UHN_TRIAL_ACC_N, MPI_DOUBLE, MPI_SUM, ctx->comm));
+        uhn_point_acc_add_trial(&pacc, &sum[0]);
+        uhn_point_acc_add_trial(&racc, &sum[1]);
+        const double tv[NTRIAL] = {sum[0].count[UHN_OUTCOME_CORRECT] / sum[0].queries,
+                                   sum[0].sq_error / sum[0].queries,
+                                   sum[0].mse / sum[0].queries,
+                                   sum[0].dssim / sum[0].queries,
+                                   sum[1].mse / sum[1].queries,
+                                   sum[1].dssim / sum[1].queries};
         int64_t stride = s->npoints * s->trials;
-        tr[TR_FRAC * stride] = sum.count[UHN_OUTCOME_CORRECT] / sum.queries;
-        tr[TR_SQ * stride] = sum.sq_error / sum.queries;
-        tr[TR_MSE * stride] = sum.mse / sum.queries;
-        tr[TR_DSSIM * stride] = sum.dssim / sum.queries;
+        for (int i = 0; i < NTRIAL; ++i) s->trial[i * stride + p * s->trials + t] = tv[i];
     }
-    uhn_point_stats ps;
+    double level = uhn_deck_double(d, UHN_KEY_QUERY_LEVEL, idx[UHN_KEY_QUERY_LEVEL]);
+    for (int i = 0; i < NSTAGES; ++i)
+        if (stages[i].point) UHN_CALL(stages[i].point(s, p, n, level));
+    uhn_point_stats ps, rs;
     uhn_point_acc_finish(&pacc, &ps);
-    const uhn_stat stats[] = {ps.frac_correct, ps.sq_error, ps.mse, ps.dssim};
-    for (int i = 0; i < 4; ++i) {
-        s->stat[(2 * i) * s->npoints + p] = stats[i].mean;
-        s->stat[(2 * i + 1) * s->npoints + p] = stats[i].std;
+    uhn_point_acc_finish(&racc, &rs);
+    put_stat(s, ST_FRAC, p, ps.frac_correct);
+    put_stat(s, ST_SQ, p, ps.sq_error);
+    put_stat(s, ST_MSE, p, ps.mse);
+    put_stat(s, ST_DSSIM, p, ps.dssim);
+    put_stat(s, ST_MSE_REC, p, rs.mse);
+    put_stat(s, ST_DSSIM_REC, p, rs.dssim);
+    for (int o = 0; o < UHN_OUTCOME_COUNT; ++o) {
+        s->outcomes[o * s->npoints + p] = ps.count[o];
+        s->code_outcomes[o * s->npoints + p] = rs.count[o];
     }
-    for (int o = 0; o < UHN_OUTCOME_COUNT; ++o) s->outcomes[o * s->npoints + p] = ps.count[o];
     s->queries[p] = ps.queries;
     double dt = uhn_wtime() - t0, dtmax;
     UHN_MPI(ctx, MPI_Allreduce(&dt, &dtmax, 1, MPI_DOUBLE, MPI_MAX, ctx->comm));
@@ -396,9 +1037,7 @@ void study_point_label(const study *s, int64_t p, char *buf, size_t len) {
     for (int a = 0; a < STUDY_NAXES && at < len; ++a) {
         uhn_deck_key_id k = uhn_deck_axis(a);
         if (a > 0 && s->dims[a] == 1) continue;
-        uhn_deck_entry e;
-        uhn_deck_entry_at(s->d, (int)k, &e);
-        at += (size_t)snprintf(buf + at, len - at, "%s%s=%s", at ? " " : "", e.key,
+        at += (size_t)snprintf(buf + at, len - at, "%s%s=%s", at ? " " : "", uhn_deck_axis_name(k),
                                uhn_deck_str(s->d, k, idx[k]));
     }
 }
@@ -422,19 +1061,27 @@ static double cell(double v) {
 }
 
 static void print_table(const study *s) {
+    /* The code-space outcomes of spec §10 join the table when an encoder is swept. */
+    int codes = study_has_codes(s);
     printf("\n| point | axes | correct (mean ± sd over %" PRId64
-           " trials) | MSE | 1 - SSIM | wrong "
-           "| metastable |\n|---|---|---|---|---|---|---|\n",
-           s->trials);
+           " trials) | MSE | 1 - SSIM | wrong | metastable |%s\n|---|---|---|---|---|---|---|%s\n",
+           s->trials, codes ? " MSE vs dec(c_m) | code: correct | wrong | metastable |" : "",
+           codes ? "---|---|---|---|" : "");
     for (int64_t p = 0; p < s->npoints; ++p) {
         char label[512];
         study_point_label(s, p, label, sizeof label);
         double qn = s->queries[p] > 0 ? (double)s->queries[p] : 1.0;
-        printf("| %" PRId64 " | %s | %.3f ± %.3f | %.4f | %.4f | %.3f | %.3f |\n", p, label,
-               s->stat[ST_FRAC * s->npoints + p], s->stat[ST_FRAC_SD * s->npoints + p],
-               cell(s->stat[ST_MSE * s->npoints + p]), cell(s->stat[ST_DSSIM * s->npoints + p]),
-               (double)s->outcomes[UHN_OUTCOME_WRONG * s->npoints + p] / qn,
-               (double)s->outcomes[UHN_OUTCOME_METASTABLE * s->npoints + p] / qn);
+        int64_t P = s->npoints;
+        printf("| %" PRId64 " | %s | %.3f ± %.3f | %.4f | %.4f | %.3f | %.3f |", p, label,
+               s->stat[ST_FRAC * P + p], s->stat[ST_FRAC_SD * P + p], cell(s->stat[ST_MSE * P + p]),
+               cell(s->stat[ST_DSSIM * P + p]), (double)s->outcomes[UHN_OUTCOME_WRONG * P + p] / qn,
+               (double)s->outcomes[UHN_OUTCOME_METASTABLE * P + p] / qn);
+        if (codes)
+            printf(" %.4f | %.3f | %.3f | %.3f |", cell(s->stat[ST_MSE_REC * P + p]),
+                   (double)s->code_outcomes[UHN_OUTCOME_CORRECT * P + p] / qn,
+                   (double)s->code_outcomes[UHN_OUTCOME_WRONG * P + p] / qn,
+                   (double)s->code_outcomes[UHN_OUTCOME_METASTABLE * P + p] / qn);
+        printf("\n");
     }
     fflush(stdout);
 }
@@ -447,7 +1094,10 @@ static void study_free(study *s) {
     uhn_bank_destroy(s->bank);
     uhn_dataset_close(s->ds);
     free(s->subset), free(s->images), free(s->qbuf), free(s->known), free(s->ssim_work);
+    free(s->qcode), free(s->tcode), free(s->recon), free(s->decoded);
     uhn_free(s->rows);
+    for (int i = 0; s->enc && i < s->nenc; ++i) uhn_encoder_destroy(s->enc[i]);
+    free(s->enc);
     study_io_free(s);
 }
 

@@ -10,13 +10,77 @@
 
 /* The size of the sweep arrays: the number of AXIS keys of the deck's key
  * table (checked at set-up); "trial" is the next dimension of per-trial arrays. */
-#define STUDY_NAXES  7
-#define STUDY_FORMAT 1
+#define STUDY_NAXES  8
+#define STUDY_FORMAT 2
 
-/* Per-point statistics over trials, in this order in the file. */
-enum { ST_FRAC, ST_FRAC_SD, ST_SQ, ST_SQ_SD, ST_MSE, ST_MSE_SD, ST_DSSIM, ST_DSSIM_SD, NSTAT };
+/* Per-point statistics over trials, in this order in the file: against the
+ * true image, then (spec §10) against the memory's own reconstruction dec(c_m). */
+enum {
+    ST_FRAC,
+    ST_FRAC_SD,
+    ST_SQ,
+    ST_SQ_SD,
+    ST_MSE,
+    ST_MSE_SD,
+    ST_DSSIM,
+    ST_DSSIM_SD,
+    ST_MSE_REC,
+    ST_MSE_REC_SD,
+    ST_DSSIM_REC,
+    ST_DSSIM_REC_SD,
+    NSTAT
+};
+/* Separability scalars per point (spec §12). */
+enum {
+    SEP_SELF_MEAN,
+    SEP_SELF_STD,
+    SEP_CROSS_MEAN,
+    SEP_CROSS_STD,
+    SEP_DPRIME,
+    SEP_OVERLAP,
+    SEP_TOP1,
+    NSEP
+};
 /* Per-trial means over queries. */
-enum { TR_FRAC, TR_SQ, TR_MSE, TR_DSSIM, NTRIAL };
+enum { TR_FRAC, TR_SQ, TR_MSE, TR_DSSIM, TR_MSE_REC, TR_DSSIM_REC, NTRIAL };
+
+/* What follows the sweep axes in the shape of a result dataset. */
+typedef enum {
+    SHAPE_POINT,
+    SHAPE_TRIAL,
+    SHAPE_QUERY,
+    SHAPE_KEY_IMAGE,
+    SHAPE_VALUE_IMAGE,
+    SHAPE_TRAJECTORY,      /* [save][steps S][Hk][W][C] */
+    SHAPE_TRAJECTORY_CODE, /* [save][steps S][D max] */
+    SHAPE_BINS             /* [separability bins] */
+} study_shape;
+
+/* What a finished point holds in a result dataset: the invariant that makes a
+ * checkpoint or a complete file trustworthy (study_io.c). NaN is the file's
+ * "no data" mark, the value every entry starts with. */
+typedef enum {
+    HOLD_ANY,      /* not checked (pixels, and entries that may be "none") */
+    HOLD_NUMBER,   /* not NaN */
+    HOLD_FRACTION, /* in [0, 1] */
+    HOLD_SSIM,     /* not NaN when 1 - SSIM is computed (else NaN) */
+    HOLD_COUNT,    /* an integer >= 0 (and the counts sum to queries) */
+    HOLD_INDEX,    /* the saved queries (the first min(save, queries) of trial 0): >= 0 */
+    HOLD_OUTCOME   /* the saved queries: an outcome class 0, 1 or 2 */
+} study_hold;
+
+/* One result dataset, declared by the stage that fills it; written, read back
+ * and checked by study_io.c. */
+typedef struct study_field {
+    char name[48]; /* path in the file */
+    uhn_h5_type type;
+    study_shape shape;
+    void *buf;
+    const char *desc, *units;
+    study_hold hold;
+} study_field;
+
+#define STUDY_MAX_FIELDS 48
 
 typedef struct study {
     uhn_ctx *ctx;
@@ -36,17 +100,26 @@ typedef struct study {
     double threshold; /* effective theta, scaled when threshold_scale = pixels */
     int quiet;
 
+    /* Encoders (the encoder.name axis), fitted or loaded before the sweep. */
+    int nenc;
+    uhn_encoder **enc; /* [nenc] */
+    int64_t Dmax;      /* the longest code */
+    int cur;           /* the encoder of the point being run */
+    int64_t D;         /* its code length (Kk for identity) */
+    int raw;           /* it is identity: codes are the pixels, masks apply */
+
     /* The sweep. */
     int64_t dims[STUDY_NAXES];
     int64_t npoints;
 
     /* Results, replicated on every rank (rank 0 writes them). */
-    double *stat;      /* [NSTAT][npoints] */
-    int64_t *outcomes; /* [UHN_OUTCOME_COUNT][npoints] */
-    int64_t *queries;  /* [npoints]: queries over all trials */
-    double *seconds;   /* [npoints]: wall-clock time of the point */
-    uint8_t *done;     /* [npoints] */
-    double *trial;     /* [NTRIAL][npoints][trials] */
+    double *stat;           /* [NSTAT][npoints] */
+    int64_t *outcomes;      /* [UHN_OUTCOME_COUNT][npoints] */
+    int64_t *code_outcomes; /* [UHN_OUTCOME_COUNT][npoints]: spec §10, in code space */
+    int64_t *queries;       /* [npoints]: queries over all trials */
+    double *seconds;        /* [npoints]: wall-clock time of the point */
+    uint8_t *done;          /* [npoints] */
+    double *trial;          /* [NTRIAL][npoints][trials] */
     /* Saved queries (trial 0, the first `save` queries; rank 0 only). */
     float *img_retrieved;  /* [npoints][save][Ko] */
     float *img_query;      /* [npoints][save][Kk] */
@@ -55,19 +128,35 @@ typedef struct study {
     int64_t *img_recalled; /* [npoints][save]: data set index of n* (-1: none) */
     float *img_weight;     /* [npoints][save] */
     double *img_sq, *img_dssim;
-    int32_t *img_outcome; /* -1: no such query */
-    int64_t ntraj;        /* |S| of output.trajectory (0: none) */
-    int64_t *traj_steps;  /* [ntraj]: S */
-    float *img_traj;      /* [npoints][save][ntraj][Kk]: the saved queries' states v_S */
+    int32_t *img_outcome;      /* -1: no such query */
+    int32_t *img_code_outcome; /* spec §10 (-1: no such query) */
+    int64_t ntraj;             /* |S| of output.trajectory (0: none) */
+    int64_t *traj_steps;       /* [ntraj]: S */
+    float *img_traj;           /* [npoints][save][ntraj][Kk]: decoded states dec(v_S) */
+    float *img_traj_code;      /* [npoints][save][ntraj][Dmax]: states v_S (NaN-padded); or NULL */
+
+    /* Separability (output.separability; spec §12), per point, of trial 0. */
+    int separability;
+    int64_t sep_bins;
+    int64_t *sep_hist;   /* [2][npoints][bins]: self, cross */
+    double *sep_stat;    /* [NSEP][npoints] */
+    double *sep_edges;   /* [bins + 1] */
+    int64_t *sep_subset; /* [max N]: trial 0's memories */
 
     /* Work space. */
     uhn_bank *bank;
     int64_t bank_n, bank_trial; /* what the bank holds now (-1: nothing) */
+    int bank_enc;               /* ... and in whose codes */
     int64_t *subset;            /* [max N] */
     float *images;              /* [QB][K]: true images of a query chunk */
     float *rows;                /* hetero: [local rows][K] staging of whole images */
     float *qbuf;                /* [QB][Kk] */
     uint8_t *known;             /* [QB][Kk] */
+    float *qcode;               /* [QB][Dmax]: encoded queries (== qbuf for identity) */
+    float *tcode;               /* [QB][Dmax]: codes c_m of the true images */
+    float *recon;               /* [QB][Ko]: dec(c_m) */
+    float *decoded;             /* [QB][Ko]: dec(v_T) */
+    float *tdec;                /* [ntraj][Kk]: one saved query's decoded states */
     double *ssim_work;
     uhn_result *res;
 
@@ -79,6 +168,14 @@ typedef struct study {
     int64_t resumes;
     int loaded_complete; /* OUT was complete for this deck already: nothing to do */
 } study;
+
+/* The stages of the pipeline (study.c) declare the result datasets they
+ * fill: every one of s, in file order; returns how many. */
+int study_fields(study *s, study_field f[STUDY_MAX_FIELDS]);
+/* What the stages write beside the datasets (the models of the encoders). */
+int study_write_extra(study *s, uhn_h5_writer *w);
+/* 1 when some encoder of the sweep is not identity (code trajectories are kept). */
+int study_has_codes(const study *s);
 
 /* The sweep (study.c): queries per trial at point p, and the point's label
  * ("n=100 similarity=dot": the axes with more than one value, n always). */

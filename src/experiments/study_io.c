@@ -29,152 +29,36 @@
 
 #include "experiments/study_impl.h"
 
-static const char *const stat_names[NSTAT] = {
-    "frac_correct", "frac_correct_std", "sq_error", "sq_error_std",
-    "mse",          "mse_std",          "dssim",    "dssim_std"};
-static const char *const stat_desc[NSTAT] = {
-    "fraction of queries recalled correctly (squared error below the threshold), mean over trials",
-    "standard deviation over trials of the fraction correct",
-    "squared error sum_k (z_k - y_k)^2 of a retrieval against its true image, mean over trials of "
-    "the trial mean",
-    "standard deviation over trials of the trial mean squared error",
-    "mean squared error per pixel value, mean over trials of the trial mean",
-    "standard deviation over trials of the trial mean MSE",
-    "1 - SSIM (Gaussian window, as skimage), mean over trials of the trial mean",
-    "standard deviation over trials of the trial mean 1 - SSIM"};
-static const char *const stat_units[NSTAT] = {"fraction",
-                                              "fraction",
-                                              "squared pixel value",
-                                              "squared pixel value",
-                                              "squared pixel value",
-                                              "squared pixel value",
-                                              "-",
-                                              "-"};
-static const char *const trial_names[NTRIAL] = {"frac_correct", "sq_error", "mse", "dssim"};
-static const char *const count_names[UHN_OUTCOME_COUNT] = {"count_correct", "count_wrong",
-                                                           "count_metastable"};
+/* The memory type of a field. */
+static hid_t mtype_of(uhn_h5_type t) {
+    switch (t) {
+    case UHN_H5_FLOAT32:
+        return H5T_NATIVE_FLOAT;
+    case UHN_H5_FLOAT64:
+        return H5T_NATIVE_DOUBLE;
+    case UHN_H5_INT32:
+        return H5T_NATIVE_INT32;
+    case UHN_H5_INT64:
+        return H5T_NATIVE_INT64;
+    default:
+        return H5T_NATIVE_UINT8;
+    }
+}
 
-/* What follows the sweep axes in the shape of a result dataset. */
-typedef enum {
-    SHAPE_POINT,
-    SHAPE_TRIAL,
-    SHAPE_QUERY,
-    SHAPE_KEY_IMAGE,
-    SHAPE_VALUE_IMAGE,
-    SHAPE_TRAJECTORY /* [save][steps S][Hk][W][C] */
-} shape;
-
-/* What a finished point holds in a result dataset: the invariant that makes a
- * checkpoint or a complete file trustworthy (point_holds). NaN is the file's
- * "no data" mark, the value every entry starts with (alloc_results). */
-typedef enum {
-    HOLD_ANY,      /* not checked (pixels, and entries that may be "none") */
-    HOLD_NUMBER,   /* not NaN */
-    HOLD_FRACTION, /* in [0, 1] */
-    HOLD_SSIM,     /* not NaN when 1 - SSIM is computed (else NaN) */
-    HOLD_COUNT,    /* an integer >= 0 (and the counts sum to queries: point_holds) */
-    HOLD_INDEX,    /* the saved queries (the first min(save, queries) of trial 0): >= 0 */
-    HOLD_OUTCOME   /* the saved queries: an outcome class 0, 1 or 2 */
-} hold;
-
-/* One result dataset: written by write_contents, read back and checked by
- * load_file. */
-typedef struct field {
-    char name[48]; /* path in the file */
-    hid_t mtype;
-    shape shape;
-    void *buf;
-    const char *desc, *units;
-    hold hold; /* what a finished point holds in it */
-} field;
-
-#define MAX_FIELDS (NSTAT + UHN_OUTCOME_COUNT + 3 + NTRIAL + 10)
 /* Dimensions after the sweep axes, at most ([save][S][Hk][W][C]). */
 #define MAX_EXTRA 5
 
-static void add(field *f, int *n, const char *name, hid_t mtype, shape sh, void *buf,
-                const char *desc, const char *units, hold h) {
-    field *x = &f[(*n)++];
-    snprintf(x->name, sizeof x->name, "%s", name);
-    x->mtype = mtype;
-    x->shape = sh;
-    x->buf = buf;
-    x->desc = desc;
-    x->units = units;
-    x->hold = h;
-}
-
-/* Every result dataset of s, in file order (the images only when save > 0);
- * returns how many. The per-trial ones live in group per_trial, the images in
- * group images. */
-static int result_fields(study *s, field f[MAX_FIELDS]) {
-    static const char *const count_desc[UHN_OUTCOME_COUNT] = {
-        "queries recalled correctly, over all trials",
-        "queries settled on another stored memory (weight >= 0.99 on a wrong index), over all "
-        "trials",
-        "queries that ended in a mixture of memories (neither), over all trials"};
-    static const hold stat_hold[NSTAT] = {HOLD_FRACTION, HOLD_FRACTION, HOLD_NUMBER, HOLD_NUMBER,
-                                          HOLD_NUMBER,   HOLD_NUMBER,   HOLD_SSIM,   HOLD_SSIM};
-    int64_t P = s->npoints;
-    int n = 0;
-    for (int i = 0; i < NSTAT; ++i)
-        add(f, &n, stat_names[i], H5T_NATIVE_DOUBLE, SHAPE_POINT, s->stat + i * P, stat_desc[i],
-            stat_units[i], stat_hold[i]);
-    for (int o = 0; o < UHN_OUTCOME_COUNT; ++o)
-        add(f, &n, count_names[o], H5T_NATIVE_INT64, SHAPE_POINT, s->outcomes + o * P,
-            count_desc[o], "queries", HOLD_COUNT);
-    add(f, &n, "queries", H5T_NATIVE_INT64, SHAPE_POINT, s->queries,
-        "queries scored, over all trials", "queries", HOLD_COUNT);
-    add(f, &n, "seconds", H5T_NATIVE_DOUBLE, SHAPE_POINT, s->seconds,
-        "wall-clock time of the point (slowest rank)", "s", HOLD_NUMBER);
-    add(f, &n, "done", H5T_NATIVE_UINT8, SHAPE_POINT, s->done,
-        "1 when the point is finished (a checkpoint holds some)", "-", HOLD_ANY);
-    for (int i = 0; i < NTRIAL; ++i) {
-        char name[48];
-        snprintf(name, sizeof name, "per_trial/%s", trial_names[i]);
-        add(f, &n, name, H5T_NATIVE_DOUBLE, SHAPE_TRIAL, s->trial + (int64_t)i * P * s->trials,
-            stat_desc[2 * i], stat_units[2 * i], stat_hold[2 * i]);
-    }
-    if (s->save == 0) return n;
-    add(f, &n, "images/retrieved", H5T_NATIVE_FLOAT, SHAPE_VALUE_IMAGE, s->img_retrieved,
-        "retrieved image z of the first queries of trial 0 (NaN: no such query)", "pixel value",
-        HOLD_ANY);
-    add(f, &n, "images/truth", H5T_NATIVE_FLOAT, SHAPE_VALUE_IMAGE, s->img_truth,
-        "true image y of those queries (the bottom half with hetero = halves)", "pixel value",
-        HOLD_ANY);
-    add(f, &n, "images/query", H5T_NATIVE_FLOAT, SHAPE_KEY_IMAGE, s->img_query,
-        "corrupted query (the top half with hetero = halves)", "pixel value", HOLD_ANY);
-    add(f, &n, "images/image_index", H5T_NATIVE_INT64, SHAPE_QUERY, s->img_index,
-        "data set index of the true image (-1: no such query)", "image", HOLD_INDEX);
-    add(f, &n, "images/recalled_index", H5T_NATIVE_INT64, SHAPE_QUERY, s->img_recalled,
-        "data set index of the memory with the largest weight n*", "image", HOLD_ANY);
-    add(f, &n, "images/weight", H5T_NATIVE_FLOAT, SHAPE_QUERY, s->img_weight,
-        "the largest weight w[n*]", "-", HOLD_ANY);
-    add(f, &n, "images/sq_error", H5T_NATIVE_DOUBLE, SHAPE_QUERY, s->img_sq,
-        "squared error of the retrieval", "squared pixel value", HOLD_ANY);
-    add(f, &n, "images/dssim", H5T_NATIVE_DOUBLE, SHAPE_QUERY, s->img_dssim,
-        "1 - SSIM of the retrieval", "-", HOLD_ANY);
-    add(f, &n, "images/outcome", H5T_NATIVE_INT32, SHAPE_QUERY, s->img_outcome,
-        "outcome class: 0 correct, 1 wrong, 2 metastable, -1 no such query", "-", HOLD_OUTCOME);
-    if (s->ntraj > 0)
-        add(f, &n, "images/trajectory", H5T_NATIVE_FLOAT, SHAPE_TRAJECTORY, s->img_traj,
-            "state v_S of the saved queries at the steps S of output.trajectory (spec §11; a "
-            "query that stopped early repeats its final state; the top half with hetero = halves)",
-            "pixel value", HOLD_ANY);
-    return n;
-}
-
 /* Element i of a field's buffer as a double. */
-static double value_at(const field *f, int64_t i) {
-    if (f->mtype == H5T_NATIVE_DOUBLE) return ((const double *)f->buf)[i];
-    if (f->mtype == H5T_NATIVE_FLOAT) return ((const float *)f->buf)[i];
-    if (f->mtype == H5T_NATIVE_INT64) return (double)((const int64_t *)f->buf)[i];
-    if (f->mtype == H5T_NATIVE_INT32) return ((const int32_t *)f->buf)[i];
+static double value_at(const study_field *f, int64_t i) {
+    if (f->type == UHN_H5_FLOAT64) return ((const double *)f->buf)[i];
+    if (f->type == UHN_H5_FLOAT32) return ((const float *)f->buf)[i];
+    if (f->type == UHN_H5_INT64) return (double)((const int64_t *)f->buf)[i];
+    if (f->type == UHN_H5_INT32) return ((const int32_t *)f->buf)[i];
     return ((const uint8_t *)f->buf)[i];
 }
 
 /* Whether entry v of a finished point keeps its field's hold. */
-static int holds(const study *s, hold h, double v) {
+static int holds(const study *s, study_hold h, double v) {
     switch (h) {
     case HOLD_NUMBER:
         return !isnan(v);
@@ -195,13 +79,15 @@ static int holds(const study *s, hold h, double v) {
 /* 1 when finished point p holds the data that its `done` flag claims: every
  * field's hold (f, nf: result_fields), and outcome counts that sum to the
  * queries of every trial. Otherwise 0, and why in buf. Rank 0. */
-static int point_holds(const study *s, const field *f, int nf, int64_t p, char *buf, size_t len) {
+static int point_holds(const study *s, const study_field *f, int nf, int64_t p, char *buf,
+                       size_t len) {
     int64_t q = study_point_queries(s, p), nsaved = s->save < q ? s->save : q;
     for (int i = 0; i < nf; ++i) {
         if (f[i].hold == HOLD_ANY) continue;
         int64_t first = p, count = 1;
         if (f[i].shape == SHAPE_TRIAL) first = p * s->trials, count = s->trials;
         if (f[i].shape == SHAPE_QUERY) first = p * s->save, count = nsaved;
+        if (f[i].shape == SHAPE_BINS) first = p * s->sep_bins, count = s->sep_bins;
         for (int64_t j = 0; j < count; ++j) {
             double v = value_at(&f[i], first + j);
             if (holds(s, f[i].hold, v)) continue;
@@ -213,20 +99,22 @@ static int point_holds(const study *s, const field *f, int nf, int64_t p, char *
             return 0;
         }
     }
-    int64_t sum = 0, P = s->npoints;
+    int64_t sum = 0, csum = 0, P = s->npoints;
     for (int o = 0; o < UHN_OUTCOME_COUNT; ++o) sum += s->outcomes[o * P + p];
-    if (sum != s->queries[p] || s->queries[p] != s->trials * q) {
+    for (int o = 0; o < UHN_OUTCOME_COUNT; ++o) csum += s->code_outcomes[o * P + p];
+    if (sum != s->queries[p] || csum != s->queries[p] || s->queries[p] != s->trials * q) {
         snprintf(buf, len,
-                 "its outcome counts sum to %" PRId64 " and queries is %" PRId64
-                 ", not the %" PRId64 " of %" PRId64 " trials x %" PRId64 " queries",
-                 sum, s->queries[p], s->trials * q, s->trials, q);
+                 "its outcome counts sum to %" PRId64 " (in code space %" PRId64
+                 ") and queries is %" PRId64 ", not the %" PRId64 " of %" PRId64
+                 " trials x %" PRId64 " queries",
+                 sum, csum, s->queries[p], s->trials * q, s->trials, q);
         return 0;
     }
     return 1;
 }
 
 /* The dimensions of a field (the sweep axes, then its own); returns the rank. */
-static int field_dims(const study *s, const field *f, hsize_t dims[STUDY_NAXES + MAX_EXTRA]) {
+static int field_dims(const study *s, const study_field *f, hsize_t dims[STUDY_NAXES + MAX_EXTRA]) {
     for (int a = 0; a < STUDY_NAXES; ++a) dims[a] = (hsize_t)s->dims[a];
     hsize_t *t = dims + STUDY_NAXES;
     switch (f->shape) {
@@ -238,6 +126,14 @@ static int field_dims(const study *s, const field *f, hsize_t dims[STUDY_NAXES +
     case SHAPE_QUERY:
         t[0] = (hsize_t)s->save;
         return STUDY_NAXES + 1;
+    case SHAPE_BINS:
+        t[0] = (hsize_t)s->sep_bins;
+        return STUDY_NAXES + 1;
+    case SHAPE_TRAJECTORY_CODE:
+        t[0] = (hsize_t)s->save;
+        t[1] = (hsize_t)s->ntraj;
+        t[2] = (hsize_t)s->Dmax;
+        return STUDY_NAXES + 3;
     case SHAPE_TRAJECTORY:
         t[0] = (hsize_t)s->save;
         t[1] = (hsize_t)s->ntraj;
@@ -267,6 +163,11 @@ static int alloc_results(study *s) {
     } while (0)
     ALLOC(stat, NSTAT * P);
     ALLOC(outcomes, UHN_OUTCOME_COUNT * P);
+    ALLOC(code_outcomes, UHN_OUTCOME_COUNT * P);
+    if (s->separability) {
+        ALLOC(sep_hist, 2 * P * s->sep_bins);
+        ALLOC(sep_stat, NSEP * P);
+    }
     ALLOC(queries, P);
     ALLOC(seconds, P);
     ALLOC(done, P);
@@ -281,15 +182,19 @@ static int alloc_results(study *s) {
         ALLOC(img_sq, P * S);
         ALLOC(img_dssim, P * S);
         ALLOC(img_outcome, P * S);
+        ALLOC(img_code_outcome, P * S);
         if (s->ntraj > 0) ALLOC(img_traj, P * S * s->ntraj * s->Kk);
+        if (s->ntraj > 0 && study_has_codes(s)) ALLOC(img_traj_code, P * S * s->ntraj * s->Dmax);
     }
 #undef ALLOC
     if (!ok) return UHN_ENOMEM;
     for (int64_t i = 0; i < NSTAT * P; ++i) s->stat[i] = NAN;
+    for (int64_t i = 0; s->sep_stat && i < NSEP * P; ++i) s->sep_stat[i] = NAN;
+    for (int64_t i = 0; s->sep_hist && i < 2 * P * s->sep_bins; ++i) s->sep_hist[i] = -1;
     for (int64_t i = 0; i < NTRIAL * P * s->trials; ++i) s->trial[i] = NAN;
     for (int64_t i = 0; s->img_outcome && i < P * S; ++i) {
         s->img_index[i] = s->img_recalled[i] = -1;
-        s->img_outcome[i] = -1;
+        s->img_outcome[i] = s->img_code_outcome[i] = -1;
         s->img_weight[i] = NAN;
         s->img_sq[i] = s->img_dssim[i] = NAN;
     }
@@ -297,11 +202,15 @@ static int alloc_results(study *s) {
         s->img_retrieved[i] = s->img_truth[i] = NAN;
     for (int64_t i = 0; s->img_query && i < P * S * s->Kk; ++i) s->img_query[i] = NAN;
     for (int64_t i = 0; s->img_traj && i < P * S * s->ntraj * s->Kk; ++i) s->img_traj[i] = NAN;
+    for (int64_t i = 0; s->img_traj_code && i < P * S * s->ntraj * s->Dmax; ++i)
+        s->img_traj_code[i] = NAN;
     return UHN_OK;
 }
 
 void study_io_free(study *s) {
-    free(s->stat), free(s->outcomes), free(s->queries), free(s->seconds), free(s->done);
+    free(s->stat), free(s->outcomes), free(s->code_outcomes), free(s->queries), free(s->seconds);
+    free(s->done), free(s->img_traj_code), free(s->img_code_outcome);
+    free(s->sep_hist), free(s->sep_stat), free(s->sep_edges), free(s->sep_subset);
     free(s->trial), free(s->img_retrieved), free(s->img_query), free(s->img_truth);
     free(s->img_index), free(s->img_recalled), free(s->img_weight), free(s->img_sq);
     free(s->img_dssim), free(s->img_outcome), free(s->effective);
@@ -364,15 +273,15 @@ static int h5fail(study *s, const char *what, const char *name, int err) {
 
 /* A result dataset: its sweep dimensions attached to the axis scales (and the
  * next one to trial for per-trial data), with description and units. */
-static int put(wctx *c, const field *f) {
+static int put(wctx *c, const study_field *f) {
     study *s = c->s;
     hsize_t dims[STUDY_NAXES + MAX_EXTRA];
     int rank = field_dims(s, f, dims);
     hid_t sp = H5Screate_simple(rank, dims, NULL);
+    hid_t mt = mtype_of(f->type);
     hid_t id =
-        sp < 0 ? -1
-               : H5Dcreate2(c->fid, f->name, f->mtype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int ok = id >= 0 && H5Dwrite(id, f->mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, f->buf) >= 0;
+        sp < 0 ? -1 : H5Dcreate2(c->fid, f->name, mt, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = id >= 0 && H5Dwrite(id, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, f->buf) >= 0;
     int nscales = f->shape == SHAPE_TRIAL ? STUDY_NAXES + 1 : STUDY_NAXES;
     for (int a = 0; ok && a < nscales; ++a)
         ok = H5DSattach_scale(id, c->scale[a], (unsigned)a) >= 0 &&
@@ -402,7 +311,7 @@ static int put_scale(wctx *c, int a) {
         k = uhn_deck_axis(a);
         uhn_deck_entry e;
         uhn_deck_entry_at(d, (int)k, &e);
-        name = e.key;
+        name = uhn_deck_axis_name(k);
         type = uhn_deck_key_type(k);
         snprintf(descbuf, sizeof descbuf, "%s%s", uhn_deck_key_desc(k),
                  type == UHN_DECK_BOOL     ? " (1 = on)"
@@ -499,10 +408,11 @@ static int write_contents(wctx *c, int complete) {
     for (int a = 0; a <= STUDY_NAXES; ++a) UHN_CALL(put_scale(c, a));
     UHN_CALL(uhn_h5_write_group(w, "per_trial"));
     if (s->save > 0) UHN_CALL(uhn_h5_write_group(w, "images"));
-    field f[MAX_FIELDS];
-    int nf = result_fields(s, f);
+    if (s->separability) UHN_CALL(uhn_h5_write_group(w, "separability"));
+    study_field f[STUDY_MAX_FIELDS];
+    int nf = study_fields(s, f);
     for (int i = 0; i < nf; ++i) UHN_CALL(put(c, &f[i]));
-    return UHN_OK;
+    return study_write_extra(s, w);
 }
 
 static int write_file(study *s, const char *path, int complete) {
@@ -604,7 +514,7 @@ static int get(study *s, hid_t fid, const char *path, const char *name, hid_t mt
 /* The claims of a loaded file hold: `done` is 0 or 1, every point it marks
  * done holds its data (point_holds), `complete` is 1 exactly when every point
  * is done, and points_done counts the done points. Rank 0. */
-static int check_claims(study *s, hid_t fid, const char *path, const field *f, int nf,
+static int check_claims(study *s, hid_t fid, const char *path, const study_field *f, int nf,
                         int64_t complete) {
     char why[256], label[512];
     int64_t ndone = 0, undone = -1, points_done = 0;
@@ -668,14 +578,14 @@ static int load_file(study *s, const char *path, int is_partial) {
                       path, diff);
     }
     free(eff);
-    field f[MAX_FIELDS];
-    int nf = result_fields(s, f);
+    study_field f[STUDY_MAX_FIELDS];
+    int nf = study_fields(s, f);
     for (int i = 0; st == UHN_OK && i < nf; ++i) {
         hsize_t dims[STUDY_NAXES + MAX_EXTRA];
         int rank = field_dims(s, &f[i], dims);
         int64_t count = 1;
         for (int a = 0; a < rank; ++a) count *= (int64_t)dims[a];
-        st = get(s, fid, path, f[i].name, f[i].mtype, count, f[i].buf);
+        st = get(s, fid, path, f[i].name, mtype_of(f[i].type), count, f[i].buf);
     }
     if (st == UHN_OK) st = check_claims(s, fid, path, f, nf, complete);
     if (st == UHN_OK) {

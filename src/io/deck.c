@@ -14,6 +14,7 @@
 #include <ini.h>
 
 #include "io/deck_keys.h"
+#include "uhn/encoder.h"
 #include "uhn/parse.h"
 #include "uhn/separation.h"
 #include "uhn/similarity.h"
@@ -494,7 +495,7 @@ static int resolve(uhn_ctx *ctx, uhn_deck *d, int k) {
     if (!text) text = key->def;
     if (!text) return key_fail(ctx, d, k, "required key missing");
     if (!text[0]) return key_fail(ctx, d, k, "empty value");
-    if (key->type == UHN_DECK_STRING) return push_value(ctx, d, k, (dval){0}, text);
+    if (key->type == UHN_DECK_STRING && !key->list) return push_value(ctx, d, k, (dval){0}, text);
     if (key->list == UHN_DECK_LIST && !strcmp(text, "none")) return UHN_OK; /* an empty list */
     if (!key->list && strchr(text, ','))
         return key_fail(ctx, d, k, "takes one value, not a list ('%s')", text);
@@ -626,9 +627,37 @@ static int check_trajectory(uhn_ctx *ctx, const uhn_deck *d) {
     return UHN_OK;
 }
 
+/* encoder.name: encoders of the table or saved models (file:PATH); only
+ * identity with hetero-association (its key and value are pixel halves). */
+static int check_encoder(uhn_ctx *ctx, const uhn_deck *d) {
+    const int ke = UHN_KEY_ENCODER_NAME;
+    for (int j = 0; j < d->count[ke]; ++j) {
+        const char *v = d->str[ke][j];
+        int known = !strncmp(v, "file:", 5) && v[5];
+        for (int i = 0; !known && i < uhn_encoder_count(); ++i)
+            known = !strcmp(v, uhn_encoder_name_at(i));
+        if (!known) {
+            char list[256] = "";
+            for (int i = 0; i < uhn_encoder_count(); ++i) {
+                strncat(list, uhn_encoder_name_at(i), sizeof list - strlen(list) - 1);
+                strncat(list, ", ", sizeof list - strlen(list) - 1);
+            }
+            return key_fail(ctx, d, ke, "unknown encoder '%s' (valid: %sfile:MODEL.h5)", v, list);
+        }
+        for (int i = 0; i < j; ++i)
+            if (!strcmp(d->str[ke][i], v)) return key_fail(ctx, d, ke, "'%s' is listed twice", v);
+        if (strcmp(v, "identity") && strcmp(uhn_deck_str(d, UHN_KEY_DATA_HETERO, 0), "none"))
+            return key_fail(ctx, d, ke,
+                            "%s: hetero-association (data.hetero) stores pixel halves; it takes "
+                            "encoder identity only",
+                            v);
+    }
+    return UHN_OK;
+}
+
 typedef int (*deck_check_fn)(uhn_ctx *ctx, const uhn_deck *d);
-static const deck_check_fn cross_checks[] = {check_level, check_hetero, check_cue_only, check_param,
-                                             check_trajectory};
+static const deck_check_fn cross_checks[] = {check_level, check_hetero,     check_cue_only,
+                                             check_param, check_trajectory, check_encoder};
 
 /* ---- public ----------------------------------------------------------- */
 
@@ -805,6 +834,11 @@ uhn_deck_arity uhn_deck_key_arity(uhn_deck_key_id key) {
 uhn_axis_scale uhn_deck_key_scale(uhn_deck_key_id key) {
     return key_at(key) ? key_at(key)->scale : UHN_AXIS_LINEAR;
 }
+const char *uhn_deck_axis_name(uhn_deck_key_id key) {
+    const deck_key *k = &uhn_deck_keys[key];
+    return strcmp(k->key, "name") ? k->key : k->section;
+}
+
 const char *uhn_deck_key_desc(uhn_deck_key_id key) {
     return key_at(key) ? key_at(key)->desc : "";
 }

@@ -61,6 +61,11 @@ static void derive_file(const uhn_deck *d, char *out, size_t n) {
     snprintf(out, n, "%.*s.h5", (int)len, name);
 }
 
+/* encoder.train: the data set of the study. */
+static void derive_train(const uhn_deck *d, char *out, size_t n) {
+    snprintf(out, n, "%s", uhn_deck_str(d, UHN_KEY_DATA_SOURCE, 0));
+}
+
 /* query.level: the corruption's default level. */
 static void derive_level(const uhn_deck *d, char *out, size_t n) {
     const deck_corruption *c = deck_corruption_find(uhn_deck_str(d, UHN_KEY_QUERY_CORRUPTION, 0));
@@ -87,6 +92,29 @@ const deck_key uhn_deck_keys[UHN_KEY_COUNT] = {
     {UHN_KEY_MEMORY_N, "memory", "n", UHN_DECK_INT, UHN_DECK_AXIS, NULL, NULL, NULL,
      1, UHN_DECK_MAX_N, 0, NULL, "memories", "memories stored per trial (a random subset of the images); items may be ranges "
      "start:stop:step or start:stop:logK (K values per decade)", UHN_AXIS_LOG},
+    {UHN_KEY_ENCODER_NAME, "encoder", "name", UHN_DECK_STRING, UHN_DECK_AXIS, "identity", NULL, NULL,
+     0, 0, 0, NULL, "-",
+     "encoders (spec §9): identity (raw pixels), centred, pca, random, vq, or file:MODEL.h5 (a model "
+     "saved by uhn encode fit or postprocess/train_autoencoder.py); memories and queries are "
+     "their codes", UHN_AXIS_CATEGORY},
+    {UHN_KEY_ENCODER_DIM, "encoder", "dim", UHN_DECK_INT, UHN_DECK_SCALAR, "0", NULL, NULL,
+     0, UHN_DECK_MAX_N, 0, NULL, "values", "code length D of pca and random (required for them; "
+     "0: the encoder's own)", UHN_AXIS_LINEAR},
+    {UHN_KEY_ENCODER_WHITEN, "encoder", "whiten", UHN_DECK_BOOL, UHN_DECK_SCALAR, "off", NULL, NULL,
+     0, 0, 0, NULL, "-", "pca: divide each component by its standard deviation", UHN_AXIS_LINEAR},
+    {UHN_KEY_ENCODER_PATCH, "encoder", "patch", UHN_DECK_INT, UHN_DECK_SCALAR, "0", NULL, NULL,
+     0, 65536, 0, NULL, "pixels", "vq: patch side p (divides H and W)", UHN_AXIS_LINEAR},
+    {UHN_KEY_ENCODER_CODES, "encoder", "codes", UHN_DECK_INT, UHN_DECK_SCALAR, "0", NULL, NULL,
+     0, UHN_DECK_MAX_N, 0, NULL, "entries", "vq: codebook size J", UHN_AXIS_LINEAR},
+    {UHN_KEY_ENCODER_SEED, "encoder", "seed", UHN_DECK_UINT64, UHN_DECK_SCALAR, "0", NULL, NULL,
+     0, 0, 0, NULL, "-", "seed of random and of vq's k-means++ seeding", UHN_AXIS_LINEAR},
+    {UHN_KEY_ENCODER_TRAIN, "encoder", "train", UHN_DECK_STRING, UHN_DECK_SCALAR, NULL, derive_train,
+     "data.source", 0, 0, 0, NULL, "-",
+     "data set the encoders are fitted on (a data.source spec), once per study, before the sweep",
+     UHN_AXIS_LINEAR},
+    {UHN_KEY_ENCODER_TRAIN_N, "encoder", "train_n", UHN_DECK_INT, UHN_DECK_SCALAR, "0", NULL, NULL,
+     0, UHN_DECK_MAX_N, 0, NULL, "images", "fit on the first train_n images of encoder.train (0: all)",
+     UHN_AXIS_LINEAR},
     {UHN_KEY_NETWORK_SIMILARITY, "network", "similarity", UHN_DECK_NAME, UHN_DECK_AXIS, "dot", NULL, NULL,
      0, 0, 0, &similarities, "-", "similarity functions (spec §1)", UHN_AXIS_CATEGORY},
     {UHN_KEY_NETWORK_SEPARATION, "network", "separation", UHN_DECK_NAME, UHN_DECK_AXIS, "softmax", NULL, NULL,
@@ -144,9 +172,15 @@ const deck_key uhn_deck_keys[UHN_KEY_COUNT] = {
      "steps S whose states v_S are saved for the saved queries (output.save_images) in "
      "images/trajectory (spec §11): 0 = the query, up to network.steps, increasing; none: no "
      "trajectories. A list, not a sweep axis", UHN_AXIS_LINEAR},
+    {UHN_KEY_OUTPUT_SEPARABILITY, "output", "separability", UHN_DECK_BOOL, UHN_DECK_SCALAR, "off", NULL, NULL,
+     0, 0, 0, NULL, "-",
+     "separability of the codes per point (spec §12), from trial 0: the encoded queries against the "
+     "stored codes, histograms of self and cross cosines, d', overlap and top-1 in separability/", UHN_AXIS_LINEAR},
+    {UHN_KEY_OUTPUT_SEPARABILITY_BINS, "output", "separability_bins", UHN_DECK_INT, UHN_DECK_SCALAR, "200", NULL, NULL,
+     1, 1000000, 0, NULL, "bins", "histogram bins on [-1, 1] of output.separability", UHN_AXIS_LINEAR},
 };
 /* clang-format on */
 
-const char *const uhn_deck_sections[] = {"data",  "memory",     "network",
+const char *const uhn_deck_sections[] = {"data",  "memory",     "encoder", "network",
                                          "query", "experiment", "output"};
 const int uhn_deck_nsections = sizeof uhn_deck_sections / sizeof uhn_deck_sections[0];

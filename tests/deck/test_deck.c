@@ -113,13 +113,13 @@ static void test_full(void) {
     CHECK(uhn_deck_str(d, UHN_KEY_MEMORY_N, 3) == NULL);
 
     /* the sweep: 3 n x 2 sim x 2 sep x 2 beta x 2 param x 2 cue_only x 3 level */
-    CHECK_INT(7, uhn_deck_naxes());
-    static const uhn_deck_key_id axes[] = {UHN_KEY_MEMORY_N,           UHN_KEY_NETWORK_SIMILARITY,
-                                           UHN_KEY_NETWORK_SEPARATION, UHN_KEY_NETWORK_BETA,
-                                           UHN_KEY_NETWORK_PARAM,      UHN_KEY_NETWORK_CUE_ONLY,
-                                           UHN_KEY_QUERY_LEVEL};
-    for (int i = 0; i < 7; ++i) CHECK_INT(axes[i], uhn_deck_axis(i));
-    CHECK_INT(UHN_KEY_COUNT, uhn_deck_axis(7));
+    CHECK_INT(8, uhn_deck_naxes());
+    static const uhn_deck_key_id axes[] = {UHN_KEY_MEMORY_N,           UHN_KEY_ENCODER_NAME,
+                                           UHN_KEY_NETWORK_SIMILARITY, UHN_KEY_NETWORK_SEPARATION,
+                                           UHN_KEY_NETWORK_BETA,       UHN_KEY_NETWORK_PARAM,
+                                           UHN_KEY_NETWORK_CUE_ONLY,   UHN_KEY_QUERY_LEVEL};
+    for (int i = 0; i < 8; ++i) CHECK_INT(axes[i], uhn_deck_axis(i));
+    CHECK_INT(UHN_KEY_COUNT, uhn_deck_axis(8));
     CHECK_INT(3 * 2 * 2 * 2 * 2 * 2 * 3, uhn_deck_npoints(d));
     int idx[UHN_KEY_COUNT];
     /* row-major: level fastest, n slowest */
@@ -127,7 +127,7 @@ static void test_full(void) {
     for (int64_t p = 0; p < np; ++p) {
         uhn_deck_point(d, p, idx);
         int64_t q = 0;
-        for (int i = 0; i < 7; ++i) q = q * uhn_deck_count(d, axes[i]) + idx[axes[i]];
+        for (int i = 0; i < 8; ++i) q = q * uhn_deck_count(d, axes[i]) + idx[axes[i]];
         seen += q == p;
         CHECK_INT(0, idx[UHN_KEY_NETWORK_STEPS]);
     }
@@ -186,6 +186,14 @@ static void test_defaults(void) {
         [UHN_KEY_DATA_SOURCE] = {"source", "fashion-mnist:train"},
         [UHN_KEY_DATA_HETERO] = {"hetero", "none"},
         [UHN_KEY_MEMORY_N] = {"n", "100"},
+        [UHN_KEY_ENCODER_NAME] = {"name", "identity"},
+        [UHN_KEY_ENCODER_DIM] = {"dim", "0"},
+        [UHN_KEY_ENCODER_WHITEN] = {"whiten", "off"},
+        [UHN_KEY_ENCODER_PATCH] = {"patch", "0"},
+        [UHN_KEY_ENCODER_CODES] = {"codes", "0"},
+        [UHN_KEY_ENCODER_SEED] = {"seed", "0"},
+        [UHN_KEY_ENCODER_TRAIN] = {"train", "fashion-mnist:train"},
+        [UHN_KEY_ENCODER_TRAIN_N] = {"train_n", "0"},
         [UHN_KEY_NETWORK_SIMILARITY] = {"similarity", "dot"},
         [UHN_KEY_NETWORK_SEPARATION] = {"separation", "softmax"},
         [UHN_KEY_NETWORK_BETA] = {"beta", "1"},
@@ -208,6 +216,8 @@ static void test_defaults(void) {
         [UHN_KEY_OUTPUT_SAVE_IMAGES] = {"save_images", "0"},
         [UHN_KEY_OUTPUT_QUIET] = {"quiet", "off"},
         [UHN_KEY_OUTPUT_TRAJECTORY] = {"trajectory", "none"},
+        [UHN_KEY_OUTPUT_SEPARABILITY] = {"separability", "off"},
+        [UHN_KEY_OUTPUT_SEPARABILITY_BINS] = {"separability_bins", "200"},
     };
     for (int i = 0; i < UHN_KEY_COUNT; ++i) {
         uhn_deck_entry e;
@@ -311,7 +321,7 @@ static void test_errors(void) {
     char msg[1024];
 
     EXPECT_ERR("[memory]\nn = 1\n[foo]\n", 0, NULL,
-               "t.ini:3: [foo]: unknown section (valid: data, memory, network, query, "
+               "t.ini:3: [foo]: unknown section (valid: data, memory, encoder, network, query, "
                "experiment, output)");
     EXPECT_ERR("n = 1\n[memory]\n", 0, NULL, "t.ini:1: [] n: key outside any section");
     EXPECT_ERR("[memory]\nn = 1\n[network]\nbetta = 2\n", 0, NULL,
@@ -406,7 +416,7 @@ static void test_errors(void) {
     EXPECT_ERR(M, 1, ov2, "override 'n=3': expected section.key=value");
     char *ov3[] = {"foo.x=1"};
     EXPECT_ERR(M, 1, ov3,
-               "override 'foo.x=1': [foo] x: unknown section [foo] (valid: data, memory, "
+               "override 'foo.x=1': [foo] x: unknown section [foo] (valid: data, memory, encoder, "
                "network, query, experiment, output)");
     char *ov4[] = {"network.betta=1"};
     EXPECT_ERR(M, 1, ov4,
@@ -726,7 +736,7 @@ static void test_list_not_axis(void) {
     CHECK_INT(UHN_DECK_LIST, uhn_deck_key_arity(UHN_KEY_OUTPUT_TRAJECTORY));
     CHECK_INT(UHN_DECK_AXIS, uhn_deck_key_arity(UHN_KEY_NETWORK_BETA));
     CHECK_INT(UHN_DECK_SCALAR, uhn_deck_key_arity(UHN_KEY_NETWORK_STEPS));
-    CHECK_INT(7, uhn_deck_naxes());
+    CHECK_INT(8, uhn_deck_naxes());
     for (int i = 0; i < uhn_deck_naxes(); ++i) CHECK(uhn_deck_axis(i) != UHN_KEY_OUTPUT_TRAJECTORY);
     CHECK_INT(UHN_AXIS_LOG, uhn_deck_key_scale(UHN_KEY_MEMORY_N));
     CHECK_INT(UHN_AXIS_CATEGORY, uhn_deck_key_scale(UHN_KEY_NETWORK_SIMILARITY));
@@ -761,6 +771,44 @@ static void test_list_not_axis(void) {
                "output.save_images > 0");
     EXPECT_ERR("[memory]\nn = 10\n[output]\nsave_images = 1\ntrajectory = -1\n", 0, NULL,
                "t.ini:5: [output] trajectory: -1 is out of range (must be in [0, 2147483647])");
+}
+
+/* [encoder]: the encoder axis takes table names and saved models (file:PATH),
+ * each once; encoder.train follows data.source; the axis is named "encoder". */
+static void test_encoder_keys(void) {
+    check_context("encoder keys");
+    CHECK_INT(UHN_DECK_AXIS, uhn_deck_key_arity(UHN_KEY_ENCODER_NAME));
+    CHECK_INT(UHN_AXIS_CATEGORY, uhn_deck_key_scale(UHN_KEY_ENCODER_NAME));
+    CHECK(!strcmp(uhn_deck_axis_name(UHN_KEY_ENCODER_NAME), "encoder"));
+    CHECK(!strcmp(uhn_deck_axis_name(UHN_KEY_MEMORY_N), "n"));
+    uhn_deck *d = parse_ok(
+        "[memory]\nn = 10\n[encoder]\nname = identity, pca, file:dir/model.h5\ndim = 5\n", 0, NULL);
+    if (d) {
+        CHECK_INT(3, uhn_deck_npoints(d));
+        CHECK(!strcmp(uhn_deck_str(d, UHN_KEY_ENCODER_NAME, 2), "file:dir/model.h5"));
+        CHECK_INT(5, uhn_deck_int(d, UHN_KEY_ENCODER_DIM, 0));
+        CHECK(!strcmp(uhn_deck_str(d, UHN_KEY_ENCODER_TRAIN, 0), "fashion-mnist:train"));
+        uhn_deck_destroy(d);
+    }
+    d = parse_ok("[data]\nsource = fashion-mnist:test\n[memory]\nn = 10\n", 0, NULL);
+    if (d) {
+        CHECK(!strcmp(uhn_deck_str(d, UHN_KEY_ENCODER_TRAIN, 0), "fashion-mnist:test"));
+        uhn_deck_destroy(d);
+    }
+    EXPECT_ERR("[memory]\nn = 10\n[encoder]\nname = pcx\n", 0, NULL,
+               "t.ini:4: [encoder] name: unknown encoder 'pcx' (valid: identity, centred, pca, "
+               "random, file:MODEL.h5)");
+    EXPECT_ERR("[memory]\nn = 10\n[encoder]\nname = file:\n", 0, NULL,
+               "t.ini:4: [encoder] name: unknown encoder 'file:' (valid: identity, centred, pca, "
+               "random, file:MODEL.h5)");
+    EXPECT_ERR("[memory]\nn = 10\n[encoder]\nname = pca, identity, pca\ndim = 3\n", 0, NULL,
+               "t.ini:4: [encoder] name: 'pca' is listed twice");
+    EXPECT_ERR("[data]\nhetero = halves\n[memory]\nn = 10\n[encoder]\nname = identity, centred\n",
+               0, NULL,
+               "t.ini:6: [encoder] name: centred: hetero-association (data.hetero) stores pixel "
+               "halves; it takes encoder identity only");
+    EXPECT_ERR("[memory]\nn = 10\n[encoder]\ndim = -1\n", 0, NULL,
+               "t.ini:4: [encoder] dim: -1 is out of range (must be in [0, 4294967295])");
 }
 
 static void test_print_keys(void) {
@@ -809,6 +857,7 @@ int main(int argc, char **argv) {
     test_where();
     test_control_chars();
     test_list_not_axis();
+    test_encoder_keys();
     test_print_keys();
     int code = check_finish("test_deck");
     uhn_ctx_destroy(ctx);

@@ -164,7 +164,7 @@ def check_table(env, h5, metric, x, line_axes, partial_done=None):
     check(st == 0, f"--table --y {metric}: status {st}: {err}")
     head, rows = parse_table(out)
     with h5py.File(os.path.join(env.work, h5), "r") as f:
-        axes = ["n", "similarity", "separation", "beta", "param", "cue_only", "level"]
+        axes = ["n", "encoder", "similarity", "separation", "beta", "param", "cue_only", "level"]
         mean, std, done = f[metric][()], f[metric + "_std"][()], f["done"][()]
         nx = f[x].shape[0]
         want_head = list(line_axes) + [f"{x} = {axis_text(f, x, i)}" for i in range(nx)]

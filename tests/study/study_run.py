@@ -15,7 +15,7 @@ results file's layout, and bad input. One case per CTest test:
   layout   the file through h5py: dimension scales attached in order, every
            dataset's description and units, provenance, parameters (one
            attribute per deck key), effective_deck and deck
-  diskfull output.file on a 300 kB tmpfs that fills at the second checkpoint,
+  diskfull output.file on a 400 kB tmpfs that fills at the second checkpoint,
            at 1 and 3 ranks: exit 1, one line, the first checkpoint resumable
            (skipped, exit 77, where mount(2) is not allowed)
   errors   every bad input of ERRORS at --ranks R (the ONE_RANK variants at 1
@@ -97,9 +97,10 @@ file = {out}
 save_images = 3
 quiet = on
 """
-SMALL_AXES = dict(n=[50, 120], similarity=["dot", "euclidean"], separation=["topk"],
+SMALL_AXES = dict(n=[50, 120], encoder=["identity"], similarity=["dot", "euclidean"],
+                  separation=["topk"],
                   beta=[2.0], param=[5.0, 40.0], cue_only=[0, 1], level=[0.5])
-AXES = ["n", "similarity", "separation", "beta", "param", "cue_only", "level"]
+AXES = ["n", "encoder", "similarity", "separation", "beta", "param", "cue_only", "level"]
 
 # A slower study for the signal test: 8 points of a few tenths of a second.
 SLOW = """\
@@ -242,8 +243,8 @@ def compare_prefix(partial, full, nd, what):
     p, r = datasets(partial), datasets(full)
     for name in ("frac_correct", "sq_error", "count_correct", "count_wrong", "count_metastable",
                  "per_trial/frac_correct", "per_trial/sq_error"):
-        P = p[name].reshape(-1, *p[name].shape[7:])[:nd]
-        R = r[name].reshape(-1, *r[name].shape[7:])[:nd]
+        P = p[name].reshape(-1, *p[name].shape[8:])[:nd]
+        R = r[name].reshape(-1, *r[name].shape[8:])[:nd]
         check(P.tobytes() == R.tobytes(), f"{what}: the checkpoint's '{name}' of the done points "
                                           f"differs from the uninterrupted run")
 
@@ -479,7 +480,7 @@ def case_layout(runner, work, args):
             text_attr(f[a], "units", a)
         # how plots draw each axis, from the deck's key table (plot_study.py reads it)
         scales = {a: as_str(f[a].attrs.get("axis_scale", "")) for a in AXES}
-        check(scales == dict(n="log", similarity="category", separation="category", beta="log",
+        check(scales == dict(n="log", encoder="category", similarity="category", separation="category", beta="log",
                              param="linear", cue_only="linear", level="linear"),
               f"axis_scale attributes: {scales}")
         for a in AXES:
@@ -499,13 +500,13 @@ def case_layout(runner, work, args):
             text_attr(obj, "description", name)
             text_attr(obj, "units", name)
             if name.startswith("per_trial/"):
-                shape, nscaled = dims + (trials,), 8
+                shape, nscaled = dims + (trials,), 9
             elif name.startswith("images/"):
                 extra = (28, 28, 1) if name in ("images/retrieved", "images/truth",
                                                 "images/query") else ()
-                shape, nscaled = dims + (save,) + extra, 7
+                shape, nscaled = dims + (save,) + extra, 8
             else:
-                shape, nscaled = dims, 7
+                shape, nscaled = dims, 8
             check(obj.shape == shape, f"'{name}' has shape {obj.shape}, expected {shape}")
             for i in range(obj.ndim):
                 scales = list(obj.dims[i].keys())
@@ -522,9 +523,11 @@ def case_layout(runner, work, args):
         want = {"frac_correct", "frac_correct_std", "sq_error", "sq_error_std", "mse", "mse_std",
                 "dssim", "dssim_std", "count_correct", "count_wrong", "count_metastable",
                 "queries", "seconds", "done", "per_trial/frac_correct", "per_trial/sq_error",
-                "per_trial/mse", "per_trial/dssim", "images/retrieved", "images/truth",
+                "per_trial/mse", "per_trial/dssim", "mse_recon", "mse_recon_std", "dssim_recon",
+                "dssim_recon_std", "code_count_correct", "code_count_wrong",
+                "code_count_metastable", "per_trial/mse_recon", "per_trial/dssim_recon", "images/retrieved", "images/truth",
                 "images/query", "images/image_index", "images/recalled_index", "images/weight",
-                "images/sq_error", "images/dssim", "images/outcome"}
+                "images/sq_error", "images/dssim", "images/outcome", "images/code_outcome"}
         check(set(seen) == want, f"datasets: missing {sorted(want - set(seen))}, unexpected "
                                  f"{sorted(set(seen) - want)}")
         check(np.all(f["done"][...] == 1), "not every point is done")
@@ -584,7 +587,7 @@ def case_layout(runner, work, args):
 # ---------------------------------------------------------------------------
 
 # Four points whose checkpoint (~290 kB with 5 saved 28 x 28 images per point)
-# fits a 300 kB file system once, but not twice: the second checkpoint's
+# fits a 400 kB file system once, but not twice: the second checkpoint's
 # temporary file fills the disk while the first checkpoint is still there.
 DISKFULL = """\
 [memory]
@@ -605,7 +608,7 @@ quiet = on
 
 
 def case_diskfull(runner, work, args):
-    """At 1 and 3 ranks: output.file on a 300 kB tmpfs that fills while the
+    """At 1 and 3 ranks: output.file on a 400 kB tmpfs that fills while the
     second checkpoint is written. Exit 1 (no signal, no core dump), one `uhn:`
     line naming the full disk, the first checkpoint intact and resumable to
     the same results as a run on a roomy disk. Needs mount(2) (root); without
@@ -615,7 +618,7 @@ def case_diskfull(runner, work, args):
         run_ok(runner, R, [deck], ref_dir)
         small = os.path.join(work, f"tmpfs{R}")
         os.mkdir(small)
-        m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", small],
+        m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", small],
                            capture_output=True, text=True)
         if m.returncode != 0:
             print(f"SKIP: cannot mount a small tmpfs (needs root): {m.stderr.strip()}")
@@ -908,6 +911,84 @@ def e_tamper_deleted(r, w, deck, out):
     """A result dataset deleted from a checkpoint."""
     tampered(make_partial(r, w), out + ".partial", lambda f: f.__delitem__("per_trial/mse"))
     return [deck, BETA12], [f"'{out}.partial': dataset 'per_trial/mse' is missing", DAMAGED], "both"
+
+
+# [encoder]: bad encoders, models and training sets, refused before any work.
+def small_images(w, name="small.h5", h=8):
+    """An image set of 6 random h x h images in w."""
+    path = os.path.join(w, name)
+    with h5py.File(path, "w") as f:
+        f["images"] = np.random.default_rng(2).integers(0, 256, (6, h, h), dtype=np.uint8)
+    return path
+
+
+def e_encoder_unknown(r, w, deck, out):
+    return [deck, "encoder.name=pcx"], [
+        "override 'encoder.name=pcx': [encoder] name: unknown encoder 'pcx' (valid: identity, "
+        "centred, pca,", "file:MODEL.h5)"], "both"
+
+
+def e_encoder_dim_missing(r, w, deck, out):
+    return [deck, "encoder.name=identity,pca"], [
+        "tiny.ini: [encoder] dim: is required for encoder pca"], "both"
+
+
+def e_encoder_dim_too_large(r, w, deck, out):
+    return [deck, "encoder.name=random", "encoder.dim=785"], [
+        "override 'encoder.dim=785': [encoder] dim: must be from 1 to K = 784, the pixels "
+        "per image, for encoder random (got 785)"], "both"
+
+
+def e_encoder_hetero(r, w, deck, out):
+    return [deck, "data.hetero=halves", "encoder.name=centred"], [
+        "[encoder] name: centred: hetero-association (data.hetero) stores pixel halves; it "
+        "takes encoder identity only"], "both"
+
+
+def e_encoder_model_missing(r, w, deck, out):
+    m = os.path.join(w, "nope.h5")
+    return [deck, f"encoder.name=file:{m}"], [
+        f"[encoder] name: cannot open '{m}': No such file or directory"], "both"
+
+
+def e_encoder_model_foreign(r, w, deck, out):
+    m = small_images(w)
+    return [deck, f"encoder.name=file:{m}"], [
+        f"[encoder] name: '{m}' is not a uhn encoder model"], "both"
+
+
+def e_encoder_model_shape(r, w, deck, out):
+    m = os.path.join(w, "pca8.h5")
+    rc, so, se = r.run(1, ["encode", "fit", "--encoder", "pca", "--dim", 3, "--input",
+                           small_images(w), "--model", m], cwd=w)
+    check(rc == 0, f"setup: uhn encode fit: exit {rc}\n{se}")
+    return [deck, f"encoder.name=identity,file:{m}"], [
+        f"[encoder] name: model '{m}' encodes 8 x 8 x 1 images; the data set's are 28 x 28 x 1"
+    ], "both"
+
+
+def e_encoder_train_n(r, w, deck, out):
+    return [deck, "encoder.name=centred", "encoder.train_n=60001"], [
+        "[encoder] train_n: train_n = 60001 is more than the 60000 images of "
+        "'fashion-mnist:train'"], "both"
+
+
+def e_encoder_train_shape(r, w, deck, out):
+    t = small_images(w)
+    return [deck, "encoder.name=pca", "encoder.dim=2", f"encoder.train=hdf5:{t}"], [
+        "[encoder] train: its images are 8 x 8 x 1; the data set's are 28 x 28 x 1"], "both"
+
+
+def e_separability_one_memory(r, w, deck, out):
+    return [deck, "memory.n=1,20", "output.separability=on"], [
+        "override 'output.separability=on': [output] separability: on needs at least 2 memories "
+        "at every point (memory.n has 1)"], "both"
+
+
+def e_encoder_train_missing(r, w, deck, out):
+    t = os.path.join(w, "none.h5")
+    return [deck, "encoder.name=centred", f"encoder.train=hdf5:{t}"], [
+        f"override 'encoder.train=hdf5:{t}': [encoder] train: cannot open '{t}'"], "both"
 
 
 # output.file (or its checkpoint) naming an input of the run: refused before
