@@ -328,7 +328,7 @@ static int setup_fit(study *s) {
         const char *name = uhn_deck_str(d, UHN_KEY_ENCODER_NAME, i);
         if (!strncmp(name, "file:", 5)) continue;
         uhn_encoder_config c = encoder_config(s, name);
-        UHN_CALL(uhn_agree(ctx, encoder_labelled(s, uhn_encoder_check(ctx, &c))));
+        UHN_CALL(uhn_agree(ctx, encoder_labelled(s, uhn_encoder_check_fit(ctx, &c))));
         train |= learns(name);
     }
     uhn_dataset *tds = NULL;
@@ -350,10 +350,12 @@ static int setup_fit(study *s) {
         if (st != UHN_OK) break;
         int64_t D = uhn_encoder_dim(s->enc[i]);
         if (D > s->Dmax) s->Dmax = D;
+        char more[256];
         if (ctx->rank == 0 && !s->quiet && strcmp(name, "identity"))
-            printf("uhn run: encoder %s: code length %" PRId64 ", fitted on %" PRId64
+            printf("uhn run: encoder %s: code length %" PRId64 "%s, fitted on %" PRId64
                    " images in %.2f s\n",
-                   name, D, uhn_encoder_n_train(s->enc[i]), uhn_encoder_fit_seconds(s->enc[i]));
+                   name, D, uhn_encoder_describe(s->enc[i], more, sizeof more),
+                   uhn_encoder_n_train(s->enc[i]), uhn_encoder_fit_seconds(s->enc[i]));
     }
     free(x);
     uhn_dataset_close(tds);

@@ -797,10 +797,10 @@ static void test_encoder_keys(void) {
     }
     EXPECT_ERR("[memory]\nn = 10\n[encoder]\nname = pcx\n", 0, NULL,
                "t.ini:4: [encoder] name: unknown encoder 'pcx' (valid: identity, centred, pca, "
-               "random, file:MODEL.h5)");
+               "random, vq, mlp, file:MODEL.h5)");
     EXPECT_ERR("[memory]\nn = 10\n[encoder]\nname = file:\n", 0, NULL,
                "t.ini:4: [encoder] name: unknown encoder 'file:' (valid: identity, centred, pca, "
-               "random, file:MODEL.h5)");
+               "random, vq, mlp, file:MODEL.h5)");
     EXPECT_ERR("[memory]\nn = 10\n[encoder]\nname = pca, identity, pca\ndim = 3\n", 0, NULL,
                "t.ini:4: [encoder] name: 'pca' is listed twice");
     EXPECT_ERR("[data]\nhetero = halves\n[memory]\nn = 10\n[encoder]\nname = identity, centred\n",
