@@ -30,6 +30,7 @@ typedef struct recall_args {
     const char *memories, *queries, *output, *values, *clamp; /* point into argv */
     const char *similarity, *separation, *score, *kernel;
     const char *trajectory; /* "S1,S2,..." or NULL */
+    const char *save_steps; /* the same, by the name the issue tracker uses */
     double beta, param, step_size, tol;
     int64_t steps, batch;
     int no_normalize, cue_only, quiet, verbose, help;
@@ -84,10 +85,12 @@ static const opt_def options[] = {
     {"tol", OPT_DBL, OFF(tol), "TOL",
      "stop a query when max |v_t+1 - v_t| < TOL; 0 runs all steps (default 0)", 0, 0, non_negative,
      0, 0},
-    {"trajectory", OPT_STR, OFF(trajectory), "S1,S2,...",
+    {"save-steps", OPT_STR, OFF(save_steps), "S1,S2,...",
      "record the state v_S at these steps (0 = the query, ..., T; increasing) in the dataset "
      "trajectory [B][|S|][K] (spec section 11; default: none)",
      0, 0, NULL, 0, 0},
+    {"trajectory", OPT_STR, OFF(trajectory), "S1,S2,...", "the same as --save-steps", 0, 0, NULL, 0,
+     0},
     {"cue-only", OPT_FLAG, OFF(cue_only), NULL,
      "similarities over the --clamp coordinates only (default: all coordinates)", 0, 0, NULL, 0, 0},
     {"kernel", OPT_STR, OFF(kernel), "fast|ref",
@@ -482,7 +485,7 @@ static int write_contents(recall_run *r, uhn_h5_writer *w) {
         {"separation", uhn_separation_name(p->sep)},
         {"score", score},
         {"kernel", kernel},
-        {"trajectory", r->a.trajectory},
+        {"trajectory", r->a.save_steps ? r->a.save_steps : r->a.trajectory},
         {"uhn_version", UHN_VERSION_STRING},
         {"git_commit", UHN_GIT_COMMIT},
     };
@@ -543,26 +546,34 @@ static int check_lse(recall_run *r) {
     return uhn_agree(r->ctx, st);
 }
 
-/* --trajectory S1,S2,...: the steps whose states are recorded (spec §11). */
+/* --save-steps (or --trajectory) S1,S2,...: the steps whose states are
+ * recorded (spec §11). Messages name the flag that was given. */
 static int want_trajectory(recall_run *r) {
-    if (!r->a.trajectory) return UHN_OK;
+    const char *text = r->a.save_steps ? r->a.save_steps : r->a.trajectory;
+    const char *flag = r->a.save_steps ? "--save-steps" : "--trajectory";
+    if (!text) return UHN_OK;
+    if (r->a.save_steps && r->a.trajectory)
+        return uhn_fail(r->ctx, UHN_EINPUT,
+                        "--save-steps and --trajectory are one option; give it once");
     int64_t steps[1024], n = 0;
     char item[64], why[UHN_MSG_MAX / 2];
-    for (const char *c = r->a.trajectory;; ++c) {
+    for (const char *c = text;; ++c) {
         size_t len = strcspn(c, ",");
         if (n == (int64_t)(sizeof steps / sizeof steps[0]))
-            return uhn_fail(r->ctx, UHN_EINPUT, "--trajectory: more than %d steps",
+            return uhn_fail(r->ctx, UHN_EINPUT, "%s: more than %d steps", flag,
                             (int)(sizeof steps / sizeof steps[0]));
         snprintf(item, sizeof item, "%.*s", (int)(len < sizeof item ? len : sizeof item - 1), c);
         if (len >= sizeof item ||
             uhn_parse_int64(item, 0, INT32_MAX, &steps[n], why, sizeof why) != UHN_PARSE_OK)
-            return uhn_fail(r->ctx, UHN_EINPUT, "--trajectory: %s",
+            return uhn_fail(r->ctx, UHN_EINPUT, "%s: %s", flag,
                             len >= sizeof item ? "an item is too long" : why);
         ++n;
         c += len;
         if (!*c) break;
     }
-    return uhn_result_want_trajectory(r->ctx, r->res, r->K, n, steps);
+    int st = uhn_result_want_trajectory(r->ctx, r->res, r->K, n, steps);
+    if (st != UHN_OK) uhn_relabel(r->ctx, flag, " "); /* the engine's "trajectory ..." */
+    return st;
 }
 
 static int run(recall_run *r) {

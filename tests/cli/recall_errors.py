@@ -422,6 +422,14 @@ CASES["trajectory_beyond_steps"] = _opts(
 CASES["trajectory_not_increasing"] = _opts(
     r"re:^uhn: --trajectory steps must increase: step 1 \(1\) follows 2$", steps="3",
     trajectory="2,1")
+CASES["save_steps_beyond_steps"] = _opts(
+    r"re:^uhn: --save-steps step 1 is 5, outside \[0, 3\] \(0 to the number of steps\)$",
+    steps="3", save_steps="0,5")
+CASES["save_steps_not_integer"] = _opts(r"re:^uhn: --save-steps: 'x' is not an integer$",
+                                        steps="3", save_steps="1,x")
+CASES["save_steps_and_trajectory"] = _opts(
+    r"re:^uhn: --save-steps and --trajectory are one option; give it once$", steps="3",
+    save_steps="1", trajectory="1")
 CASES["trajectory_not_integer"] = _opts(r"re:^uhn: --trajectory: 'x' is not an integer$",
                                         steps="3", trajectory="1,x")
 

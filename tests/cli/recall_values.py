@@ -129,7 +129,7 @@ def cases(D):
                                          similarity="euclidean", steps=30, tol=1e-3, beta=8.0,
                                          save=[0, 1, 2, 29, 30])
     c["trajectory_dot_clamp"] = case(["--clamp", D.p("c.h5"), "--steps", "4", "--step-size", "0.5",
-                                      "--beta", "3", "--trajectory", "2,4"],
+                                      "--beta", "3", "--save-steps", "2,4"],
                                      clampv=D.clampK, steps=4, step_size=0.5, beta=3.0, save=[2, 4])
     c["iterate_max"] = case(["--separation", "max", "--similarity", "manhattan", "--steps", "3",
                              "--step-size", "0.5"], separation="max", similarity="manhattan", steps=3,
