@@ -135,14 +135,15 @@ int uhn_encoder_check(uhn_ctx *ctx, const uhn_encoder_config *cfg) {
 }
 
 int uhn_encoder_check_fit(uhn_ctx *ctx, const uhn_encoder_config *cfg) {
-    UHN_CALL(uhn_encoder_check(ctx, cfg));
+    /* An encoder trained elsewhere takes no fit parameters: say so first. */
     const uhn_encoder_ops *ops = uhn_encoder_find(cfg->name);
+    if (!ops) return uhn_encoder_check(ctx, cfg);
     if (ops->flags & ENC_TRAINED_ELSEWHERE)
         return uhn_fail_param(ctx, UHN_EINPUT, "encoder",
                               "encoder %s is trained by %s, not fitted by uhn; use the model file "
                               "it writes",
                               ops->name, ops->trained_by);
-    return UHN_OK;
+    return uhn_encoder_check(ctx, cfg);
 }
 
 int64_t uhn_encoder_fit_block(int64_t n_total, int ranks) {

@@ -979,6 +979,17 @@ def e_encoder_train_shape(r, w, deck, out):
         "[encoder] train: its images are 8 x 8 x 1; the data set's are 28 x 28 x 1"], "both"
 
 
+def e_encoder_vq_patch(r, w, deck, out):
+    return [deck, "encoder.name=vq", "encoder.patch=3", "encoder.codes=8"], [
+        "override 'encoder.patch=3': [encoder] patch: 3 does not divide the 28x28x1 images"], "both"
+
+
+def e_encoder_mlp_fit(r, w, deck, out):
+    return [deck, "encoder.name=mlp"], [
+        "override 'encoder.name=mlp': [encoder] name: mlp is trained by "
+        "postprocess/train_autoencoder.py, not fitted by uhn; use the model file it writes"], "both"
+
+
 def e_separability_one_memory(r, w, deck, out):
     return [deck, "memory.n=1,20", "output.separability=on"], [
         "override 'output.separability=on': [output] separability: on needs at least 2 memories "
