@@ -184,6 +184,9 @@ int uhn_h5_write_dataset(uhn_h5_writer *w, const uhn_h5_dataset *d);
 /* The open temporary file's HDF5 id (an hid_t) for writers of richer layouts
  * (dimension scales, strings); the writer still owns and closes it. */
 int64_t uhn_h5_writer_fid(const uhn_h5_writer *w);
+/* The HDF5 memory type (an hid_t, H5T_NATIVE_*) of a uhn_h5_type, for such
+ * writers and their readers; H5I_INVALID_HID for an unknown type. */
+int64_t uhn_h5_native_type(uhn_h5_type t);
 /* Creates a group (parents must exist). */
 int uhn_h5_write_group(uhn_h5_writer *w, const char *path);
 

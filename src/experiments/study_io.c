@@ -31,18 +31,7 @@
 
 /* The memory type of a field. */
 static hid_t mtype_of(uhn_h5_type t) {
-    switch (t) {
-    case UHN_H5_FLOAT32:
-        return H5T_NATIVE_FLOAT;
-    case UHN_H5_FLOAT64:
-        return H5T_NATIVE_DOUBLE;
-    case UHN_H5_INT32:
-        return H5T_NATIVE_INT32;
-    case UHN_H5_INT64:
-        return H5T_NATIVE_INT64;
-    default:
-        return H5T_NATIVE_UINT8;
-    }
+    return (hid_t)uhn_h5_native_type(t);
 }
 
 /* Dimensions after the sweep axes, at most ([save][S][Hk][W][C]). */

@@ -1004,6 +1004,10 @@ int uhn_h5_write_dataset(uhn_h5_writer *w, const uhn_h5_dataset *d) {
     return st;
 }
 
+int64_t uhn_h5_native_type(uhn_h5_type t) {
+    return (int64_t)native_type(t);
+}
+
 int64_t uhn_h5_writer_fid(const uhn_h5_writer *w) {
     return (int64_t)w->fid;
 }
