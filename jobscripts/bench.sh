@@ -1,12 +1,18 @@
 #!/bin/bash
-# The uhn benchmark and its numpy baseline, at 1 and 2 ranks on one node.
+# The uhn benchmark, its numpy baseline and uhn beside numpy, PyTorch and FAISS
+# on Fashion-MNIST, at 1 and 2 ranks on one node.
 #
 #   jobscripts/bench.sh [extra `uhn bench` options, e.g. --repeat 5]
 #
 # 1 rank x 2 OpenMP threads, then 2 ranks x 1 thread (the two ways to fill a
 # 2-core node), then the numpy baseline on 2 BLAS threads, measured against the
-# limits that `uhn bench` measured at 1 rank. Everything it prints is the
-# result; the CSV files go to $BENCH_OUT (default ./bench-results).
+# limits that `uhn bench` measured at 1 rank; then postprocess/bench_peers.py:
+# the workloads of issue 9 (W1 dot, W2 squared L2, W3 manhattan, W4 one query
+# iterated, KL and Jensen-Shannon) on the 60,000 training images with
+# half-masked queries, `uhn recall` at every rank x thread split beside numpy,
+# torch and FAISS, with the ratios and the share of the limits measured in the
+# same run. Everything it prints is the result; the CSV (and JSON) files go to
+# $BENCH_OUT (default ./bench-results).
 #
 # Environment:
 #   UHN                   the uhn program (default: build/uhn, then build-*/uhn)
@@ -18,6 +24,9 @@
 #                         CPU's own (forcing Haswell halves SGEMM on AVX-512 CPUs)
 #   MPIRUN                the launcher (default mpirun)
 #   PYTHON                the Python with numpy (default /usr/bin/python3)
+#   BENCH_PEERS           0: leave out the bench_peers.py run (default 1)
+#   BENCH_PEERS_ARGS      extra bench_peers.py options, e.g. "--l1-batch 100"
+#                         when FAISS and torch.cdist are too slow at B = 1000
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -91,4 +100,20 @@ first=$(set -- ${BENCH_RANKS:-1 2}; echo "$1")
 echo "== numpy baseline: $cores BLAS thread(s); node idle $(idle)% over the last second"
 OMP_NUM_THREADS=$cores OPENBLAS_NUM_THREADS=$cores "$python" "$root/postprocess/bench_numpy.py" "${limits[@]}" "${npargs[@]}"
 echo
+
+if [[ ${BENCH_PEERS:-1} != 0 ]]; then
+    # The uhn splits of this script, widest rank count first (the issue's 2 x 1).
+    configs=()
+    for ranks in ${BENCH_RANKS:-1 2}; do
+        threads=$((cores / ranks))
+        ((threads >= 1)) || threads=1
+        configs=("${ranks}x${threads}" "${configs[@]}")
+    done
+    echo "== uhn beside numpy, torch and FAISS (postprocess/bench_peers.py); node idle $(idle)% over the last second"
+    # shellcheck disable=SC2086  # BENCH_PEERS_ARGS is a list of options
+    "$python" "$root/postprocess/bench_peers.py" --uhn "$uhn" --mpirun "$mpirun" \
+        --configs "$(IFS=,; echo "${configs[*]}")" --cores "$cores" "${npargs[@]}" \
+        --csv "$out/peers.csv" --json "$out/peers.json" ${BENCH_PEERS_ARGS:-}
+    echo
+fi
 echo "== CSV files in $out"

@@ -11,12 +11,14 @@ float32 keys, in plain numpy as a notebook would:
      query so it compares),
 
 and prints the same metrics: best and median seconds, effective GB/s (N*K*4
-bytes per step) or GFLOP/s (4*N*B*K flops for dot and euclidean) or Gop/s
-(5*N*B*K element operations for manhattan), and the percentage of a machine
+bytes per step) or GFLOP/s (4*N*B*K flops for dot and euclidean) or Gelem/s
+(N*B*K distance elements for manhattan), and the percentage of a machine
 limit. The limits are `uhn bench`'s own, read from its --csv file with
---limits (so both tools are measured against the same figures); without it the
-script measures numpy's own: the SGEMM rate of the score product and the
-bandwidth of M.sum() (single-threaded, so a low bound).
+--limits (so both tools are measured against the same figures; the L1 element
+rate only there); without it the script measures numpy's own: the SGEMM rate
+of the score product and the bandwidth of M.sum() (single-threaded, so a low
+bound). postprocess/bench_peers.py puts these beside uhn, torch and FAISS on
+real images in one table.
 
 The data are numpy's random numbers, not uhn's Philox stream: timing does not
 depend on the values, and beta = 1/K keeps the softmax away from saturation in
@@ -159,9 +161,10 @@ def batch_manhattan(M, Q, beta, chunk=1024):
 
 
 def read_limits(path):
-    """Read bandwidth (GB/s), SGEMM rate (GFLOP/s) and the problem (N, K, B, T)
-    from a `uhn bench --csv` file."""
-    bw = gf = None
+    """Read bandwidth (GB/s), SGEMM rate (GFLOP/s), L1 element rate (Gelem/s,
+    None from an older uhn) and the problem (N, K, B, T) from a `uhn bench
+    --csv` file."""
+    bw = gf = l1 = None
     size = {}
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
@@ -171,11 +174,13 @@ def read_limits(path):
             elif row["case"] == "sgemm":
                 gf = float(row["rate_best"])
                 size.update(batch=int(row["B"]))
+            elif row["case"] == "l1_rate":
+                l1 = float(row["rate_best"])
             elif row["case"].startswith("iterate"):
                 size.update(steps=int(row["T"]))
     if bw is None or gf is None:
         sys.exit("bench_numpy.py: %s has no read_bandwidth and sgemm rows" % path)
-    return bw, gf, "uhn bench (%s)" % path, size
+    return bw, gf, "uhn bench (%s)" % path, size, l1
 
 
 def main():
@@ -215,8 +220,9 @@ def main():
     gf_np = 2.0 * N * B * K / timed(lambda: Q @ M.T, a.repeat)[0] / 1e9
     bw_np = N * K * 4 / timed(lambda: M.sum(), max(a.repeat, 5))[0] / 1e9
     print("numpy's own limits: M.sum() %.1f GB/s (one thread), Q @ M.T %.1f GFLOP/s" % (bw_np, gf_np))
+    l1 = None
     if limits:
-        bw, gf, origin = limits[:3]
+        bw, gf, origin, _, l1 = limits
     else:
         bw, gf, origin = bw_np, gf_np, "numpy's own"
     print("limits used for %%: read bandwidth %.1f GB/s, SGEMM %.1f GFLOP/s, from %s\n" % (bw, gf, origin))
@@ -231,16 +237,18 @@ def main():
     rows.append(("batch euclidean", B, 1, t, 4.0 * N * B * K, "GFLOP/s", gf, 60))
     Bm = min(a.manhattan_batch, B)
     t = timed(lambda: batch_manhattan(M, Q[:Bm], beta), a.repeat)
-    rows.append(("batch manhattan", Bm, 1, t, 5.0 * N * Bm * K, "Gop/s", gf, 0))
+    rows.append(("batch manhattan", Bm, 1, t, 1.0 * N * Bm * K, "Gelem/s", l1, 0))
 
     print("%-26s %5s %3s %10s %10s %10s %9s %9s %-7s %7s %6s" % (
         "case", "B", "T", "best[s]", "median[s]", "step[ms]", "rate", "rate med", "unit", "%limit", "target"))
     for name, b, steps, (best, med), work, unit, limit, target in rows:
-        print("%-26s %5d %3d %10.5f %10.5f %10.3f %9.1f %9.1f %-7s %6.1f%% %6s" % (
+        share = "%6.1f%%" % (100.0 * work / best / 1e9 / limit) if limit else "%7s" % "-"
+        print("%-26s %5d %3d %10.5f %10.5f %10.3f %9.1f %9.1f %-7s %s %6s" % (
             name, b, steps, best, med, 1e3 * best / steps, work / best / 1e9, work / med / 1e9,
-            unit, 100.0 * work / best / 1e9 / limit, "%d%%" % target if target else "-"))
+            unit, share, "%d%%" % target if target else "-"))
     print("\nrates counted as in `uhn bench`: N*K*4 bytes per step (numpy reads M twice per step: "
-          "M @ v and w @ M);\n4*N*B*K flops for dot/euclidean; 5*N*B*K element ops for manhattan.")
+          "M @ v and w @ M);\n4*N*B*K flops for dot/euclidean; N*B*K distance elements for "
+          "manhattan, % of uhn bench's L1 element rate.")
 
 
 if __name__ == "__main__":

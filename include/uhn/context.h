@@ -62,6 +62,11 @@ int uhn_ctx_create(MPI_Comm comm, uhn_ctx **out);
 /* Frees the context and its communicator. Collective. NULL is allowed. */
 void uhn_ctx_destroy(uhn_ctx *ctx);
 
+/* Warns (rank 0, one line on stderr) when a rank runs more OpenMP threads than
+ * the cores it may run on: `mpirun -n 1` binds its rank to one core, so two
+ * threads would share it. Never fails the run. Collective. */
+void uhn_ctx_check_binding(uhn_ctx *ctx);
+
 /*
  * Records a one-line error message and returns status. Not collective. Every
  * control character (C0, DEL, C1), U+2028/U+2029 and every byte that is not

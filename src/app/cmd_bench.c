@@ -5,7 +5,11 @@
  * A benchmark, never a test: it always succeeds when the engine runs, and it
  * prints what it measured next to the limits it measured (read bandwidth for
  * the single iterated query, which streams the bank once per step; SGEMM
- * GFLOP/s for the batched queries, whose score product is an SGEMM). The data
+ * GFLOP/s for the batched queries, whose score product is an SGEMM; the L1
+ * element rate of a register-resident |x - q| loop for the similarities with
+ * no BLAS form). With --limits-only it measures the limits alone, for
+ * postprocess/bench_peers.py, which times real workloads and their numpy,
+ * PyTorch and FAISS peers against them. The data
  * are drawn by global row index, so every rank count benchmarks the same bank.
  *
  * Timing discipline: the bank and every work buffer are allocated once and
@@ -47,7 +51,8 @@ typedef struct bench_opts {
     double noise;      /* queries = stored rows + uniform noise in [-noise, noise] */
     uint64_t seed;
     int quiet;
-    int energy; /* also compute E (one more scoring pass per recall) */
+    int energy;      /* also compute E (one more scoring pass per recall) */
+    int limits_only; /* measure the machine limits, run no engine case */
     const char *csv;
     int nsims;
     const uhn_similarity *sims[BENCH_MAX_SIMS];
@@ -75,6 +80,9 @@ typedef struct bench_limits {
     double gf_best[2], gf_median[2];        /* aggregate SGEMM GFLOP/s per layout */
     double gf;                              /* the better layout's best: the limit */
     int64_t gemm_rows;                      /* n_local of rank 0 */
+    double l1_best[2], l1_median[2];        /* aggregate G elements/s of acc += |x - q| */
+    double l1;                              /* the better variant's best: the limit */
+    double l1_checksum;
 } bench_limits;
 
 static void usage(void) {
@@ -97,6 +105,9 @@ static void usage(void) {
            "  --energy           also compute the energy E, as `uhn recall` does by default\n"
            "                     (one more scoring pass per recall; off: rates count the\n"
            "                     retrieval work only)\n"
+           "  --limits-only      measure the machine limits (read bandwidth, SGEMM, L1\n"
+           "                     element rate) and stop: the limits of a run whose\n"
+           "                     workloads are timed elsewhere (postprocess/bench_peers.py)\n"
            "  --csv FILE         also write the table as CSV (rank 0)\n"
            "  --quiet            no progress lines on standard error\n");
 }
@@ -178,6 +189,10 @@ static int parse_opts(uhn_ctx *ctx, int argc, char **argv, bench_opts *o) {
         }
         if (!strcmp(a, "--energy")) {
             o->energy = 1;
+            continue;
+        }
+        if (!strcmp(a, "--limits-only")) {
+            o->limits_only = 1;
             continue;
         }
         if (i + 1 >= argc)
@@ -434,6 +449,103 @@ static int measure_bandwidth(uhn_ctx *ctx, const bench_opts *o, const uhn_bank *
     return UHN_OK;
 }
 
+/* The L1 element rate: how many terms of a Manhattan distance, acc += |x - q|,
+ * a core retires per second when nothing but the arithmetic limits it. Eight
+ * memory vectors stay in registers and a new broadcast query value is loaded
+ * from L1 every iteration (so nothing can be hoisted), eight independent
+ * accumulators hide the add latency. Variant 0 subtracts on the FP-add pipes (two FP adds
+ * per element: the bound of two FP-add pipes); variant 1 forms x*1 - q as an
+ * FMA (fmsub, on the FMA pipes under -ffp-contract=fast), leaving the add
+ * pipes only the accumulation. An engine's Manhattan kernel, which must also
+ * load its rows, can at best approach the better of the two. */
+#ifdef __AVX512F__
+#define BENCH_VLEN 16
+#else
+#define BENCH_VLEN 8
+#endif
+typedef float bench_vf __attribute__((vector_size(4 * BENCH_VLEN)));
+typedef uint32_t bench_vu __attribute__((vector_size(4 * BENCH_VLEN)));
+enum { BENCH_L1_REGS = 8, BENCH_L1_QS = 64 };
+
+/* Runs `iters` iterations of one variant; returns the sum of the accumulators
+ * (to keep the loop alive). Not collective. */
+static double l1_loop(int variant, int64_t iters, const float *qs, const float *ones) {
+    /* Queries and ones pre-broadcast, one vector load each per iteration: a
+     * splat inside the loop tempts the compiler into scalar code. */
+    bench_vf qv[BENCH_L1_QS], ov[BENCH_L1_QS], x[BENCH_L1_REGS], acc[BENCH_L1_REGS];
+    const bench_vu mask = (bench_vu){0} + 0x7fffffffu;
+    for (int i = 0; i < BENCH_L1_QS; ++i)
+        for (int l = 0; l < BENCH_VLEN; ++l) {
+            qv[i][l] = qs[i];
+            ov[i][l] = ones[i];
+        }
+    /* Distinct lanes from memory: splats would let the compiler go scalar. */
+    for (int j = 0; j < BENCH_L1_REGS; ++j) {
+        for (int l = 0; l < BENCH_VLEN; ++l) x[j][l] = qs[(j * BENCH_VLEN + l) % BENCH_L1_QS];
+        acc[j] = (bench_vf){0};
+    }
+    if (variant == 0) {
+        for (int64_t i = 0; i < iters; ++i) {
+            const bench_vf q = qv[i & (BENCH_L1_QS - 1)];
+            for (int j = 0; j < BENCH_L1_REGS; ++j)
+                acc[j] += (bench_vf)((bench_vu)(x[j] - q) & mask);
+        }
+    } else {
+        /* ones[] holds 1.0 the compiler cannot see: x * 1 stays in the loop,
+         * fused with the subtraction. */
+        for (int64_t i = 0; i < iters; ++i) {
+            const bench_vf q = qv[i & (BENCH_L1_QS - 1)], one = ov[i & (BENCH_L1_QS - 1)];
+            for (int j = 0; j < BENCH_L1_REGS; ++j)
+                acc[j] += (bench_vf)((bench_vu)(x[j] * one - q) & mask);
+        }
+    }
+    double s = 0;
+    for (int j = 0; j < BENCH_L1_REGS; ++j)
+        for (int l = 0; l < BENCH_VLEN; ++l) s += acc[j][l];
+    return s;
+}
+
+/* Aggregate L1 element rate in G elements/s of both variants: every thread
+ * of every rank runs the loop at the same time. Collective. */
+static int measure_l1_rate(uhn_ctx *ctx, const bench_opts *o, double best[2], double median[2],
+                           double *checksum) {
+    /* Runtime 1.0s the compiler cannot fold away (x * 1 would become x). */
+    volatile float one_v = 1.0f;
+    float qs[BENCH_L1_QS], ones[BENCH_L1_QS];
+    for (int i = 0; i < BENCH_L1_QS; ++i) {
+        qs[i] = (float)i / BENCH_L1_QS;
+        ones[i] = one_v;
+    }
+    const int64_t iters = (int64_t)1 << 21; /* about 5 ms a thread */
+    const int reps = o->repeat > 10 ? (o->repeat < 64 ? o->repeat : 64) : 10;
+    double sink = 0;
+    int nt = 1, nt_all = 1;
+#pragma omp parallel
+#pragma omp single
+    nt = omp_get_num_threads();
+    UHN_MPI(ctx, MPI_Allreduce(&nt, &nt_all, 1, MPI_INT, MPI_SUM, ctx->comm));
+    const double elems = (double)iters * BENCH_L1_REGS * BENCH_VLEN * nt_all;
+    for (int variant = 0; variant < 2; ++variant) {
+        double t[64];
+        for (int r = -1; r < reps; ++r) { /* r = -1: warm-up (clock ramp) */
+            double s = 0;
+            UHN_MPI(ctx, MPI_Barrier(ctx->comm));
+            double t0 = uhn_wtime();
+#pragma omp parallel num_threads(nt) reduction(+ : s)
+            s += l1_loop(variant, iters, qs, ones);
+            double dt = uhn_wtime() - t0;
+            sink += s;
+            if (r >= 0) UHN_CALL(slowest(ctx, dt, &t[r]));
+        }
+        double b, m;
+        best_median(t, reps, &b, &m);
+        best[variant] = elems / b / 1e9;
+        median[variant] = elems / m / 1e9;
+    }
+    *checksum = sink;
+    return UHN_OK;
+}
+
 /* Aggregate SGEMM GFLOP/s on each rank's share of the batched score product,
  * with OpenBLAS on this rank's threads, in both layouts an engine may choose:
  * layout 0 S (n_local x B) = X Q^T, layout 1 S^T (B x n_local) = Q X^T (OpenBLAS
@@ -512,8 +624,7 @@ static double pct(double rate, double limit) {
     return limit > 0 ? 100.0 * rate / limit : NAN;
 }
 
-static void print_table(const bench_opts *o, const bench_limits *L, const bench_row *rows,
-                        int nrows, double ref_fast_speedup) {
+static void print_limits(const bench_opts *o, const bench_limits *L) {
     char shape[64];
     printf("machine limits (measured in this run, all ranks at once; aggregate over ranks)\n");
     printf("  %-34s best %8.1f GB/s     median %8.1f  (checksum %.6g)\n",
@@ -524,9 +635,19 @@ static void print_table(const bench_opts *o, const bench_limits *L, const bench_
            L->gf_best[0], L->gf_median[0]);
     printf("  %-34s best %8.1f GFLOP/s  median %8.1f\n", "SGEMM S^T = Q X^T", L->gf_best[1],
            L->gf_median[1]);
-    printf("  %-34s      %8.1f GFLOP/s (the better layout), per rank %s\n\n", "SGEMM limit used",
+    printf("  %-34s      %8.1f GFLOP/s (the better layout), per rank %s\n", "SGEMM limit used",
            L->gf, shape);
+    printf("  %-34s best %8.1f Gelem/s  median %8.1f  (two FP adds per element)\n",
+           "L1 element rate: sub, abs, add", L->l1_best[0], L->l1_median[0]);
+    printf("  %-34s best %8.1f Gelem/s  median %8.1f  (checksum %.6g)\n",
+           "L1 element rate: fmsub, abs, add", L->l1_best[1], L->l1_median[1], L->l1_checksum);
+    printf("  %-34s      %8.1f Gelem/s (the better variant; %d-float vectors)\n\n",
+           "L1 element rate limit used", L->l1, BENCH_VLEN);
+    fflush(stdout);
+}
 
+static void print_table(const bench_opts *o, const bench_row *rows, int nrows,
+                        double ref_fast_speedup) {
     printf("%-26s %5s %3s %10s %10s %10s %9s %9s %-7s %7s %6s %9s %9s  %s\n", "case", "B", "T",
            "best[s]", "median[s]", "step[ms]", "rate", "rate med", "unit", "%limit", "target",
            "compute[s]", "reduce[s]", "check");
@@ -544,10 +665,10 @@ static void print_table(const bench_opts *o, const bench_limits *L, const bench_
            "read bandwidth;\n"
            "       dot/euclidean/cosine = 4*N*B*K flops (score product + projection), %% of "
            "SGEMM;\n"
-           "       other similarities = 3*N*B*K element ops (difference, magnitude, sum) + "
-           "2*N*B*K projection,\n"
-           "       %% of SGEMM shown for scale only. compute/reduce: engine phase timers per "
-           "call, max over ranks.\n");
+           "       other similarities = N*B*K elements of the distance (projection not "
+           "counted), %% of the L1\n"
+           "       element rate. compute/reduce: engine phase timers per call, max over "
+           "ranks.\n");
     if (ref_fast_speedup > 0)
         printf("reference kernel (UHN_KERNEL_REF, double-precision loops): the fast kernel is "
                "%.1fx faster on the same %lld queries.\n",
@@ -565,6 +686,11 @@ static int write_csv(uhn_ctx *ctx, const bench_opts *o, const bench_limits *L,
             (long long)o->n, (long long)o->k, L->bw_best);
     fprintf(f, "sgemm,%d,%d,%lld,%lld,%lld,,,,%.6g,,GFLOP/s,,,,,,\n", ctx->size, ctx->nthreads,
             (long long)o->n, (long long)o->k, (long long)o->batch, L->gf);
+    static const char *l1_case[2] = {"l1_rate_sub", "l1_rate_fmsub"};
+    for (int v = 0; v < 2; ++v)
+        fprintf(f, "%s,%d,%d,,,,,,,%.6g,%.6g,Gelem/s,,,,,,\n", l1_case[v], ctx->size, ctx->nthreads,
+                L->l1_best[v], L->l1_median[v]);
+    fprintf(f, "l1_rate,%d,%d,,,,,,,%.6g,,Gelem/s,,,,,,\n", ctx->size, ctx->nthreads, L->l1);
     for (int i = 0; i < nrows; ++i) {
         const bench_row *r = &rows[i];
         double rb = r->work / r->best / 1e9, rm = r->work / r->median / 1e9;
@@ -640,6 +766,14 @@ static int run_cases(uhn_ctx *ctx, const bench_opts *o, bench_bufs *b) {
     UHN_CALL(measure_bandwidth(ctx, o, bank, &L.bw_best, &L.bw_median, &L.bw_checksum));
     UHN_CALL(measure_sgemm(ctx, o, bank, b->qb, o->batch, b->scratch, L.gf_best, L.gf_median));
     L.gf = fmax(L.gf_best[0], L.gf_best[1]);
+    progress(ctx, o, "measuring the L1 element rate");
+    UHN_CALL(measure_l1_rate(ctx, o, L.l1_best, L.l1_median, &L.l1_checksum));
+    L.l1 = fmax(L.l1_best[0], L.l1_best[1]);
+    if (ctx->rank == 0) print_limits(o, &L);
+    if (o->limits_only) {
+        int st = ctx->rank == 0 && o->csv ? write_csv(ctx, o, &L, rows, 0) : UHN_OK;
+        return uhn_agree(ctx, st);
+    }
 
     uhn_params p;
     uhn_params_default(&p);
@@ -674,9 +808,9 @@ static int run_cases(uhn_ctx *ctx, const bench_opts *o, bench_bufs *b) {
         UHN_CALL(time_recall(ctx, o, bank, &p, b->qb, o->batch, o->warmup, b->resb, r));
         snprintf(r->name, sizeof r->name, "batch %s", name);
         int gemm = (uhn_similarity_flags(p.sim) & UHN_SIM_GEMM) != 0;
-        r->work = (gemm ? 4.0 : 5.0) * N * (double)o->batch * K;
-        r->unit = gemm ? "GFLOP/s" : "Gop/s";
-        r->limit = L.gf;
+        r->work = (gemm ? 4.0 : 1.0) * N * (double)o->batch * K;
+        r->unit = gemm ? "GFLOP/s" : "Gelem/s";
+        r->limit = gemm ? L.gf : L.l1;
         r->target = gemm ? 60 : 0;
         snprintf(r->check, sizeof r->check, "n*=source %.1f%%", hit_percent(o, b->resb));
     }
@@ -705,7 +839,7 @@ static int run_cases(uhn_ctx *ctx, const bench_opts *o, bench_bufs *b) {
         speedup = rr->best / rf->best;
     }
 
-    if (ctx->rank == 0) print_table(o, &L, rows, nrows, speedup);
+    if (ctx->rank == 0) print_table(o, rows, nrows, speedup);
     int st = ctx->rank == 0 && o->csv ? write_csv(ctx, o, &L, rows, nrows) : UHN_OK;
     return uhn_agree(ctx, st);
 }

@@ -33,7 +33,7 @@ typedef struct recall_args {
     const char *save_steps; /* the same, by the name the issue tracker uses */
     double beta, param, step_size, tol;
     int64_t steps, batch;
-    int no_normalize, cue_only, quiet, verbose, help;
+    int no_normalize, cue_only, no_energy, quiet, verbose, help;
 } recall_args;
 
 /* Range checks: NULL when v is valid, else what is required. */
@@ -93,6 +93,10 @@ static const opt_def options[] = {
      0},
     {"cue-only", OPT_FLAG, OFF(cue_only), NULL,
      "similarities over the --clamp coordinates only (default: all coordinates)", 0, 0, NULL, 0, 0},
+    {"no-energy", OPT_FLAG, OFF(no_energy), NULL,
+     "do not report the energy (softmax with dot or euclidean): saves the scoring pass of the "
+     "final state, half the cost of a one-step recall (default: report it)",
+     0, 0, NULL, 0, 0},
     {"kernel", OPT_STR, OFF(kernel), "fast|ref",
      "fast: SGEMM kernels; ref: the plain reference engine (default fast)", 0, 0, NULL, 0, 0},
     {"batch", OPT_INT, OFF(batch), "N", "queries per internal batch, 0 = automatic (default 0)", 0,
@@ -214,6 +218,7 @@ static int resolve_params(uhn_ctx *ctx, const recall_args *a, uhn_params *p) {
     if (a->batch >= 0) p->batch = a->batch;
     p->normalize = !a->no_normalize;
     p->cue_only = a->cue_only;
+    p->energy = !a->no_energy;
     p->param = a->param;
     if (!isnan(a->param)) {
         const char *pn = uhn_separation_param_name(p->sep);
@@ -509,11 +514,12 @@ static int write_contents(recall_run *r, uhn_h5_writer *w) {
         const char *name;
         int64_t value;
     } ints[] = {
-        {"steps", p->steps},       {"no_normalize", !p->normalize},
-        {"cue_only", p->cue_only}, {"batch", p->batch},
-        {"n_memories", r->N},      {"key_length", r->K},
-        {"value_length", r->O},    {"n_queries", r->B},
-        {"ranks", r->ctx->size},   {"threads", r->ctx->nthreads},
+        {"steps", p->steps},           {"no_normalize", !p->normalize},
+        {"cue_only", p->cue_only},     {"no_energy", !p->energy},
+        {"batch", p->batch},           {"n_memories", r->N},
+        {"key_length", r->K},          {"value_length", r->O},
+        {"n_queries", r->B},           {"ranks", r->ctx->size},
+        {"threads", r->ctx->nthreads},
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; ++i)
         UHN_CALL(uhn_h5_attr_int64(w, "/", ints[i].name, ints[i].value));

@@ -48,6 +48,7 @@ int main(int argc, char **argv) {
             printf("uhn %s (commit %s, %s, %s)\n", UHN_VERSION_STRING, UHN_GIT_COMMIT, UHN_COMPILER,
                    UHN_BUILD_TYPE);
     } else {
+        uhn_ctx_check_binding(ctx);
         int found = 0;
         for (int i = 0; i < NCOMMANDS && !found; ++i)
             if (!strcmp(cmd, commands[i].name)) {

@@ -1,6 +1,7 @@
 /* The run context: communicator, error agreement, timers, aligned memory. */
 #define _GNU_SOURCE
 #include <omp.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,21 @@ int uhn_ctx_create(MPI_Comm comm, uhn_ctx **out) {
     ctx->verbose = 1;
     *out = ctx;
     return UHN_OK;
+}
+
+void uhn_ctx_check_binding(uhn_ctx *ctx) {
+    cpu_set_t set;
+    int cores = ctx->nthreads;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) cores = CPU_COUNT(&set);
+    /* the worst rank: its threads per core, and its cores */
+    int mine[2] = {cores < ctx->nthreads ? ctx->rank : -1, cores}, worst[2] = {-1, 0};
+    if (MPI_Allreduce(mine, worst, 1, MPI_2INT, MPI_MAXLOC, ctx->comm) != MPI_SUCCESS) return;
+    if (worst[0] < 0 || ctx->rank != 0) return;
+    fprintf(stderr,
+            "uhn: warning: rank %d runs %d OpenMP threads on the %d core(s) it is bound to, so "
+            "threads share cores; bind each rank to OMP_NUM_THREADS cores (mpirun --map-by "
+            "slot:PE=%d, or --bind-to none) or lower OMP_NUM_THREADS\n",
+            worst[0], ctx->nthreads, worst[1], ctx->nthreads);
 }
 
 void uhn_ctx_destroy(uhn_ctx *ctx) {

@@ -259,7 +259,8 @@ static int64_t topk_slots(const uhn_bank *bank, double k) {
  * caller's numbering, for messages. Collective.
  */
 static int step(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws, int64_t B, const float *v,
-                const uint8_t *cue, int64_t cue_stride, const int64_t *qids, step_out *out) {
+                const uint8_t *cue, int64_t cue_stride, const int64_t *qids, int need_z,
+                step_out *out) {
     uhn_ctx *ctx = bank->ctx;
     uhn_step st = {0};
     st.bank = bank, st.p = p, st.B = B, st.K = bank->K, st.v = v;
@@ -271,6 +272,7 @@ static int step(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws, int64_t 
     st.nslot = st.kind == UHN_RED_TOPK ? topk_slots(bank, st.param) : 0;
     st.rec_bytes = uhn_rec_bytes(st.kind, bank->O, st.nslot);
     st.ws = ws;
+    st.need_z = need_z;
     int ref = p->kernel == UHN_KERNEL_REF;
 
     qbuf qb;
@@ -414,11 +416,12 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
             save_states(res, next_save++, c0, Bc, K, v);
         /* Gather the queries to score: active ones, and finished ones that
          * still need the energy of their final state. */
-        int64_t na = 0;
+        int64_t na = 0, moving = 0;
         for (int64_t j = 0; j < Bc; ++j) {
             if (t == T && state[j] == Q_ACTIVE) state[j] = Q_FINAL;
             if (state[j] == Q_FINAL && !with_energy) state[j] = Q_DONE;
             if (state[j] != Q_DONE) act[na++] = j;
+            moving += state[j] == Q_ACTIVE;
         }
         if (na == 0) break;
         for (int64_t a = 0; a < na; ++a) {
@@ -428,7 +431,8 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
             qid[a] = c0 + j;
         }
         const uint8_t *cue = clamp_rows > 1 ? cs : clamp;
-        rc = step(bank, p, ws, na, vs, cue, clamp_rows > 1 ? K : 0, qid, &o);
+        /* Only final states left: their energy needs the scores, not z. */
+        rc = step(bank, p, ws, na, vs, cue, clamp_rows > 1 ? K : 0, qid, moving > 0, &o);
         for (int64_t a = 0; rc == UHN_OK && a < na; ++a) {
             int64_t j = act[a], g = c0 + j;
             float *vj = v + j * K;

@@ -37,6 +37,7 @@ typedef struct uhn_step {
     size_t rec_bytes;
     const double *rsum;    /* uhn score mode, second pass: global sum of r per query */
     const int64_t *nexact; /* uhn score mode, second pass: global exact matches per query */
+    int need_z;            /* 0: only the log-sum-exp is wanted (the energy of a final state) */
     const uhn_qblock *qb;  /* fast kernel: precomputed query block */
     uhn_kws *ws;           /* fast kernel: its workspace */
 } uhn_step;

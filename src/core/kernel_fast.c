@@ -16,13 +16,16 @@
 
 #include "core/kernel.h"
 
-/* Rows per tile: for a few queries, small enough (32 KiB) that a tile read
- * from memory for scoring is still in L1 for its projection; for many, up to
- * 512 rows so that the two SGEMMs run at full speed. */
+/* Rows per tile. A few queries: 256 KiB, L2-resident for the projection of the
+ * rows that keep weight (at 32 KiB, the per-tile overhead cost 5 % of a step of
+ * one query). Many: about 6 MiB of keys and values (1000 rows of Fashion-MNIST),
+ * so that the query block OpenBLAS packs for every tile's score product is
+ * amortised over many rows (tiles of 250 rows ran the product 10 % slower);
+ * the B x tn scores stay in L3. */
 static int64_t tile_rows(int64_t K, int64_t O, int64_t B) {
-    int64_t bytes = B <= 2 * UHN_SMALL_BATCH ? (32 << 10) : (1536 << 10);
+    int64_t bytes = B <= 2 * UHN_SMALL_BATCH ? (256 << 10) : (6 << 20);
     int64_t tn = bytes / (4 * (K + O));
-    if (tn > 512) tn = 512;
+    if (tn > 2048) tn = 2048;
     return tn < 4 ? 4 : tn;
 }
 
@@ -34,12 +37,17 @@ typedef struct work {
     void *recs;      /* this thread's records (thread 0 uses the caller's) */
     double *rsum;    /* uhn score pass: this thread's sums of r */
     int64_t *nexact; /* and counts of exact matches */
+    int32_t *idx;    /* tn: rows of a sparse projection */
+    int64_t *nzq;    /* Bmax: weights of the tile kept per query */
+    int64_t *dq;     /* Bmax: the queries projected densely */
+    float *Gd, *Zd;  /* Bmax x tn and Bmax x O: their weights and products */
 } work;
 
 struct uhn_kws {
     int nt;
     int64_t tn, Bmax;
     size_t rec_bytes;
+    float thr, ln_thr; /* weights below thr of the running maximum are dropped */
     work *w;
 };
 
@@ -48,7 +56,8 @@ void uhn_kws_destroy(uhn_kws *ws) {
     for (int t = 0; ws->w && t < ws->nt; ++t) {
         work *w = &ws->w[t];
         uhn_free(w->St), uhn_free(w->scr.a), uhn_free(w->scr.b), uhn_free(w->scr.c);
-        uhn_free(w->recs), uhn_free(w->rsum), uhn_free(w->nexact);
+        uhn_free(w->recs), uhn_free(w->rsum), uhn_free(w->nexact), uhn_free(w->idx);
+        uhn_free(w->nzq), uhn_free(w->dq), uhn_free(w->Gd), uhn_free(w->Zd);
     }
     free(ws->w);
     free(ws);
@@ -63,6 +72,8 @@ int uhn_kws_create(uhn_ctx *ctx, const uhn_bank *bk, int64_t Bmax, size_t rec_by
     ws->Bmax = Bmax;
     ws->tn = tile_rows(bk->K, bk->O, Bmax);
     ws->rec_bytes = rec_bytes;
+    ws->thr = (float)(UHN_SPARSE_EPS / (double)bk->n_global);
+    ws->ln_thr = logf(ws->thr);
     ws->w = calloc((size_t)ws->nt, sizeof *ws->w);
     int ok = ws->w != NULL;
     const int64_t tn = ws->tn, wide = bk->K > Bmax ? bk->K : Bmax;
@@ -75,8 +86,13 @@ int uhn_kws_create(uhn_ctx *ctx, const uhn_bank *bk, int64_t Bmax, size_t rec_by
         w->recs = t > 0 ? uhn_alloc((size_t)Bmax * rec_bytes) : NULL;
         w->rsum = uhn_alloc((size_t)Bmax * sizeof(double));
         w->nexact = uhn_alloc((size_t)Bmax * sizeof(int64_t));
+        w->idx = uhn_alloc((size_t)tn * sizeof(int32_t));
+        w->nzq = uhn_alloc((size_t)Bmax * sizeof(int64_t));
+        w->dq = uhn_alloc((size_t)Bmax * sizeof(int64_t));
+        w->Gd = uhn_alloc((size_t)(Bmax * tn) * sizeof(float));
+        w->Zd = uhn_alloc((size_t)(Bmax * bk->O) * sizeof(float));
         ok = w->St && w->scr.a && w->scr.b && w->scr.c && (t == 0 || w->recs) && w->rsum &&
-             w->nexact;
+             w->nexact && w->idx && w->nzq && w->dq && w->Gd && w->Zd;
     }
     if (!ok) {
         uhn_kws_destroy(ws);
@@ -183,8 +199,8 @@ static inline double pow_ratio(double x, double p) {
  * (s / s*)^p, relative to the running maximum s* (r->best), so both are exact
  * for any finite beta and p; log is ln beta + ln s.
  */
-static void tile_weights(const uhn_step *st, int64_t j, float *h, int64_t tn, int64_t g0,
-                         const float *Y, uhn_rec *r) {
+static int64_t tile_weights(const uhn_step *st, int64_t j, float *h, int64_t tn, int64_t g0,
+                            const float *Y, uhn_rec *r) {
     const uhn_params *p = st->p;
     const int64_t O = st->bank->O;
     const double beta = p->beta;
@@ -195,99 +211,183 @@ static void tile_weights(const uhn_step *st, int64_t j, float *h, int64_t tn, in
                 r->acc += h[i];
                 uhn_rec_linear_extremes(r, h[i], g0 + i);
             }
-            return;
+            return tn; /* few exact matches, but counted as dense: rare */
         }
         for (int64_t i = 0; i < tn; ++i) h[i] = (float)uhn_h_of_r(1.0, h[i], st->rsum[j]);
     }
     if (st->kind == UHN_RED_POW) /* h^p needs h >= 0: flag the first offender, weight 0 */
         for (int64_t i = 0; i < tn; ++i)
             if (h[i] < 0) uhn_rec_bad(r, g0 + i, beta * h[i]), h[i] = 0;
-    int64_t imax = 0;
-    for (int64_t i = 1; i < tn; ++i)
-        if (h[i] > h[imax]) imax = i;
+    float hmax = h[0];
+#pragma omp simd reduction(max : hmax)
+    for (int64_t i = 1; i < tn; ++i) hmax = h[i] > hmax ? h[i] : hmax;
+    int64_t imax = 0; /* the first row at the maximum: ties go to the lowest index */
+    while (h[imax] != hmax && imax + 1 < tn) ++imax;
     switch (st->kind) {
     case UHN_RED_LSE:
     case UHN_RED_POW: {
         if (r->idx < 0 || h[imax] > r->best) { /* a new running maximum */
             float scale = r->idx < 0 ? 0.0f : (float)uhn_rec_rel(r, r->best, h[imax]);
-            float *z = uhn_rec_z(r);
             r->acc *= scale;
-            for (int64_t k = 0; k < O; ++k) z[k] *= scale;
+            if (st->need_z) {
+                float *z = uhn_rec_z(r);
+                for (int64_t k = 0; k < O; ++k) z[k] *= scale;
+            }
             r->best = h[imax], r->idx = g0 + imax;
         }
+        /* Weights relative to the running maximum below thr (ln_thr) are
+         * dropped: relative to the final maximum they are smaller still, and
+         * all of them together move z by less than UHN_SPARSE_EPS max|y|
+         * (see tile_project). */
         const double smax = r->best;
+        const float thr = st->ws->thr, ln_thr = st->ws->ln_thr;
         double s = 0;
+        int64_t nz = 0;
         if (st->kind == UHN_RED_LSE) {
-#pragma omp simd reduction(+ : s)
+            /* Most scores lie below the cut smax + ln_thr / beta (rounded
+             * down to float, so that no score it keeps is missed): a float
+             * comparison decides them; the rest take the exact exponent. */
+            double cut = smax + (double)ln_thr / beta;
+            float cutf = (float)cut;
+            if ((double)cutf > cut) cutf = nextafterf(cutf, -INFINITY);
+            int64_t near = 0;
+#pragma omp simd reduction(+ : near)
+            for (int64_t i = 0; i < tn; ++i) near += h[i] >= cutf;
+            if (near == 0) {
+                memset(h, 0, (size_t)tn * sizeof(float));
+                return 0;
+            }
             for (int64_t i = 0; i < tn; ++i) {
-                h[i] = expf((float)(beta * (h[i] - smax)));
-                s += h[i];
+                float e = 0.0f;
+                if (h[i] >= cutf) {
+                    float x = (float)(beta * (h[i] - smax));
+                    e = x >= ln_thr ? expf(x) : 0.0f;
+                }
+                h[i] = e;
+                s += e;
+                nz += e != 0.0f;
             }
         } else {
             const double pw = r->p;
             for (int64_t i = 0; i < tn; ++i) {
-                h[i] = (float)pow_ratio(smax > 0 ? h[i] / smax : 0.0, pw);
-                s += h[i];
+                float e = (float)pow_ratio(smax > 0 ? h[i] / smax : 0.0, pw);
+                s += e;
+                h[i] = e >= thr ? e : 0.0f;
+                nz += h[i] != 0.0f;
             }
         }
         r->acc += s;
-        break;
+        return nz;
     }
     case UHN_RED_LINEAR: {
         double s = 0;
+        int64_t nz = 0;
         for (int64_t i = 0; i < tn; ++i) {
             int bad;
             double gv = uhn_rule_g(st->rule, st->param, beta, h[i], &bad);
             if (bad) uhn_rec_bad(r, g0 + i, beta * h[i]);
             h[i] = (float)gv;
             s += h[i];
+            nz += h[i] != 0.0f;
             uhn_rec_linear_extremes(r, h[i], g0 + i);
         }
         r->acc += s;
-        break;
+        return nz;
     }
     case UHN_RED_MAX: /* the order of beta * s is the order of s */
         if (r->idx < 0 || h[imax] > r->best) {
             r->best = h[imax], r->idx = g0 + imax, r->acc = 1;
-            memcpy(uhn_rec_z(r), Y + imax * O, (size_t)O * sizeof(float));
+            if (st->need_z) memcpy(uhn_rec_z(r), Y + imax * O, (size_t)O * sizeof(float));
         }
         memset(h, 0, (size_t)tn * sizeof(float));
-        break;
+        return 0;
     case UHN_RED_TOPK: /* slots keep s; beta enters as exp(beta (s - s_1)) at the end */
         for (int64_t i = 0; i < tn; ++i) uhn_rec_topk_offer(r, h[i], g0 + i, Y + i * O);
         memset(h, 0, (size_t)tn * sizeof(float));
-        break;
+        return 0;
+    }
+    return 0;
+}
+
+/* z += sum_i g[i] y_i over the rows of one query's weights g that are not 0,
+ * four rows per pass over z. nz is their count; idx is scratch of tn. */
+static void project_sparse(const float *g, int64_t tn, const float *Y, int64_t O, float *z,
+                           int32_t *idx) {
+    int64_t n = 0;
+    for (int64_t i = 0; i < tn; ++i)
+        if (g[i] != 0.0f) idx[n++] = (int32_t)i;
+    int64_t a = 0;
+    for (; a + 4 <= n; a += 4) {
+        const float *y0 = Y + idx[a] * O, *y1 = Y + idx[a + 1] * O, *y2 = Y + idx[a + 2] * O,
+                    *y3 = Y + idx[a + 3] * O;
+        const float g0 = g[idx[a]], g1 = g[idx[a + 1]], g2 = g[idx[a + 2]], g3 = g[idx[a + 3]];
+#pragma omp simd
+        for (int64_t k = 0; k < O; ++k) z[k] += g0 * y0[k] + g1 * y1[k] + g2 * y2[k] + g3 * y3[k];
+    }
+    for (; a < n; ++a) {
+        const float gi = g[idx[a]], *y = Y + idx[a] * O;
+#pragma omp simd
+        for (int64_t k = 0; k < O; ++k) z[k] += gi * y[k];
     }
 }
 
-/* z_j += sum_i G[j][i] y_i for the tile: one SGEMM into the strided records. */
-static void tile_project(const uhn_step *st, const float *G, int64_t tn, const float *Y,
-                         void *recs) {
+/* z += sum_i g[i] y_i over every row of the tile, four rows per pass over z. */
+static void project_dense(const float *g, int64_t tn, const float *Y, int64_t O, float *z) {
+    int64_t i = 0;
+    for (; i + 4 <= tn; i += 4) {
+        const float *y0 = Y + i * O, *y1 = y0 + O, *y2 = y1 + O, *y3 = y2 + O;
+        const float g0 = g[i], g1 = g[i + 1], g2 = g[i + 2], g3 = g[i + 3];
+#pragma omp simd
+        for (int64_t k = 0; k < O; ++k) z[k] += g0 * y0[k] + g1 * y1[k] + g2 * y2[k] + g3 * y3[k];
+    }
+    for (; i < tn; ++i) {
+        const float gi = g[i], *y = Y + i * O;
+#pragma omp simd
+        for (int64_t k = 0; k < O; ++k) z[k] += gi * y[k];
+    }
+}
+
+/*
+ * z_j += sum_i G[j][i] y_i for the tile. nzq[j] is the number of query j's
+ * weights that are not 0: at the betas of real studies almost every softmax
+ * weight is dropped (tile_weights), and gathering the few rows that remain
+ * costs a fraction of the dense product. The queries that keep many rows (a
+ * dark image scores every memory alike) share one SGEMM: directly into the
+ * strided records when every query is dense, else on their gathered weights
+ * into scratch, added to their records.
+ */
+static void tile_project(const uhn_step *st, const float *G, int64_t tn, const float *Y, void *recs,
+                         const int64_t *nzq, work *w) {
     const int64_t O = st->bank->O, B = st->B;
     if (st->kind == UHN_RED_LSE || st->kind == UHN_RED_LINEAR || st->kind == UHN_RED_POW) {
-        float *Z = uhn_rec_z(uhn_rec_at(recs, st->rec_bytes, 0));
-        int ldz = (int)(st->rec_bytes / sizeof(float));
-        if (B <= UHN_SMALL_BATCH) {
-            for (int64_t j = 0; j < B; ++j) {
-                float *z = uhn_rec_z(uhn_rec_at(recs, st->rec_bytes, j));
-                const float *g = G + j * tn;
-                int64_t i = 0;
-                for (; i + 4 <= tn; i += 4) { /* z is loaded and stored once per 4 rows */
-                    const float *y0 = Y + i * O, *y1 = y0 + O, *y2 = y1 + O, *y3 = y2 + O;
-                    const float g0 = g[i], g1 = g[i + 1], g2 = g[i + 2], g3 = g[i + 3];
-#pragma omp simd
-                    for (int64_t k = 0; k < O; ++k)
-                        z[k] += g0 * y0[k] + g1 * y1[k] + g2 * y2[k] + g3 * y3[k];
-                }
-                for (; i < tn; ++i) {
-                    const float gi = g[i], *y = Y + i * O;
-#pragma omp simd
-                    for (int64_t k = 0; k < O; ++k) z[k] += gi * y[k];
-                }
-            }
-        } else
+        int64_t nd = 0; /* dense queries, listed in w->dq */
+        for (int64_t j = 0; j < B; ++j) {
+            float *z = uhn_rec_z(uhn_rec_at(recs, st->rec_bytes, j));
+            if (nzq[j] * UHN_SPARSE_RATIO <= tn)
+                project_sparse(G + j * tn, tn, Y, O, z, w->idx);
+            else if (B <= UHN_SMALL_BATCH)
+                project_dense(G + j * tn, tn, Y, O, z);
+            else
+                w->dq[nd++] = j;
+        }
+        if (nd == 0) return;
+        if (nd == B) {
+            float *Z = uhn_rec_z(uhn_rec_at(recs, st->rec_bytes, 0));
+            int ldz = (int)(st->rec_bytes / sizeof(float));
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)O, (int)tn, 1.0f, G,
                         (int)tn, Y, (int)O, 1.0f, Z, ldz);
+            return;
+        }
+        for (int64_t a = 0; a < nd; ++a)
+            memcpy(w->Gd + a * tn, G + w->dq[a] * tn, (size_t)tn * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nd, (int)O, (int)tn, 1.0f,
+                    w->Gd, (int)tn, Y, (int)O, 0.0f, w->Zd, (int)O);
+        for (int64_t a = 0; a < nd; ++a) {
+            float *z = uhn_rec_z(uhn_rec_at(recs, st->rec_bytes, w->dq[a]));
+            const float *zd = w->Zd + a * O;
+#pragma omp simd
+            for (int64_t k = 0; k < O; ++k) z[k] += zd[k];
+        }
         return;
     }
     /* MAX/TOPK batches: only exact-match queries of the uhn mode carry weights. */
@@ -319,9 +419,9 @@ int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs) {
             const float *Y = bk->values + i0 * bk->O;
             tile_scores(st, &t, me->St, &me->scr);
             for (int64_t j = 0; j < st->B; ++j)
-                tile_weights(st, j, me->St + j * t.tn, t.tn, bk->row0 + i0, Y,
-                             uhn_rec_at(me->recs, st->rec_bytes, j));
-            tile_project(st, me->St, t.tn, Y, me->recs);
+                me->nzq[j] = tile_weights(st, j, me->St + j * t.tn, t.tn, bk->row0 + i0, Y,
+                                          uhn_rec_at(me->recs, st->rec_bytes, j));
+            if (st->need_z) tile_project(st, me->St, t.tn, Y, me->recs, me->nzq, me);
         }
     }
     for (int t = 1; t < ws->nt; ++t)

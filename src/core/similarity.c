@@ -1,13 +1,18 @@
 /*
  * Similarity functions of spec §1, as a table: each entry has a reference
  * definition (double precision, plain loops) and a fast block kernel (SGEMM for
- * dot/cosine/euclidean, vectorised loops for manhattan and the divergences).
+ * dot/cosine/euclidean, a register-blocked AVX-512 kernel for manhattan
+ * (simd_l1.c), vectorised loops with a vectorised logarithm (simd_log.h) for
+ * the divergences).
  */
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
 #include "core/similarity_impl.h"
+#include "core/simd_l1.h"
+#include "core/simd_log.h"
 
 /* ---------- reference definitions (double, obviously correct) ---------- */
 
@@ -195,34 +200,19 @@ static void euclidean_block(const uhn_tile *t, const uhn_qblock *qb, float *St, 
 
 static void manhattan_block(const uhn_tile *t, const uhn_qblock *qb, float *St, uhn_scratch *scr) {
     (void)scr;
-    const int64_t K = t->K;
-    for (int64_t j0 = 0; j0 < qb->B; j0 += QGROUP) {
-        int64_t j1 = j0 + QGROUP < qb->B ? j0 + QGROUP : qb->B;
-        for (int64_t i = 0; i < t->tn; ++i) {
-            const float *x = t->x + i * K;
-            for (int64_t j = j0; j < j1; ++j) {
-                const float *q = qb->q + j * K;
-                float s = 0;
-                if (qb->mask) {
-                    const float *m = qb->mask + j * K;
-#pragma omp simd reduction(+ : s)
-                    for (int64_t k = 0; k < K; ++k) s += m[k] * fabsf(x[k] - q[k]);
-                } else {
-#pragma omp simd reduction(+ : s)
-                    for (int64_t k = 0; k < K; ++k) s += fabsf(x[k] - q[k]);
-                }
-                St[j * t->tn + i] = -s;
-            }
-        }
-    }
+    uhn_l1_block(t->x, t->tn, qb->q, qb->mask, qb->B, t->K, St, t->tn);
+    const int64_t n = qb->B * t->tn;
+#pragma omp simd
+    for (int64_t e = 0; e < n; ++e) St[e] = -St[e];
 }
 
-/* L = ln(x + eps) for the whole tile, into scratch a. */
+/* L = ln(x + eps) for the whole tile, into scratch a (vectorised: simd_log.h). */
 static const float *tile_log(const uhn_tile *t, uhn_scratch *scr) {
-    int64_t n = t->tn * t->K;
+    const int64_t n = t->tn * t->K;
     const float eps = (float)UHN_DIV_EPS;
 #pragma omp simd
-    for (int64_t e = 0; e < n; ++e) scr->a[e] = logf(t->x[e] + eps);
+    for (int64_t e = 0; e < n; ++e) scr->a[e] = t->x[e] + eps;
+    uhn_log_array(scr->a, scr->a, n);
     return scr->a;
 }
 
@@ -281,30 +271,115 @@ static void reverse_kl_block(const uhn_tile *t, const uhn_qblock *qb, float *St,
     }
 }
 
+#ifdef __AVX512F__
+/* One step of js_tlnt: t = w rs + qh, acc += t ln t; with GUARD, the log is
+ * taken of max(t, FLT_MIN) (finite where t = 0, and t ln t = 0 there). */
+static inline __attribute__((always_inline)) __m512 js_step(__m512 w, __m512 rs, __m512 qh,
+                                                            __m512 acc, const int GUARD) {
+    const __m512 t = _mm512_fmadd_ps(w, rs, qh);
+    const __m512 l = uhn_log16(GUARD ? _mm512_max_ps(t, _mm512_set1_ps(FLT_MIN)) : t);
+    return _mm512_fmadd_ps(t, l, acc);
+}
+
+static inline __attribute__((always_inline)) double
+js_tlnt_(const float *xe, const float *m, const float *qh, float rs, int64_t K, const int CUE) {
+    const __m512 r = _mm512_set1_ps(rs);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 32 <= K; k += 32) { /* two independent chains for the FMA latency */
+        __m512 w0 = _mm512_loadu_ps(xe + k), w1 = _mm512_loadu_ps(xe + k + 16);
+        if (CUE) {
+            w0 = _mm512_mul_ps(w0, _mm512_loadu_ps(m + k));
+            w1 = _mm512_mul_ps(w1, _mm512_loadu_ps(m + k + 16));
+        }
+        acc0 = js_step(w0, r, _mm512_loadu_ps(qh + k), acc0, CUE);
+        acc1 = js_step(w1, r, _mm512_loadu_ps(qh + k + 16), acc1, CUE);
+    }
+    for (; k < K; k += 16) { /* masked loads read zeros past K: t = 0 adds 0 */
+        const __mmask16 tm = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);
+        __m512 w = _mm512_maskz_loadu_ps(tm, xe + k);
+        if (CUE) w = _mm512_mul_ps(w, _mm512_maskz_loadu_ps(tm, m + k));
+        acc0 = js_step(w, r, _mm512_maskz_loadu_ps(tm, qh + k), acc0, 1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+#endif
+
+/*
+ * sum_k t_k ln t_k with t = w rs + qh (twice the midpoint distribution of JS),
+ * w = m (x + eps) over the cue (m = NULL: all coordinates). Outside the cue
+ * t = 0 and t ln t = 0. Without a cue t >= eps rs > 0 is a normal float
+ * whenever eps rs is, and the guard against t = 0 is skipped.
+ */
+static double js_tlnt(const float *xe, const float *m, const float *qh, float rs, int64_t K) {
+#ifdef __AVX512F__
+    if (!m && (float)UHN_DIV_EPS * rs >= FLT_MIN) return js_tlnt_(xe, NULL, qh, rs, K, 0);
+    if (!m) return js_tlnt_(xe, NULL, qh, rs, K, 1); /* the same, guarded (huge data) */
+    return js_tlnt_(xe, m, qh, rs, K, 1);
+#else
+    float s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t k = 0; k < K; ++k) {
+        const float t = (m ? m[k] * xe[k] : xe[k]) * rs + qh[k];
+        s += t * uhn_logf(t > FLT_MIN ? t : FLT_MIN);
+    }
+    return s;
+#endif
+}
+
+/* Sums over the cue of w = m (x + eps) and of w L (L = ln(x + eps)). */
+static void js_cue_sums(const float *xe, const float *L, const float *m, int64_t K, double *sx,
+                        double *hx) {
+#ifdef __AVX512F__
+    __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k += 16) {
+        const __mmask16 tm = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);
+        const __m512 w =
+            _mm512_mul_ps(_mm512_maskz_loadu_ps(tm, xe + k), _mm512_maskz_loadu_ps(tm, m + k));
+        a = _mm512_add_ps(a, w);
+        b = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(tm, L + k), b);
+    }
+    *sx = _mm512_reduce_add_ps(a), *hx = _mm512_reduce_add_ps(b);
+#else
+    double a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+    for (int64_t k = 0; k < K; ++k) {
+        const float w = m[k] * xe[k];
+        a += w, b += w * L[k];
+    }
+    *sx = a, *hx = b;
+#endif
+}
+
+/*
+ * -JS = -(1/2 sum xh ln xh + 1/2 sum qh ln qh - sum mid ln mid) over the cue,
+ * with sum mid ln mid = 1/2 sum t ln t - ln 2 (t = 2 mid, sum mid = 1): one
+ * logarithm per memory x query x coordinate, vectorised (simd_log.h).
+ */
 static void js_block(const uhn_tile *t, const uhn_qblock *qb, float *St, uhn_scratch *scr) {
-    const int64_t K = t->K;
+    const int64_t K = t->K, n = t->tn * K;
     const float *L = tile_log(t, scr), eps = (float)UHN_DIV_EPS;
+    float *xe = scr->b; /* x + eps, for the tile */
+#pragma omp simd
+    for (int64_t e = 0; e < n; ++e) xe[e] = t->x[e] + eps;
     for (int64_t j0 = 0; j0 < qb->B; j0 += QGROUP) {
         int64_t j1 = j0 + QGROUP < qb->B ? j0 + QGROUP : qb->B;
-        for (int64_t i = 0; i < t->tn; ++i)
+        for (int64_t i = 0; i < t->tn; ++i) {
+            double sx = 0, hx = 0; /* without a cue: the row's, for every query */
+            if (!qb->mask) js_cue_sums(xe + i * K, L + i * K, qb->ones, K, &sx, &hx);
             for (int64_t j = j0; j < j1; ++j) {
-                const float *x = t->x + i * K, *qh = qb->qhat + j * K;
-                const float *m = qb->mask ? qb->mask + j * K : qb->ones;
-                double sx, hx, mm = 0;
-                div_sums(x, L + i * K, m, NULL, K, &sx, &hx);
-                if (!(sx > 0)) {
+                const float *m = qb->mask ? qb->mask + j * K : NULL;
+                if (m) js_cue_sums(xe + i * K, L + i * K, m, K, &sx, &hx);
+                if (!(sx > 0)) { /* an empty cue */
                     St[j * t->tn + i] = 0.0f;
                     continue;
                 }
-                const float rs = (float)(1.0 / sx);
-#pragma omp simd reduction(+ : mm)
-                for (int64_t k = 0; k < K; ++k) {
-                    float mid = 0.5f * (m[k] * (x[k] + eps) * rs + qh[k]);
-                    mm += mid > 0 ? mid * logf(mid) : 0.0f;
-                }
-                double negent_x = hx / sx - log(sx); /* sum_C xhat ln xhat */
+                double tlnt = js_tlnt(xe + i * K, m, qb->qhat + j * K, (float)(1.0 / sx), K);
+                double mm = 0.5 * tlnt - 0.69314718055994530942; /* sum_C mid ln mid */
+                double negent_x = hx / sx - log(sx);             /* sum_C xhat ln xhat */
                 St[j * t->tn + i] = (float)-(0.5 * negent_x + 0.5 * qb->qent[j] - mm);
             }
+        }
     }
 }
 

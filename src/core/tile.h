@@ -13,6 +13,15 @@
  * L1-sized tile (measured in `uhn bench`, iterated single query). */
 #define UHN_SMALL_BATCH 4
 
+/* Softmax and power weights below UHN_SPARSE_EPS / N of the running maximum
+ * are dropped: together they move z by less than UHN_SPARSE_EPS max|y|, below
+ * float32 resolution. A tile's projection gathers the rows that remain when
+ * they are fewer than 1 / UHN_SPARSE_RATIO of the tile's weights, and is an
+ * SGEMM otherwise (measured in `uhn bench`: a gathered row costs about as much
+ * as UHN_SPARSE_RATIO rows of the dense product). */
+#define UHN_SPARSE_EPS   1e-7
+#define UHN_SPARSE_RATIO 16
+
 typedef struct uhn_tile {
     const float *x;     /* tn x K keys */
     const float *norm2; /* tn: ||x||^2 */

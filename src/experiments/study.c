@@ -1,12 +1,14 @@
 /*
  * The sweep of `uhn run`: every point of the deck, every trial, every query.
  *
- * Per point and trial: draw the stored subset (uhn_subset), fill this rank's
- * rows of the bank from the data set, corrupt the first `count` stored images
- * in chunks, recall them, and score each retrieval. Every rank holds the
- * replicated outputs; the queries are scored round-robin over the ranks and the
- * trial sums are merged with one MPI_Allreduce, so every rank ends a point with
- * the same numbers. Points are checkpointed by study_io.c.
+ * Per trial: draw the stored subset (uhn_subset), fill this rank's rows of the
+ * bank from the data set, corrupt the first `count` stored images in chunks,
+ * recall them, and score each retrieval. Points that share n run as a group,
+ * trial by trial, so that the bank of (n, trial) is drawn, read and encoded
+ * once for all of them (sweep()). Every rank holds the replicated outputs; the
+ * queries are scored round-robin over the ranks and the trial sums are merged
+ * with one MPI_Allreduce, so every rank ends a point with the same numbers.
+ * Points are checkpointed by study_io.c.
  */
 #define _POSIX_C_SOURCE 200809L /* sigaction */
 #include <inttypes.h>
@@ -29,13 +31,38 @@ static int64_t below(uint64_t bits, int64_t m) {
     return (int64_t)(((unsigned __int128)bits * (uint64_t)m) >> 64);
 }
 
-/* Open-addressing set of non-negative integers. */
-typedef struct iset {
-    int64_t *slot;
+/* The values a draw has taken: a bitmap of the population where that is no
+ * larger than the hash set (population <= 64 x its 2n to 4n slots; the bitmap
+ * of 10^7 rows is 1.25 MB and stays in cache, where the 256 MB hash set misses
+ * at every insert), else an open-addressing hash set. Both give the same draw. */
+typedef struct taken {
+    uint64_t *bits; /* [population / 64] or NULL */
+    int64_t *slot;  /* [mask + 1] of the hash set (-1: empty) or NULL */
     uint64_t mask;
-} iset;
+} taken;
 
-static int iset_insert(iset *h, int64_t v) { /* 1 when v was new */
+static int taken_init(taken *h, int64_t population, int64_t n) {
+    uint64_t cap = 1;
+    while (cap < 2 * (uint64_t)n) cap <<= 1;
+    memset(h, 0, sizeof *h);
+    if ((uint64_t)population <= 64 * cap) {
+        h->bits = calloc(((size_t)population + 63) / 64, sizeof *h->bits);
+        return h->bits ? 0 : -1;
+    }
+    h->slot = malloc(cap * sizeof *h->slot);
+    if (!h->slot) return -1;
+    memset(h->slot, 0xff, cap * sizeof *h->slot);
+    h->mask = cap - 1;
+    return 0;
+}
+
+static int taken_insert(taken *h, int64_t v) { /* 1 when v was new */
+    if (h->bits) {
+        uint64_t *w = &h->bits[v >> 6], b = (uint64_t)1 << (v & 63);
+        if (*w & b) return 0;
+        *w |= b;
+        return 1;
+    }
     uint64_t i = ((uint64_t)v * 0x9e3779b97f4a7c15ull) & h->mask;
     while (h->slot[i] >= 0) {
         if (h->slot[i] == v) return 0;
@@ -45,27 +72,42 @@ static int iset_insert(iset *h, int64_t v) { /* 1 when v was new */
     return 1;
 }
 
+/* How far ahead the shuffle draws its swap partners, so that their cache
+ * lines are on the way when the swaps reach them (a power of 2). */
+#define SHUFFLE_AHEAD 32
+
 int uhn_subset(uint64_t seed, int64_t trial, int64_t population, int64_t n, int64_t *out) {
     if (n < 1 || n > population || n >= ((int64_t)1 << 32) || trial < 0 ||
         trial >= ((int64_t)1 << 31) || !out)
         return -1;
     uint64_t index = ((uint64_t)trial << 32) | (uint64_t)n;
-    uint64_t cap = 1;
-    while (cap < 2 * (uint64_t)n) cap <<= 1;
-    iset h = {malloc(cap * sizeof(int64_t)), cap - 1};
-    if (!h.slot) return -1;
-    memset(h.slot, 0xff, cap * sizeof(int64_t));
+    taken h;
+    if (taken_init(&h, population, n) != 0) return -1;
     /* Floyd: for j = population - n .. population - 1, take r in [0, j]; if r
      * is taken already, take j (which cannot be). */
     for (int64_t i = 0; i < n; ++i) {
         int64_t j = population - n + i;
         int64_t r = below(uhn_rng_u64(seed, UHN_STREAM_SUBSET, index, (uint32_t)i), j + 1);
-        out[i] = iset_insert(&h, r) ? r : (iset_insert(&h, j), j);
+        out[i] = taken_insert(&h, r) ? r : (taken_insert(&h, j), j);
     }
+    free(h.bits);
     free(h.slot);
-    /* Fisher-Yates: a uniformly random order. */
+    /* Fisher-Yates: a uniformly random order. The partner of position i is
+     * drawn SHUFFLE_AHEAD positions early (ring[i % AHEAD]) and its line
+     * prefetched; the swaps themselves run in the same order as ever. */
+    int64_t ring[SHUFFLE_AHEAD];
+    for (int64_t i = n - 1; i > 0 && i > n - 1 - SHUFFLE_AHEAD; --i) {
+        ring[i & (SHUFFLE_AHEAD - 1)] =
+            below(uhn_rng_u64(seed, UHN_STREAM_SHUFFLE, index, (uint32_t)i), i + 1);
+        __builtin_prefetch(&out[ring[i & (SHUFFLE_AHEAD - 1)]], 1);
+    }
     for (int64_t i = n - 1; i > 0; --i) {
-        int64_t k = below(uhn_rng_u64(seed, UHN_STREAM_SHUFFLE, index, (uint32_t)i), i + 1);
+        int64_t k = ring[i & (SHUFFLE_AHEAD - 1)], a = i - SHUFFLE_AHEAD;
+        if (a > 0) {
+            int64_t ka = below(uhn_rng_u64(seed, UHN_STREAM_SHUFFLE, index, (uint32_t)a), a + 1);
+            ring[a & (SHUFFLE_AHEAD - 1)] = ka;
+            __builtin_prefetch(&out[ka], 1);
+        }
         int64_t t = out[i];
         out[i] = out[k];
         out[k] = t;
@@ -373,9 +415,16 @@ static void use_encoder(study *s, int i) {
 /* ---- store (memory) ---------------------------------------------------- */
 
 /* Makes the bank hold the codes of trial `t`'s subset of n images under the
- * current encoder. Collective (agreed). */
+ * current encoder: nothing to do when it holds them already (the points of a
+ * group share it, see sweep()). Collective (agreed). */
 static int trial_store(study *s, int64_t n, int64_t t) {
     uhn_ctx *ctx = s->ctx;
+    if (s->afresh) { /* UHN_STUDY_REUSE=0: nothing kept from one (point, trial) to the next */
+        uhn_bank_destroy(s->bank);
+        s->bank = NULL;
+        s->bank_n = s->bank_trial = s->subset_n = s->subset_trial = -1;
+        s->rows_ready = 0;
+    }
     if (s->bank_n == n && s->bank_trial == t && s->bank_enc == s->cur) return UHN_OK;
     if (s->bank_n != n || s->bank_enc != s->cur) {
         uhn_bank_destroy(s->bank);
@@ -385,14 +434,26 @@ static int trial_store(study *s, int64_t n, int64_t t) {
         UHN_CALL(uhn_agree(ctx, st));
         s->bank_enc = s->cur;
     }
-    int st = uhn_subset(s->seed, t, uhn_dataset_n(s->ds), n, s->subset) == 0
+    /* The subset of (n, t) and, where they are staged (hetero, encoders), this
+     * rank's images: drawn and read once for every encoder and point. */
+    int st = UHN_OK;
+    if (s->subset_n != n || s->subset_trial != t) {
+        s->subset_n = s->subset_trial = -1;
+        s->rows_ready = 0;
+        st = uhn_subset(s->seed, t, uhn_dataset_n(s->ds), n, s->subset) == 0
                  ? UHN_OK
                  : uhn_fail(ctx, UHN_ENOMEM, "out of memory drawing %" PRId64 " memories", n);
+        if (st == UHN_OK) s->subset_n = n, s->subset_trial = t;
+    }
     uhn_bank *b = s->bank;
-    if (st == UHN_OK && s->raw && !s->hetero)
+    if (st == UHN_OK && !s->rows)
         st = uhn_dataset_rows(s->ds, s->subset + b->row0, b->n_local, b->keys);
-    if (st == UHN_OK && (s->hetero || !s->raw))
+    if (st == UHN_OK && s->rows && !s->rows_ready) {
         st = uhn_dataset_rows(s->ds, s->subset + b->row0, b->n_local, s->rows);
+        s->rows_ready = st == UHN_OK;
+    }
+    if (st == UHN_OK && s->rows && s->raw && !s->hetero && b->n_local > 0)
+        memcpy(b->keys, s->rows, (size_t)(b->n_local * s->K) * sizeof(float));
     for (int64_t i = 0; st == UHN_OK && s->hetero && i < b->n_local; ++i) {
         memcpy(b->keys + i * s->Kk, s->rows + i * s->K, (size_t)s->Kk * sizeof(float));
         memcpy(b->values + i * s->Ko, s->rows + i * s->K + s->Kk, (size_t)s->Ko * sizeof(float));
@@ -800,9 +861,14 @@ static int point_separate(study *s, int64_t p, int64_t n, double level) {
     if (!s->separability) return UHN_OK;
     uhn_ctx *ctx = s->ctx;
     int64_t B = queries_for(s, n), mr0, mn, qr0, qn;
-    int st = uhn_subset(s->seed, 0, uhn_dataset_n(s->ds), n, s->sep_subset) == 0
+    int st = UHN_OK;
+    if (s->sep_n != n || s->afresh) { /* drawn once for the points that share n */
+        s->sep_n = -1;
+        st = uhn_subset(s->seed, 0, uhn_dataset_n(s->ds), n, s->sep_subset) == 0
                  ? UHN_OK
                  : uhn_fail(ctx, UHN_ENOMEM, "out of memory drawing %" PRId64 " memories", n);
+        if (st == UHN_OK) s->sep_n = n;
+    }
     UHN_CALL(uhn_agree(ctx, st));
     uhn_sep_rows(ctx, n, &mr0, &mn);
     uhn_sep_rows(ctx, B, &qr0, &qn);
@@ -875,6 +941,7 @@ static const stage stages[] = {
     {"separate", "output", setup_separate, NULL, NULL, point_separate, fields_separate},
 };
 enum { NSTAGES = sizeof stages / sizeof stages[0] };
+_Static_assert(NSTAGES <= STUDY_MAX_STAGES, "study_impl.h: STUDY_MAX_STAGES is too small");
 
 int study_fields(study *s, study_field f[STUDY_MAX_FIELDS]) {
     int n = 0;
@@ -917,11 +984,17 @@ static int study_workspace(study *s) {
     uhn_bank_partition(nmax, ctx->size, 0, &row0, &nloc_max);
     s->bank_n = s->bank_trial = -1;
     s->bank_enc = -1;
+    s->subset_n = s->subset_trial = s->sep_n = -1;
+    /* A test switch (tests/study/study_reuse.py): build every bank afresh. */
+    const char *reuse = getenv("UHN_STUDY_REUSE");
+    s->afresh = reuse && !strcmp(reuse, "0");
     s->subset = malloc((size_t)nmax * sizeof(int64_t));
+    s->group_acc = malloc((size_t)(2 * s->npoints) * sizeof *s->group_acc);
+    s->group_seconds = malloc((size_t)s->npoints * sizeof *s->group_seconds);
     s->images = malloc((size_t)(qb * s->K) * sizeof(float));
     s->qbuf = malloc((size_t)(qb * s->Kk) * sizeof(float));
     s->known = malloc((size_t)(qb * s->Kk));
-    int ok = s->subset && s->images && s->qbuf && s->known;
+    int ok = s->subset && s->images && s->qbuf && s->known && s->group_acc && s->group_seconds;
     if (s->hetero || study_has_codes(s)) {
         s->rows = uhn_alloc((size_t)(nloc_max > 0 ? nloc_max * s->K : 1) * sizeof(float));
         ok = ok && s->rows;
@@ -950,14 +1023,21 @@ static int study_setup(study *s) {
 /* Trial t of point p: the trial stages, then every chunk of records through
  * the chunk stages. */
 static int run_trial(study *s, chunk *c, int64_t n) {
-    for (int i = 0; i < NSTAGES; ++i)
+    for (int i = 0; i < NSTAGES; ++i) {
+        double t0 = uhn_wtime();
         if (stages[i].trial) UHN_CALL(stages[i].trial(s, n, c->t));
+        s->stage_seconds[i] += uhn_wtime() - t0;
+    }
     int64_t q = queries_for(s, n);
     for (c->c0 = 0; c->c0 < q; c->c0 += QUERY_CHUNK) {
         c->nb = q - c->c0 < QUERY_CHUNK ? q - c->c0 : QUERY_CHUNK;
-        for (int i = 0; i < NSTAGES; ++i)
+        for (int i = 0; i < NSTAGES; ++i) {
+            double t0 = uhn_wtime();
             if (stages[i].chunk) UHN_CALL(stages[i].chunk(s, c));
+            s->stage_seconds[i] += uhn_wtime() - t0;
+        }
     }
+    s->work += (double)n * (double)q;
     return UHN_OK;
 }
 
@@ -967,7 +1047,16 @@ static void put_stat(study *s, int first, int64_t p, uhn_stat v) {
     s->stat[(first + 1) * s->npoints + p] = v.std;
 }
 
-static int run_point(study *s, int64_t p) {
+/* Memories of point p. */
+static int64_t point_n(const study *s, int64_t p) {
+    int idx[UHN_KEY_COUNT];
+    uhn_deck_point(s->d, p, idx);
+    return uhn_deck_int(s->d, UHN_KEY_MEMORY_N, idx[UHN_KEY_MEMORY_N]);
+}
+
+/* Trial t of point p, its sums merged over the ranks into the point's
+ * accumulators (trials in order, as the statistics need). */
+static int point_trial(study *s, int64_t p, int64_t t) {
     uhn_ctx *ctx = s->ctx;
     const uhn_deck *d = s->d;
     double t0 = uhn_wtime();
@@ -980,36 +1069,53 @@ static int run_point(study *s, int64_t p) {
     prm.hold = prm.hold && s->masking && s->raw;
     prm.cue_only = prm.cue_only && s->raw;
     int64_t n = uhn_deck_int(d, UHN_KEY_MEMORY_N, idx[UHN_KEY_MEMORY_N]);
-    uhn_point_acc pacc, racc;
-    uhn_point_acc_init(&pacc);
-    uhn_point_acc_init(&racc);
-    for (int64_t t = 0; t < s->trials; ++t) {
-        uhn_trial_acc acc[2], sum[2];
-        uhn_trial_acc_init(&acc[0]);
-        uhn_trial_acc_init(&acc[1]);
-        chunk c = {p,       t,
-                   0,       0,
-                   &prm,    uhn_deck_double(d, UHN_KEY_QUERY_LEVEL, idx[UHN_KEY_QUERY_LEVEL]),
-                   &acc[0], &acc[1]};
-        UHN_CALL(run_trial(s, &c, n));
-        UHN_MPI(ctx, MPI_Allreduce(acc, sum, 2 * UHN_TRIAL_ACC_N, MPI_DOUBLE, MPI_SUM, ctx->comm));
-        uhn_point_acc_add_trial(&pacc, &sum[0]);
-        uhn_point_acc_add_trial(&racc, &sum[1]);
-        const double tv[NTRIAL] = {sum[0].count[UHN_OUTCOME_CORRECT] / sum[0].queries,
-                                   sum[0].sq_error / sum[0].queries,
-                                   sum[0].mse / sum[0].queries,
-                                   sum[0].dssim / sum[0].queries,
-                                   sum[1].mse / sum[1].queries,
-                                   sum[1].dssim / sum[1].queries};
-        int64_t stride = s->npoints * s->trials;
-        for (int i = 0; i < NTRIAL; ++i) s->trial[i * stride + p * s->trials + t] = tv[i];
+    uhn_point_acc *pacc = &s->group_acc[2 * p];
+    if (t == 0) {
+        uhn_point_acc_init(&pacc[0]);
+        uhn_point_acc_init(&pacc[1]);
+        s->group_seconds[p] = 0;
     }
+    uhn_trial_acc acc[2], sum[2];
+    uhn_trial_acc_init(&acc[0]);
+    uhn_trial_acc_init(&acc[1]);
+    chunk c = {p,       t,      0,
+               0,       &prm,   uhn_deck_double(d, UHN_KEY_QUERY_LEVEL, idx[UHN_KEY_QUERY_LEVEL]),
+               &acc[0], &acc[1]};
+    UHN_CALL(run_trial(s, &c, n));
+    UHN_MPI(ctx, MPI_Allreduce(acc, sum, 2 * UHN_TRIAL_ACC_N, MPI_DOUBLE, MPI_SUM, ctx->comm));
+    uhn_point_acc_add_trial(&pacc[0], &sum[0]);
+    uhn_point_acc_add_trial(&pacc[1], &sum[1]);
+    const double tv[NTRIAL] = {sum[0].count[UHN_OUTCOME_CORRECT] / sum[0].queries,
+                               sum[0].sq_error / sum[0].queries,
+                               sum[0].mse / sum[0].queries,
+                               sum[0].dssim / sum[0].queries,
+                               sum[1].mse / sum[1].queries,
+                               sum[1].dssim / sum[1].queries};
+    int64_t stride = s->npoints * s->trials;
+    for (int i = 0; i < NTRIAL; ++i) s->trial[i * stride + p * s->trials + t] = tv[i];
+    s->group_seconds[p] += uhn_wtime() - t0;
+    return UHN_OK;
+}
+
+/* Point p after its last trial: the point stages and its statistics. Its
+ * time is that of its trials (with the banks built during them) and of these. */
+static int point_finish(study *s, int64_t p) {
+    uhn_ctx *ctx = s->ctx;
+    const uhn_deck *d = s->d;
+    double t0 = uhn_wtime();
+    int idx[UHN_KEY_COUNT];
+    uhn_deck_point(d, p, idx);
+    use_encoder(s, idx[UHN_KEY_ENCODER_NAME]);
+    int64_t n = uhn_deck_int(d, UHN_KEY_MEMORY_N, idx[UHN_KEY_MEMORY_N]);
     double level = uhn_deck_double(d, UHN_KEY_QUERY_LEVEL, idx[UHN_KEY_QUERY_LEVEL]);
-    for (int i = 0; i < NSTAGES; ++i)
+    for (int i = 0; i < NSTAGES; ++i) {
+        double ts = uhn_wtime();
         if (stages[i].point) UHN_CALL(stages[i].point(s, p, n, level));
+        s->stage_seconds[i] += uhn_wtime() - ts;
+    }
     uhn_point_stats ps, rs;
-    uhn_point_acc_finish(&pacc, &ps);
-    uhn_point_acc_finish(&racc, &rs);
+    uhn_point_acc_finish(&s->group_acc[2 * p], &ps);
+    uhn_point_acc_finish(&s->group_acc[2 * p + 1], &rs);
     put_stat(s, ST_FRAC, p, ps.frac_correct);
     put_stat(s, ST_SQ, p, ps.sq_error);
     put_stat(s, ST_MSE, p, ps.mse);
@@ -1021,7 +1127,7 @@ static int run_point(study *s, int64_t p) {
         s->code_outcomes[o * s->npoints + p] = rs.count[o];
     }
     s->queries[p] = ps.queries;
-    double dt = uhn_wtime() - t0, dtmax;
+    double dt = s->group_seconds[p] + uhn_wtime() - t0, dtmax;
     UHN_MPI(ctx, MPI_Allreduce(&dt, &dtmax, 1, MPI_DOUBLE, MPI_MAX, ctx->comm));
     s->seconds[p] = dtmax;
     return UHN_OK;
@@ -1097,12 +1203,55 @@ static void study_free(study *s) {
     uhn_dataset_close(s->ds);
     free(s->subset), free(s->images), free(s->qbuf), free(s->known), free(s->ssim_work);
     free(s->qcode), free(s->tcode), free(s->recon), free(s->decoded);
+    free(s->group_acc), free(s->group_seconds);
     uhn_free(s->rows);
     for (int i = 0; s->enc && i < s->nenc; ++i) uhn_encoder_destroy(s->enc[i]);
     free(s->enc);
     study_io_free(s);
 }
 
+/* A finished point: marked done, checkpointed, and its progress line. */
+static int point_done(study *s, int64_t p, int64_t *ndone, double *work_done, double work_total,
+                      double t_start) {
+    s->done[p] = 1;
+    ++*ndone;
+    UHN_CALL(study_io_checkpoint(s, 0));
+    *work_done += point_work(s, p);
+    if (s->ctx->rank == 0 && !s->quiet) {
+        char label[512], eta[32];
+        study_point_label(s, p, label, sizeof label);
+        double el = uhn_wtime() - t_start;
+        fmt_hms(*work_done > 0 ? el * (work_total - *work_done) / *work_done : 0, eta);
+        printf("[%*" PRId64 "/%" PRId64 "] %s: correct %.3f ± %.3f, 1-SSIM %.3f (%.2f s; ETA "
+               "%s)\n",
+               (int)log10((double)s->npoints) + 1, *ndone, s->npoints, label,
+               s->stat[ST_FRAC * s->npoints + p], s->stat[ST_FRAC_SD * s->npoints + p],
+               cell(s->stat[ST_DSSIM * s->npoints + p]), s->seconds[p], eta);
+        fflush(stdout);
+    }
+    return UHN_OK;
+}
+
+/* The signal any rank has caught (0: none). Collective. */
+static int caught_signal(study *s, int *any) {
+    int sig = (int)stop_signal;
+    UHN_MPI(s->ctx, MPI_Allreduce(&sig, any, 1, MPI_INT, MPI_MAX, s->ctx->comm));
+    return UHN_OK;
+}
+
+/*
+ * The points, in order, in groups: the points not done yet that follow one
+ * another and share n (and so, trial by trial, the subset and the stored
+ * images; the encoder axis comes next, so its points share the encoded bank
+ * too). A group runs trial by trial, every point of it in order within a
+ * trial, so that the bank of (n, trial, encoder) is built once for all of
+ * them; each point adds its trials in order, so its numbers are those it has
+ * on its own. The points finish one by one in the last trial, each
+ * checkpointed at once. --max-points bounds a group. A signal stops the run
+ * after the point that finishes next: in the last trial, the one just done;
+ * earlier, the group shrinks to its first point, which runs its remaining
+ * trials alone.
+ */
 static int sweep(study *s) {
     uhn_ctx *ctx = s->ctx;
     double work_total = 0, work_done = 0, t_start = uhn_wtime();
@@ -1122,39 +1271,63 @@ static int sweep(study *s) {
                    s->partial, ndone, s->npoints);
         fflush(stdout);
     }
-    for (int64_t p = 0; p < s->npoints; ++p) {
-        if (s->done[p]) continue;
+    for (int64_t g0 = 0, g1; g0 < s->npoints; g0 = g1) {
+        g1 = g0 + 1;
+        if (s->done[g0]) continue;
         if (s->o->max_points > 0 && nnew == s->o->max_points)
             return uhn_fail(ctx, UHN_ESIGNAL,
                             "stopped after %" PRId64 " new points (--max-points); %" PRId64
                             " of %" PRId64 " are done in '%s'; run again to resume",
                             nnew, ndone, s->npoints, s->partial);
-        UHN_CALL(run_point(s, p));
-        s->done[p] = 1;
-        ++ndone, ++nnew;
-        UHN_CALL(study_io_checkpoint(s, 0));
-        work_done += point_work(s, p);
-        if (ctx->rank == 0 && !s->quiet) {
-            char label[512], eta[32];
-            study_point_label(s, p, label, sizeof label);
-            double el = uhn_wtime() - t_start;
-            fmt_hms(work_done > 0 ? el * (work_total - work_done) / work_done : 0, eta);
-            printf("[%*" PRId64 "/%" PRId64 "] %s: correct %.3f ± %.3f, 1-SSIM %.3f (%.2f s; ETA "
-                   "%s)\n",
-                   (int)log10((double)s->npoints) + 1, ndone, s->npoints, label,
-                   s->stat[ST_FRAC * s->npoints + p], s->stat[ST_FRAC_SD * s->npoints + p],
-                   cell(s->stat[ST_DSSIM * s->npoints + p]), s->seconds[p], eta);
-            fflush(stdout);
-        }
-        int sig = (int)stop_signal, any;
-        UHN_MPI(ctx, MPI_Allreduce(&sig, &any, 1, MPI_INT, MPI_MAX, ctx->comm));
-        if (any && ndone < s->npoints)
-            return uhn_fail(ctx, UHN_ESIGNAL,
-                            "stopped by %s after point %" PRId64 "; %" PRId64 " of %" PRId64
-                            " are done in '%s'; run again to resume",
-                            any == SIGTERM ? "SIGTERM" : "SIGUSR1", p, ndone, s->npoints,
-                            s->partial);
+        int64_t n = point_n(s, g0);
+        while (g1 < s->npoints && !s->done[g1] && point_n(s, g1) == n &&
+               (s->o->max_points <= 0 || nnew + (g1 - g0) < s->o->max_points))
+            ++g1;
+        for (int64_t t = 0; t < s->trials; ++t)
+            for (int64_t p = g0; p < g1; ++p) {
+                UHN_CALL(point_trial(s, p, t));
+                if (t == s->trials - 1) {
+                    UHN_CALL(point_finish(s, p));
+                    ++nnew;
+                    UHN_CALL(point_done(s, p, &ndone, &work_done, work_total, t_start));
+                }
+                int any;
+                UHN_CALL(caught_signal(s, &any));
+                if (!any || ndone == s->npoints) continue;
+                if (t == s->trials - 1)
+                    return uhn_fail(ctx, UHN_ESIGNAL,
+                                    "stopped by %s after point %" PRId64 "; %" PRId64 " of %" PRId64
+                                    " are done in '%s'; run again to resume",
+                                    any == SIGTERM ? "SIGTERM" : "SIGUSR1", p, ndone, s->npoints,
+                                    s->partial);
+                g1 = g0 + 1; /* finish the group's first point, then stop */
+            }
     }
+    return UHN_OK;
+}
+
+/* The seconds each stage took over this run's points, min/mean/max over the
+ * ranks, and the throughput in memories x queries per second of the whole
+ * sweep and of the recall stage alone. Collective; rank 0 prints. */
+static int print_timers(study *s, double sweep_seconds) {
+    uhn_ctx *ctx = s->ctx;
+    double mn[NSTAGES], mx[NSTAGES], sum[NSTAGES], wall;
+    UHN_MPI(ctx, MPI_Allreduce(s->stage_seconds, mn, NSTAGES, MPI_DOUBLE, MPI_MIN, ctx->comm));
+    UHN_MPI(ctx, MPI_Allreduce(s->stage_seconds, mx, NSTAGES, MPI_DOUBLE, MPI_MAX, ctx->comm));
+    UHN_MPI(ctx, MPI_Allreduce(s->stage_seconds, sum, NSTAGES, MPI_DOUBLE, MPI_SUM, ctx->comm));
+    UHN_MPI(ctx, MPI_Allreduce(&sweep_seconds, &wall, 1, MPI_DOUBLE, MPI_MAX, ctx->comm));
+    if (ctx->rank != 0 || s->quiet || s->work == 0) return UHN_OK;
+    int recall = 0;
+    printf("\nuhn run: seconds per stage, min/mean/max over %d ranks:", ctx->size);
+    for (int i = 0; i < NSTAGES; ++i) {
+        if (!strcmp(stages[i].name, "recall")) recall = i;
+        if (mx[i] >= 0.005)
+            printf(" %s %.2f/%.2f/%.2f", stages[i].name, mn[i], sum[i] / ctx->size, mx[i]);
+    }
+    printf("\nuhn run: %.3g memories x queries in %.2f s: %.3g per second (the recall stage: %.3g "
+           "per second)\n",
+           s->work, wall, s->work / wall, mx[recall] > 0 ? s->work / mx[recall] : 0.0);
+    fflush(stdout);
     return UHN_OK;
 }
 
@@ -1167,7 +1340,9 @@ int uhn_study_run(uhn_ctx *ctx, const uhn_deck *d, const uhn_study_opts *o) {
     s.start = time(NULL);
     int st = study_setup(&s);
     if (st == UHN_OK) st = study_io_init(&s);
+    double t0 = uhn_wtime();
     if (st == UHN_OK) st = sweep(&s);
+    if (st == UHN_OK) st = print_timers(&s, uhn_wtime() - t0);
     if (st == UHN_OK) st = study_io_checkpoint(&s, 1);
     if (st == UHN_OK && ctx->rank == 0 && !s.quiet) {
         print_table(&s);

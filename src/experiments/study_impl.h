@@ -10,8 +10,9 @@
 
 /* The size of the sweep arrays: the number of AXIS keys of the deck's key
  * table (checked at set-up); "trial" is the next dimension of per-trial arrays. */
-#define STUDY_NAXES  8
-#define STUDY_FORMAT 2
+#define STUDY_NAXES      8
+#define STUDY_FORMAT     2
+#define STUDY_MAX_STAGES 16 /* room for the stages of study.c's table */
 
 /* Per-point statistics over trials, in this order in the file: against the
  * true image, then (spec §10) against the memory's own reconstruction dec(c_m). */
@@ -145,18 +146,28 @@ typedef struct study {
 
     /* Work space. */
     uhn_bank *bank;
-    int64_t bank_n, bank_trial; /* what the bank holds now (-1: nothing) */
-    int bank_enc;               /* ... and in whose codes */
-    int64_t *subset;            /* [max N] */
-    float *images;              /* [QB][K]: true images of a query chunk */
-    float *rows;                /* hetero: [local rows][K] staging of whole images */
-    float *qbuf;                /* [QB][Kk] */
-    uint8_t *known;             /* [QB][Kk] */
-    float *qcode;               /* [QB][Dmax]: encoded queries (== qbuf for identity) */
-    float *tcode;               /* [QB][Dmax]: codes c_m of the true images */
-    float *recon;               /* [QB][Ko]: dec(c_m) */
-    float *decoded;             /* [QB][Ko]: dec(v_T) */
-    float *tdec;                /* [ntraj][Kk]: one saved query's decoded states */
+    int64_t bank_n, bank_trial;     /* what the bank holds now (-1: nothing) */
+    int bank_enc;                   /* ... and in whose codes */
+    int64_t *subset;                /* [max N] */
+    int64_t subset_n, subset_trial; /* what subset holds (-1: nothing) */
+    int rows_ready;                 /* rows holds this rank's images of that subset */
+    int64_t sep_n;                  /* sep_subset holds trial 0's subset of sep_n (-1: none) */
+    int afresh;                     /* UHN_STUDY_REUSE=0: build every bank afresh (tests) */
+    /* The points of a group (see sweep()) run trial by trial: their sums over
+     * the trials done so far, and the seconds each has taken on this rank. */
+    uhn_point_acc *group_acc;               /* [npoints][2]: against y, against dec(c_m) */
+    double *group_seconds;                  /* [npoints] */
+    double stage_seconds[STUDY_MAX_STAGES]; /* this rank's time in each stage, this run */
+    double work;                            /* memories x queries recalled, this run */
+    float *images;                          /* [QB][K]: true images of a query chunk */
+    float *rows;                            /* hetero: [local rows][K] staging of whole images */
+    float *qbuf;                            /* [QB][Kk] */
+    uint8_t *known;                         /* [QB][Kk] */
+    float *qcode;                           /* [QB][Dmax]: encoded queries (== qbuf for identity) */
+    float *tcode;                           /* [QB][Dmax]: codes c_m of the true images */
+    float *recon;                           /* [QB][Ko]: dec(c_m) */
+    float *decoded;                         /* [QB][Ko]: dec(v_T) */
+    float *tdec;                            /* [ntraj][Kk]: one saved query's decoded states */
     double *ssim_work;
     uhn_result *res;
 

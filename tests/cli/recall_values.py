@@ -117,6 +117,11 @@ def cases(D):
     c["clamp_k_euclidean"] = case(["--clamp", D.p("c.h5"), "--similarity", "euclidean", "--beta", "4"],
                                   clampv=D.clampK, similarity="euclidean", beta=4.0)
     c["iterate_dot_steps5"] = case(["--steps", "5", "--beta", "4"], steps=5, beta=4.0)
+    # --no-energy: the same states, no energy dataset, attribute no_energy = 1
+    c["iterate_dot_steps5_no_energy"] = case(["--steps", "5", "--beta", "4", "--no-energy"], steps=5,
+                                             beta=4.0, energy=False)
+    c["softmax_euclidean_no_energy"] = case(["--similarity", "euclidean", "--beta", "4", "--no-energy"],
+                                            similarity="euclidean", beta=4.0, energy=False)
     c["iterate_euclidean_clamp"] = case(["--similarity", "euclidean", "--steps", "5", "--step-size", "0.5",
                                          "--beta", "3", "--clamp", D.p("c.h5") + ":perquery"],
                                         similarity="euclidean", steps=5, step_size=0.5, beta=3.0,
@@ -225,13 +230,14 @@ def _num(v):
 def check_attrs(f, name, cs, out, extra=()):
     """The file records every option as a root attribute (spec §8)."""
     r = dict(similarity="dot", separation="softmax", beta=1.0, score="raw", normalize=True, steps=1,
-             step_size=1.0, tol=0.0, cue_only=False, param=None)
+             step_size=1.0, tol=0.0, cue_only=False, param=None, energy=True)
     r.update(cs["ref"])
     default_param = {"power": 2.0, "topk": None, "threshold": None}
     strings = {"similarity": r["similarity"], "separation": r["separation"], "score": r["score"],
                "kernel": "ref" if "ref" in extra else "fast", "output": out}
     numbers = {"beta": r["beta"], "steps": r["steps"], "step_size": r["step_size"], "tol": r["tol"],
-               "no_normalize": 0 if r["normalize"] else 1, "cue_only": 1 if r["cue_only"] else 0}
+               "no_normalize": 0 if r["normalize"] else 1, "cue_only": 1 if r["cue_only"] else 0,
+               "no_energy": 0 if r["energy"] else 1}
     if "--batch" in extra:
         numbers["batch"] = float(extra[list(extra).index("--batch") + 1])
     if r["param"] is not None:

@@ -254,7 +254,7 @@ def has_energy(o):
     """E is reported for softmax with dot or euclidean (spec §5), in the raw
     score mode with normalised weights (the setting where E is defined)."""
     return (o.get("separation", "softmax") == "softmax" and o.get("similarity", "dot") in ("dot", "euclidean")
-            and o.get("score", "raw") == "raw" and o.get("normalize", True))
+            and o.get("score", "raw") == "raw" and o.get("normalize", True) and o.get("energy", True))
 
 
 def recall_ref(X, Q, Y=None, clamp=None, with_energy=None, **opts):
@@ -269,7 +269,7 @@ def recall_ref(X, Q, Y=None, clamp=None, with_energy=None, **opts):
     far the reference is from a tie in the index choice).
     """
     o = dict(similarity="dot", separation="softmax", beta=1.0, param=None, score="raw",
-             normalize=True, steps=1, step_size=1.0, tol=0.0, save=None)
+             normalize=True, steps=1, step_size=1.0, tol=0.0, save=None, energy=True)
     o.update(opts)
     X = np.asarray(X, np.float32).astype(np.float64)
     Q = np.asarray(Q, np.float32).astype(np.float64)

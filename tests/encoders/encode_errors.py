@@ -13,11 +13,13 @@ A run that does not exit within --timeout seconds is killed and fails.
     encode_errors.py --list
     encode_errors.py --uhn ./uhn --mpiexec mpiexec --ranks 3 --case dim_too_large
 """
+import concurrent.futures
 import hashlib
 import os
 import re
 import sys
 import tempfile
+import time
 
 import h5py
 import numpy as np
@@ -379,18 +381,35 @@ def main():
     ap = common_args(__doc__)
     ap.add_argument("--ranks", type=int, required=True)
     ap.add_argument("--case", action="append", required=True, help="case name or 'all'")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="cases run at once (a failing mpirun idles ~2 s in the launcher)")
     args = ap.parse_args()
     runner = Runner(args)
     names = list(CASES) if "all" in args.case else args.case
     for n in names:
         if n not in CASES:
             raise TestFailure(f"unknown case {n!r}")
-    for n in names:
-        with tempfile.TemporaryDirectory(dir=args.workdir) as d:
-            setup(d)
-            run_once(runner, args.ranks, d, n, False)
-            if CASES[n][2]:
-                run_once(runner, args.ranks, d, n, True)
+
+    def one(n):
+        t0 = time.time()
+        try:
+            with tempfile.TemporaryDirectory(dir=args.workdir) as d:
+                setup(d)
+                run_once(runner, args.ranks, d, n, False)
+                if CASES[n][2]:
+                    run_once(runner, args.ranks, d, n, True)
+        except TestFailure as e:
+            return n, str(e), time.time() - t0
+        return n, None, time.time() - t0
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        results = list(pool.map(one, names))
+    failed = [n for n, err, _ in results if err]
+    for n, err, dt in results:
+        if err:
+            print(f"FAIL case {n} at {args.ranks} ranks ({dt:.1f} s): {err}")
+    check(not failed, f"{len(failed)} of {len(names)} cases failed: {', '.join(failed)}")
+    print(f"all {len(names)} cases passed at {args.ranks} ranks")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "uhn/rng.h"
 #include "uhn/study.h"
 
 /* 1 when out[0..n) are distinct and in [0, population). */
@@ -202,11 +203,73 @@ static void test_uniform(void) {
     free(big);
 }
 
+/* ---- the reference: Floyd's draw with a plain hash set, then Fisher-Yates,
+ * as uhn_subset was first written. uhn_subset takes a bitmap where the
+ * population is small against n and draws its shuffle ahead; the draw must
+ * be the same, index for index. */
+
+static int64_t ref_below(uint64_t bits, int64_t m) {
+    return (int64_t)(((unsigned __int128)bits * (uint64_t)m) >> 64);
+}
+
+static int ref_subset(uint64_t seed, int64_t trial, int64_t population, int64_t n, int64_t *out) {
+    uint64_t index = ((uint64_t)trial << 32) | (uint64_t)n, cap = 1;
+    while (cap < 2 * (uint64_t)n) cap <<= 1;
+    int64_t *slot = malloc(cap * sizeof *slot);
+    if (!slot) return -1;
+    memset(slot, 0xff, cap * sizeof *slot);
+    for (int64_t i = 0; i < n; ++i) {
+        int64_t j = population - n + i,
+                v = ref_below(uhn_rng_u64(seed, UHN_STREAM_SUBSET, index, (uint32_t)i), j + 1);
+        for (int pass = 0; pass < 2; ++pass) { /* v, or j when v is taken */
+            uint64_t h = ((uint64_t)v * 0x9e3779b97f4a7c15ull) & (cap - 1);
+            while (slot[h] >= 0 && slot[h] != v) h = (h + 1) & (cap - 1);
+            if (slot[h] < 0) {
+                slot[h] = v;
+                break;
+            }
+            v = j;
+        }
+        out[i] = v;
+    }
+    free(slot);
+    for (int64_t i = n - 1; i > 0; --i) {
+        int64_t k = ref_below(uhn_rng_u64(seed, UHN_STREAM_SHUFFLE, index, (uint32_t)i), i + 1);
+        int64_t t = out[i];
+        out[i] = out[k];
+        out[k] = t;
+    }
+    return 0;
+}
+
+/* Both ways of marking the values taken (bitmap: population <= 128 n or so;
+ * hash set beyond), shuffles shorter and longer than the draw-ahead. */
+static void test_reference(void) {
+    static const int64_t cases[][2] = {
+        {1, 1},       {2, 2},         {5, 3},          {33, 33},       {40, 31},
+        {1000, 1000}, {1000, 7},      {100000, 50},    {100000, 700},  {100000, 3000},
+        {60000, 40},  {60000, 60000}, {3000000, 1000}, {200000, 1500}, {250000, 100000}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c) {
+        int64_t pop = cases[c][0], n = cases[c][1];
+        int64_t *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+        CHECK(a && b);
+        for (int64_t t = 0; a && b && t < 2; ++t) {
+            check_context("reference: population %lld n %lld trial %lld", (long long)pop,
+                          (long long)n, (long long)t);
+            CHECK_INT(0, uhn_subset(42 + (uint64_t)c, t, pop, n, a));
+            CHECK_INT(0, ref_subset(42 + (uint64_t)c, t, pop, n, b));
+            CHECK_MSG(same(a, b, n), "uhn_subset differs from the reference draw");
+        }
+        free(a), free(b);
+    }
+}
+
 int main(void) {
     test_basic();
     test_differs();
     test_permutation();
     test_bad();
     test_uniform();
+    test_reference();
     return check_finish("test_subset");
 }

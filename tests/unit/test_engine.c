@@ -698,6 +698,32 @@ static void size_cases(uhn_ctx *ctx) {
                 }
 }
 
+/* The sparse projection (tile_project): at these betas a query keeps from
+ * every row (dense SGEMM) down to a handful of rows (gathered), and tiles of
+ * one batch may take either path; the power separation drops the same way.
+ * Small integers make every score exact in float32, so that large beta * s
+ * measures the dropping alone, not the rounding of s. */
+static void sparse_cases(uhn_ctx *ctx) {
+    const double betas[4] = {0.3, 1.0, 3.0, 30.0};
+    const int64_t Bs[3] = {1, 5, 64};
+    const int sims[2] = {SIM_DOT, SIM_EUCLIDEAN};
+    for (int si = 0; si < 2; ++si)
+        for (int i = 0; i < 4; ++i)
+            for (int l = 0; l < 3; ++l) {
+                ecase c = base_case("sparse projection");
+                c.sim = sims[si], c.N = 3000, c.K = 64, c.B = Bs[l], c.beta = betas[i];
+                c.data = DATA_INTEGER, c.levels = 4;
+                run_case(ctx, c);
+            }
+    const double pws[2] = {40.0, 100.0};
+    for (int i = 0; i < 2; ++i) {
+        ecase c = base_case("sparse projection, power");
+        c.sep = SEP_POWER, c.param = pws[i], c.N = 3000, c.K = 64, c.B = 7;
+        c.data = DATA_INTEGER, c.levels = 4;
+        run_case(ctx, c);
+    }
+}
+
 /* Hetero-association: values with O != K. */
 static void hetero_cases(uhn_ctx *ctx) {
     const int sims[4] = {SIM_DOT, SIM_EUCLIDEAN, SIM_MANHATTAN, SIM_KL};
@@ -795,6 +821,7 @@ int main(int argc, char **argv) {
     separation_cases(ctx);
     uhn_score_cases(ctx);
     size_cases(ctx);
+    sparse_cases(ctx);
     hetero_cases(ctx);
     clamp_cases(ctx);
     dynamics_cases(ctx);

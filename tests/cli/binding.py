@@ -1,0 +1,64 @@
+#!/usr/bin/python3
+"""The thread-binding warning: a rank that runs more OpenMP threads than the
+cores it may run on says so in one line on stderr, and the run still succeeds
+with the same results.
+
+`mpiexec -n 1` binds its rank to one core (Open MPI's default at <= 2 ranks),
+so OMP_NUM_THREADS=2 there makes two threads share that core; `--bind-to none`
+gives the rank every core of the node (a warning then only when the node has
+one core). The expectation is computed from this machine's own affinity.
+"""
+import os
+import sys
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from uhn_cli import Runner, TestFailure, check, common_args, program_stderr_lines  # noqa: E402
+
+WARN = ("uhn: warning: rank 0 runs 2 OpenMP threads on the 1 core(s) it is bound to, so threads "
+        "share cores; bind each rank to OMP_NUM_THREADS cores (mpirun --map-by slot:PE=2, or "
+        "--bind-to none) or lower OMP_NUM_THREADS")
+
+
+def main():
+    args = common_args(__doc__).parse_args()
+    r = Runner(args)
+    d = args.workdir or __import__("tempfile").mkdtemp(prefix="uhn_binding_")
+    rng = np.random.default_rng(3)
+    with h5py.File(os.path.join(d, "in.h5"), "w") as f:
+        f["memories"] = rng.random((50, 8), dtype=np.float32)
+        f["queries"] = rng.random((4, 8), dtype=np.float32)
+    argv = ["recall", "--memories", os.path.join(d, "in.h5"), "--queries", os.path.join(d, "in.h5"),
+            "--quiet"]
+    pre = r.pre
+    outs = {}
+    for name, threads, flags in (("bound, 2 threads", "2", []), ("bound, 1 thread", "1", []),
+                                 ("unbound, 2 threads", "2", ["--bind-to", "none"])):
+        r.env["OMP_NUM_THREADS"] = threads
+        r.pre = pre + flags + ["-x", "OMP_NUM_THREADS"]
+        out = os.path.join(d, f"out_{len(outs)}.h5")
+        rc, _, err = r.run(1, argv + ["--output", out])
+        check(rc == 0, f"[{name}] exit {rc}\n{err}")
+        lines = program_stderr_lines(err)
+        if name == "bound, 2 threads":
+            check(lines == [WARN], f"[{name}] stderr should be the one warning line, got {lines}")
+        elif name == "unbound, 2 threads" and len(os.sched_getaffinity(0)) < 2:
+            check(len(lines) == 1 and "warning" in lines[0], f"[{name}] one core: expected the warning, got {lines}")
+        else:
+            check(lines == [], f"[{name}] stderr should be empty, got {lines}")
+        with h5py.File(out, "r") as f:
+            outs[name] = f["output"][()]
+    for name, z in outs.items():
+        check(np.allclose(z, outs["bound, 1 thread"], rtol=1e-5, atol=1e-6),
+              f"[{name}] output differs from the 1-thread run")
+    print("binding: warning exactly when threads outnumber the bound cores; outputs agree")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except TestFailure as e:
+        print(f"FAIL: {e}", file=sys.stderr)
+        sys.exit(1)
