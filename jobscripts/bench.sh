@@ -30,16 +30,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-uhn=${UHN:-}
-if [[ -z $uhn ]]; then
-    for cand in "$root"/build/uhn "$root"/build-*/uhn; do
-        if [[ -x $cand ]]; then uhn=$cand; break; fi
-    done
-fi
-if [[ -z $uhn || ! -x $uhn ]]; then
-    echo "bench.sh: no uhn program found; build it (cmake -S . -B build && cmake --build build) or set UHN" >&2
-    exit 2
-fi
+# shellcheck source=jobscripts/find_uhn.sh
+source "$root/jobscripts/find_uhn.sh"
 out=${BENCH_OUT:-$PWD/bench-results}
 mkdir -p "$out"
 cores=${BENCH_CORES:-$(nproc)}

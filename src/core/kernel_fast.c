@@ -309,42 +309,34 @@ static int64_t tile_weights(const uhn_step *st, int64_t j, float *h, int64_t tn,
     return 0;
 }
 
-/* z += sum_i g[i] y_i over the rows of one query's weights g that are not 0,
- * four rows per pass over z. nz is their count; idx is scratch of tn. */
+/* z += sum g[r] y_r over n rows r of the tile: rows idx[0 .. n) of the tile,
+ * or rows 0 .. n when idx is NULL; four rows per pass over z. */
+static void project_rows(const float *g, const int32_t *idx, int64_t n, const float *Y, int64_t O,
+                         float *z) {
+#define ROW(a) (idx ? (int64_t)idx[a] : (a))
+    int64_t a = 0;
+    for (; a + 4 <= n; a += 4) {
+        const int64_t r0 = ROW(a), r1 = ROW(a + 1), r2 = ROW(a + 2), r3 = ROW(a + 3);
+        const float *y0 = Y + r0 * O, *y1 = Y + r1 * O, *y2 = Y + r2 * O, *y3 = Y + r3 * O;
+        const float g0 = g[r0], g1 = g[r1], g2 = g[r2], g3 = g[r3];
+#pragma omp simd
+        for (int64_t k = 0; k < O; ++k) z[k] += g0 * y0[k] + g1 * y1[k] + g2 * y2[k] + g3 * y3[k];
+    }
+    for (; a < n; ++a) {
+        const float gi = g[ROW(a)], *y = Y + ROW(a) * O;
+#pragma omp simd
+        for (int64_t k = 0; k < O; ++k) z[k] += gi * y[k];
+    }
+#undef ROW
+}
+
+/* The same over the rows whose weight is not 0 (idx: scratch of tn). */
 static void project_sparse(const float *g, int64_t tn, const float *Y, int64_t O, float *z,
                            int32_t *idx) {
     int64_t n = 0;
     for (int64_t i = 0; i < tn; ++i)
         if (g[i] != 0.0f) idx[n++] = (int32_t)i;
-    int64_t a = 0;
-    for (; a + 4 <= n; a += 4) {
-        const float *y0 = Y + idx[a] * O, *y1 = Y + idx[a + 1] * O, *y2 = Y + idx[a + 2] * O,
-                    *y3 = Y + idx[a + 3] * O;
-        const float g0 = g[idx[a]], g1 = g[idx[a + 1]], g2 = g[idx[a + 2]], g3 = g[idx[a + 3]];
-#pragma omp simd
-        for (int64_t k = 0; k < O; ++k) z[k] += g0 * y0[k] + g1 * y1[k] + g2 * y2[k] + g3 * y3[k];
-    }
-    for (; a < n; ++a) {
-        const float gi = g[idx[a]], *y = Y + idx[a] * O;
-#pragma omp simd
-        for (int64_t k = 0; k < O; ++k) z[k] += gi * y[k];
-    }
-}
-
-/* z += sum_i g[i] y_i over every row of the tile, four rows per pass over z. */
-static void project_dense(const float *g, int64_t tn, const float *Y, int64_t O, float *z) {
-    int64_t i = 0;
-    for (; i + 4 <= tn; i += 4) {
-        const float *y0 = Y + i * O, *y1 = y0 + O, *y2 = y1 + O, *y3 = y2 + O;
-        const float g0 = g[i], g1 = g[i + 1], g2 = g[i + 2], g3 = g[i + 3];
-#pragma omp simd
-        for (int64_t k = 0; k < O; ++k) z[k] += g0 * y0[k] + g1 * y1[k] + g2 * y2[k] + g3 * y3[k];
-    }
-    for (; i < tn; ++i) {
-        const float gi = g[i], *y = Y + i * O;
-#pragma omp simd
-        for (int64_t k = 0; k < O; ++k) z[k] += gi * y[k];
-    }
+    project_rows(g, idx, n, Y, O, z);
 }
 
 /*
@@ -366,7 +358,7 @@ static void tile_project(const uhn_step *st, const float *G, int64_t tn, const f
             if (nzq[j] * UHN_SPARSE_RATIO <= tn)
                 project_sparse(G + j * tn, tn, Y, O, z, w->idx);
             else if (B <= UHN_SMALL_BATCH)
-                project_dense(G + j * tn, tn, Y, O, z);
+                project_rows(G + j * tn, NULL, tn, Y, O, z);
             else
                 w->dq[nd++] = j;
         }
