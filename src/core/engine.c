@@ -233,8 +233,17 @@ static int qbuf_make(uhn_ctx *ctx, const uhn_step *st, qbuf *b) {
         }
         b->qent[j] = ent;
     }
-    b->qb =
-        (uhn_qblock){B, K, b->q, b->mask, b->qnorm2, b->qsum, b->qhat, b->lqhat, b->qent, b->ones};
+    int64_t k0 = K, k1 = 0; /* the columns where some query is not 0 */
+    for (int64_t j = 0; j < B; ++j) {
+        const float *q = b->q + j * K;
+        int64_t a = 0, e = K;
+        while (a < k0 && q[a] == 0.0f) ++a;
+        while (e > k1 && e > a && q[e - 1] == 0.0f) --e;
+        if (a < e) k0 = a < k0 ? a : k0, k1 = e > k1 ? e : k1;
+    }
+    if (k0 >= k1) k0 = k1 = 0;
+    b->qb = (uhn_qblock){B,       K,        b->q,    b->mask, b->qnorm2, b->qsum,
+                         b->qhat, b->lqhat, b->qent, b->ones, k0,        k1};
     return UHN_OK;
 }
 

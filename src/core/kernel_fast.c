@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include "core/kernel.h"
+#include "core/simd_bf16.h"
+#include "core/simd_exp.h"
 
 /* Rows per tile. A few queries: 256 KiB, L2-resident for the projection of the
  * rows that keep weight (at 32 KiB, the per-tile overhead cost 5 % of a step of
@@ -32,15 +34,19 @@ static int64_t tile_rows(int64_t K, int64_t O, int64_t B) {
 /* One thread's buffers, allocated once per uhn_recall and reused every step
  * (fresh pages are slow to touch; see uhn_alloc). */
 typedef struct work {
-    float *St;       /* Bmax x tn scores, then weights */
-    uhn_scratch scr; /* 3 buffers of tn * max(K, Bmax) floats */
-    void *recs;      /* this thread's records (thread 0 uses the caller's) */
-    double *rsum;    /* uhn score pass: this thread's sums of r */
-    int64_t *nexact; /* and counts of exact matches */
-    int32_t *idx;    /* tn: rows of a sparse projection */
-    int64_t *nzq;    /* Bmax: weights of the tile kept per query */
-    int64_t *dq;     /* Bmax: the queries projected densely */
-    float *Gd, *Zd;  /* Bmax x tn and Bmax x O: their weights and products */
+    float *St;           /* Bmax x tn scores, then weights */
+    uhn_scratch scr;     /* 3 buffers of tn * max(K, Bmax) floats */
+    void *recs;          /* this thread's records (thread 0 uses the caller's) */
+    double *rsum;        /* uhn score pass: this thread's sums of r */
+    int64_t *nexact;     /* and counts of exact matches */
+    int32_t *idx;        /* tn: rows of a sparse projection */
+    int64_t *nzq;        /* Bmax: weights of the tile kept per query */
+    int64_t *dq;         /* Bmax: the queries projected densely */
+    float *Gd, *Zd;      /* Bmax x tn and Bmax x O: their weights and products */
+    uint16_t *xb;        /* screened energy pass: tn x pad(K) bf16 keys (allocated on first use) */
+    float *xn;           /* and tn norms ||x|| */
+    int32_t *cand;       /* and tn candidate rows */
+    int64_t pairs, kept; /* (query, row) pairs screened in this step, and candidates among them */
 } work;
 
 struct uhn_kws {
@@ -49,6 +55,9 @@ struct uhn_kws {
     size_t rec_bytes;
     float thr, ln_thr; /* weights below thr of the running maximum are dropped */
     work *w;
+    int screen;   /* the screened energy pass: 0 untried, 1 ready, -1 unavailable */
+    uint16_t *qb; /* Bmax x pad(K) bf16 queries */
+    double *qn;   /* Bmax: ||q|| */
 };
 
 void uhn_kws_destroy(uhn_kws *ws) {
@@ -58,7 +67,9 @@ void uhn_kws_destroy(uhn_kws *ws) {
         uhn_free(w->St), uhn_free(w->scr.a), uhn_free(w->scr.b), uhn_free(w->scr.c);
         uhn_free(w->recs), uhn_free(w->rsum), uhn_free(w->nexact), uhn_free(w->idx);
         uhn_free(w->nzq), uhn_free(w->dq), uhn_free(w->Gd), uhn_free(w->Zd);
+        uhn_free(w->xb), uhn_free(w->xn), uhn_free(w->cand);
     }
+    uhn_free(ws->qb), uhn_free(ws->qn);
     free(ws->w);
     free(ws);
 }
@@ -187,6 +198,79 @@ int uhn_kernel_fast_rsum(uhn_ctx *ctx, const uhn_step *st, double *rsum, int64_t
     return UHN_OK;
 }
 
+/* The first index of the largest of h[0 .. tn): ties go to the lowest index. */
+static int64_t first_max(const float *h, int64_t tn) {
+    float hmax = h[0];
+#pragma omp simd reduction(max : hmax)
+    for (int64_t i = 1; i < tn; ++i) hmax = h[i] > hmax ? h[i] : hmax;
+    int64_t i = 0;
+#ifdef __AVX512F__
+    const __m512 m = _mm512_set1_ps(hmax);
+    for (; i + 16 <= tn; i += 16) {
+        __mmask16 eq = _mm512_cmp_ps_mask(_mm512_loadu_ps(h + i), m, _CMP_EQ_OQ);
+        if (eq) return i + __builtin_ctz(eq);
+    }
+#endif
+    while (h[i] != hmax && i + 1 < tn) ++i;
+    return i;
+}
+
+/*
+ * Softmax weights of one query over a tile, in place: h[i] = exp(beta (h[i] -
+ * smax)) where h[i] >= cutf and the exponent is at least ln_thr, else 0 (see
+ * tile_weights). Returns the number of weights kept; *sum gets their sum. The
+ * float comparison rejects most rows 16 at a time; the exponent is formed in
+ * double, as the scalar form does, and its exponential is uhn_exp16.
+ */
+static int64_t lse_weights(float *h, int64_t tn, float cutf, double smax, double beta, float ln_thr,
+                           double *sum) {
+    int64_t nz = 0, i = 0;
+    double s = 0;
+#ifdef __AVX512F__
+    const __m512 vcut = _mm512_set1_ps(cutf), vln = _mm512_set1_ps(ln_thr);
+    const __m512d vs = _mm512_set1_pd(smax), vb = _mm512_set1_pd(beta);
+    __m512d acc = _mm512_setzero_pd();
+    for (; i < tn; i += 16) {
+        const __mmask16 tm = tn - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (tn - i)) - 1);
+        const __m512 hv = _mm512_maskz_loadu_ps(tm, h + i);
+        __mmask16 keep = _mm512_mask_cmp_ps_mask(tm, hv, vcut, _CMP_GE_OQ);
+        if (!keep) {
+            _mm512_mask_storeu_ps(h + i, tm, _mm512_setzero_ps());
+            continue;
+        }
+        const __m512d lo =
+            _mm512_mul_pd(_mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(hv)), vs), vb);
+        const __m512d hi = _mm512_mul_pd(
+            _mm512_sub_pd(
+                _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(hv), 1))),
+                vs),
+            vb);
+        const __m512 x =
+            _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
+        keep &= _mm512_cmp_ps_mask(x, vln, _CMP_GE_OQ);
+        const __m512 e = _mm512_maskz_mov_ps(keep, uhn_exp16(x));
+        _mm512_mask_storeu_ps(h + i, tm, e);
+        acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+        acc = _mm512_add_pd(
+            acc, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+        nz += __builtin_popcount(_mm512_cmp_ps_mask(e, _mm512_setzero_ps(), _CMP_NEQ_OQ));
+    }
+    s = _mm512_reduce_add_pd(acc);
+#endif
+    for (; i < tn; ++i) {
+        float e = 0.0f;
+        if (h[i] >= cutf) {
+            float x = (float)(beta * (h[i] - smax));
+            e = x >= ln_thr ? expf(x) : 0.0f;
+        }
+        h[i] = e;
+        s += e;
+        nz += e != 0.0f;
+    }
+    *sum = s;
+    return nz;
+}
+
 /* (s / s*)^p for a ratio in [0, 1]: the common exponents without a call. */
 static inline double pow_ratio(double x, double p) {
     return p == 1 ? x : p == 2 ? x * x : pow(x, p);
@@ -218,11 +302,7 @@ static int64_t tile_weights(const uhn_step *st, int64_t j, float *h, int64_t tn,
     if (st->kind == UHN_RED_POW) /* h^p needs h >= 0: flag the first offender, weight 0 */
         for (int64_t i = 0; i < tn; ++i)
             if (h[i] < 0) uhn_rec_bad(r, g0 + i, beta * h[i]), h[i] = 0;
-    float hmax = h[0];
-#pragma omp simd reduction(max : hmax)
-    for (int64_t i = 1; i < tn; ++i) hmax = h[i] > hmax ? h[i] : hmax;
-    int64_t imax = 0; /* the first row at the maximum: ties go to the lowest index */
-    while (h[imax] != hmax && imax + 1 < tn) ++imax;
+    const int64_t imax = first_max(h, tn);
     switch (st->kind) {
     case UHN_RED_LSE:
     case UHN_RED_POW: {
@@ -250,23 +330,7 @@ static int64_t tile_weights(const uhn_step *st, int64_t j, float *h, int64_t tn,
             double cut = smax + (double)ln_thr / beta;
             float cutf = (float)cut;
             if ((double)cutf > cut) cutf = nextafterf(cutf, -INFINITY);
-            int64_t near = 0;
-#pragma omp simd reduction(+ : near)
-            for (int64_t i = 0; i < tn; ++i) near += h[i] >= cutf;
-            if (near == 0) {
-                memset(h, 0, (size_t)tn * sizeof(float));
-                return 0;
-            }
-            for (int64_t i = 0; i < tn; ++i) {
-                float e = 0.0f;
-                if (h[i] >= cutf) {
-                    float x = (float)(beta * (h[i] - smax));
-                    e = x >= ln_thr ? expf(x) : 0.0f;
-                }
-                h[i] = e;
-                s += e;
-                nz += e != 0.0f;
-            }
+            nz = lse_weights(h, tn, cutf, smax, beta, ln_thr, &s);
         } else {
             const double pw = r->p;
             for (int64_t i = 0; i < tn; ++i) {
@@ -392,22 +456,228 @@ static void tile_project(const uhn_step *st, const float *G, int64_t tn, const f
     }
 }
 
+/* ---------- the energy of a final state, screened in bf16 ---------- */
+
+/*
+ * The energy of a state needs only its log-sum-exp (need_z = 0), and of that
+ * only the rows within ln(thr) / beta of the maximum score: after one step of
+ * a recall the state is near a few memories (a one-step recall of 1000
+ * Fashion-MNIST queries at beta = 1 keeps ~50 of 60,000 rows per query for
+ * E(v_T), against 10,500 for E(v_0)). So this pass scores every row first with
+ * bf16 dot products (simd_bf16.h, twice the float32 rate), whose error is
+ * bounded, and computes the exact float32 score only of the rows whose bound
+ * reaches the cut. A row it skips has weight below thr of the maximum, as in
+ * tile_weights: the result is the same to round-off.
+ *
+ * It applies to raw softmax scores of dot and euclidean (the two energies of
+ * spec §5) without a cue (--cue-only keeps the float32 pass), for batches
+ * (one query's pass is bound by reading the bank, not by arithmetic) of
+ * states of at least UHN_SCREEN_MIN_K coordinates (below, the work per
+ * (query, row) pair around the dot product outweighs what bf16 saves on it).
+ * Where the scores are too close for the screen to reject rows (a small beta),
+ * a thread that kept more than 1 / UHN_SCREEN_RATIO of its pairs so far
+ * scores its remaining tiles in float32.
+ */
+#define UHN_SCREEN_MIN_K 128
+#define UHN_SCREEN_RATIO 8
+
+static int screen_applies(const uhn_step *st) {
+    if (st->need_z || st->kind != UHN_RED_LSE || st->p->score != UHN_SCORE_RAW || st->qb->mask ||
+        st->B <= 2 * UHN_SMALL_BATCH || st->qb->k1 - st->qb->k0 < UHN_SCREEN_MIN_K ||
+        st->ws->screen < 0)
+        return 0;
+    const char *name = uhn_similarity_name(st->p->sim);
+    return !strcmp(name, "dot") || !strcmp(name, "euclidean");
+}
+
+/* The screen's buffers, on first use; 0 when it cannot run (then it never does). */
+static int screen_ready(const uhn_bank *bk, uhn_kws *ws) {
+    if (ws->screen) return ws->screen > 0;
+    const int64_t Kp = uhn_bf16_pad(bk->K), tn = ws->tn;
+    int ok = uhn_bf16_available();
+    if (ok) {
+        ws->qb = uhn_alloc((size_t)(ws->Bmax * Kp) * sizeof(uint16_t));
+        ws->qn = uhn_alloc((size_t)ws->Bmax * sizeof(double));
+        ok = ws->qb && ws->qn;
+    }
+    for (int t = 0; ok && t < ws->nt; ++t) {
+        work *w = &ws->w[t];
+        w->xb = uhn_alloc((size_t)(tn * Kp) * sizeof(uint16_t));
+        w->xn = uhn_alloc((size_t)tn * sizeof(float));
+        w->cand = uhn_alloc((size_t)tn * sizeof(int32_t));
+        ok = w->xb && w->xn && w->cand;
+    }
+    ws->screen = ok ? 1 : -1; /* without the memory, the float32 pass does the same */
+    return ok;
+}
+
+/* The rows i with hi[i] >= cut, ascending, into idx; returns their number. */
+static int64_t select_rows(const float *hi, int64_t tn, float cut, int32_t *idx) {
+    int64_t n = 0, i = 0;
+#ifdef __AVX512F__
+    const __m512 vc = _mm512_set1_ps(cut);
+    __m512i ids = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (; i + 16 <= tn; i += 16, ids = _mm512_add_epi32(ids, _mm512_set1_epi32(16))) {
+        const __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(hi + i), vc, _CMP_GE_OQ);
+        if (!m) continue;
+        _mm512_mask_compressstoreu_epi32(idx + n, m, ids);
+        n += __builtin_popcount(m);
+    }
+#endif
+    for (; i < tn; ++i)
+        if (hi[i] >= cut) idx[n++] = (int32_t)i;
+    return n;
+}
+
+/* sum_k f(x_k, q_k) over k in [k0, k1) for four rows at once (one load of q
+ * for four rows), f = x q, or (x - q)^2 when SQ. */
+static inline __attribute__((always_inline)) void four_sums(const float *x0, const float *x1,
+                                                            const float *x2, const float *x3,
+                                                            const float *q, int64_t k0, int64_t k1,
+                                                            const int SQ, float *out) {
+#ifdef __AVX512F__
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t k = k0; k < k1; k += 16) {
+        const __mmask16 m = k1 - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k1 - k)) - 1);
+        const __m512 qv = _mm512_maskz_loadu_ps(m, q + k);
+#define TERM(acc, x)                                                                               \
+    do {                                                                                           \
+        const __m512 xv = _mm512_maskz_loadu_ps(m, (x) + k);                                       \
+        const __m512 d = SQ ? _mm512_sub_ps(xv, qv) : xv;                                          \
+        acc = _mm512_fmadd_ps(d, SQ ? d : qv, acc);                                                \
+    } while (0)
+        TERM(a0, x0);
+        TERM(a1, x1);
+        TERM(a2, x2);
+        TERM(a3, x3);
+#undef TERM
+    }
+    out[0] = _mm512_reduce_add_ps(a0), out[1] = _mm512_reduce_add_ps(a1);
+    out[2] = _mm512_reduce_add_ps(a2), out[3] = _mm512_reduce_add_ps(a3);
+#else
+    const float *x[4] = {x0, x1, x2, x3};
+    for (int r = 0; r < 4; ++r) {
+        float s = 0;
+        for (int64_t k = k0; k < k1; ++k)
+            s += SQ ? (x[r][k] - q[k]) * (x[r][k] - q[k]) : x[r][k] * q[k];
+        out[r] = s;
+    }
+#endif
+}
+
+/*
+ * Exact float32 scores h[a] of rows idx[a] of the tile for query j: the dot
+ * product over the query's nonzero columns, or minus the squared distance
+ * summed directly (a state after a step is near its memories, where the
+ * expansion ||x||^2 - 2 x.q + ||q||^2 cancels).
+ */
+static void exact_scores(const uhn_qblock *qb, int euclid, const uhn_tile *t, const int32_t *idx,
+                         int64_t n, int64_t j, float *h) {
+    const int64_t K = t->K, k0 = euclid ? 0 : qb->k0, k1 = euclid ? K : qb->k1;
+    const float *q = qb->q + j * K;
+    for (int64_t a = 0; a < n; a += 4) {
+        /* a short last group repeats its last row */
+        const int64_t i1 = idx[a + 1 < n ? a + 1 : n - 1], i2 = idx[a + 2 < n ? a + 2 : n - 1],
+                      i3 = idx[a + 3 < n ? a + 3 : n - 1];
+        const float *x0 = t->x + idx[a] * K, *x1 = t->x + i1 * K, *x2 = t->x + i2 * K,
+                    *x3 = t->x + i3 * K;
+        float s[4];
+        if (euclid)
+            four_sums(x0, x1, x2, x3, q, k0, k1, 1, s);
+        else
+            four_sums(x0, x1, x2, x3, q, k0, k1, 0, s);
+        for (int r = 0; r < 4 && a + r < n; ++r) h[a + r] = euclid ? -s[r] : s[r];
+    }
+}
+
+/* Folds n exact scores h of rows idx (ascending) of the tile into an LSE
+ * record, as tile_weights does for a whole tile (need_z = 0). */
+static void lse_fold(const uhn_step *st, uhn_rec *r, float *h, const int32_t *idx, int64_t n,
+                     int64_t g0) {
+    const int64_t a = first_max(h, n);
+    if (r->idx < 0 || h[a] > r->best) {
+        r->acc *= r->idx < 0 ? 0.0 : uhn_rec_rel(r, r->best, h[a]);
+        r->best = h[a], r->idx = g0 + idx[a];
+    }
+    const double beta = st->p->beta, cut = r->best + (double)st->ws->ln_thr / beta;
+    float cutf = (float)cut;
+    if ((double)cutf > cut) cutf = nextafterf(cutf, -INFINITY);
+    double s;
+    lse_weights(h, n, cutf, r->best, beta, st->ws->ln_thr, &s);
+    r->acc += s;
+}
+
+/* One tile of the screened pass for every query of the batch. */
+static void tile_screened(const uhn_step *st, const uhn_tile *t, int64_t g0, void *recs, work *w) {
+    const uhn_qblock *qb = st->qb;
+    const uhn_kws *ws = st->ws;
+    const int64_t tn = t->tn, kn = qb->k1 - qb->k0, Kp = uhn_bf16_pad(kn);
+    const int euclid = !is_dot(st);
+    const double beta = st->p->beta, c = uhn_bf16_bound(kn), lnt = (double)ws->ln_thr / beta;
+    uhn_bf16_rows(t->x + qb->k0, tn, kn, t->K, w->xb, Kp);
+    uhn_bf16_dots(w->xb, tn, ws->qb, st->B, Kp, w->St, tn);
+    for (int64_t i = 0; i < tn; ++i) w->xn[i] = sqrtf(t->norm2[i]);
+    /* Approximate score a_i with |a_i - s_i| <= e_i: the bf16 bound on x.q (twice
+     * for euclidean, s = -(||x||^2 - 2 x.q + ||q||^2)), with room for the
+     * float32 norms (a relative 1e-4) and the float arithmetic here. */
+    const float c1 = (float)(c * (1 + 1e-4) + 1e-6), eabs = (float)UHN_BF16_ABS;
+    const float two = euclid ? 2.0f : 1.0f, slack = euclid ? 1e-4f : 0.0f;
+    float *h = w->Gd, *hi = w->Gd + tn; /* exact scores of the candidates; a_i + e_i */
+    for (int64_t j = 0; j < st->B; ++j) {
+        const float *d = w->St + j * tn;
+        const float qn = (float)ws->qn[j], qn2 = qb->qnorm2[j];
+        uhn_rec *r = uhn_rec_at(recs, st->rec_bytes, j);
+        float lower = -INFINITY; /* a score that some row reaches */
+#pragma omp simd reduction(max : lower)
+        for (int64_t i = 0; i < tn; ++i) {
+            const float e = two * (c1 * w->xn[i] * qn + eabs) + slack * (t->norm2[i] + qn2);
+            const float a = euclid ? 2 * d[i] - t->norm2[i] - qn2 : d[i];
+            hi[i] = a + e;
+            lower = a - e > lower ? a - e : lower;
+        }
+        if (r->idx >= 0 && r->best > lower) lower = (float)r->best;
+        /* hi >= cut keeps every row within ln(thr) / beta of the maximum:
+         * rounded down, so that none is lost. */
+        double cutd = (double)lower + lnt;
+        float cut = (float)cutd;
+        if ((double)cut > cutd) cut = nextafterf(cut, -INFINITY);
+        const int64_t n = select_rows(hi, tn, cut, w->cand);
+        w->kept += n;
+        if (n == 0) continue;
+        exact_scores(qb, euclid, t, w->cand, n, j, h);
+        lse_fold(st, r, h, w->cand, n, g0);
+    }
+    w->pairs += st->B * tn;
+}
+
 int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs) {
     (void)ctx;
     const uhn_bank *bk = st->bank;
     uhn_kws *ws = st->ws;
     if (bk->n_local == 0) return UHN_OK;
     const int64_t tn = ws->tn, ntiles = (bk->n_local + tn - 1) / tn;
+    const int screen = screen_applies(st) && screen_ready(bk, ws);
+    if (screen) { /* the queries in bf16, once per step */
+        const uhn_qblock *qb = st->qb;
+        const int64_t kn = qb->k1 - qb->k0;
+        uhn_bf16_rows(qb->q + qb->k0, st->B, kn, qb->K, ws->qb, uhn_bf16_pad(kn));
+        for (int64_t j = 0; j < st->B; ++j) ws->qn[j] = sqrt((double)qb->qnorm2[j]);
+    }
     ws->w[0].recs = recs;
     for (int t = 1; t < ws->nt; ++t) memcpy(ws->w[t].recs, recs, (size_t)st->B * st->rec_bytes);
 #pragma omp parallel num_threads(ws->nt)
     {
         work *me = &ws->w[omp_get_thread_num()];
+        me->pairs = me->kept = 0;
 #pragma omp for schedule(static)
         for (int64_t tile = 0; tile < ntiles; ++tile) {
             int64_t i0 = tile * tn;
             uhn_tile t = {bk->keys + i0 * bk->K, bk->key_norm2 + i0, bk->key_sum + i0,
                           (bk->n_local - i0 < tn ? bk->n_local - i0 : tn), bk->K};
+            if (screen && me->kept * UHN_SCREEN_RATIO <= me->pairs) {
+                tile_screened(st, &t, bk->row0 + i0, me->recs, me);
+                continue;
+            }
             const float *Y = bk->values + i0 * bk->O;
             tile_scores(st, &t, me->St, &me->scr);
             for (int64_t j = 0; j < st->B; ++j)

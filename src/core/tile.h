@@ -40,6 +40,9 @@ typedef struct uhn_qblock {
     const float *qhat, *lqhat;
     const double *qent;
     const float *ones; /* K ones: the mask of "all coordinates" for the divergence loops */
+    /* Every q row is 0 outside columns [k0, k1) (a masked image, whose top rows
+     * are 0 in every query): the dot products skip those columns. */
+    int64_t k0, k1;
 } uhn_qblock;
 
 /* Scratch of one thread for one tile: at least 3 * tn * max(K, B) floats. */

@@ -79,6 +79,8 @@ typedef struct ecase {
     int score_uhn, normalize, cue_only, steps;
     double alpha, tol;
     int64_t batch;
+    int64_t key_zero;   /* coordinates [0, key_zero) are 0 in every key and query */
+    int64_t query_tail; /* coordinates [K - query_tail, K) are 0 in every query (a mask) */
 } ecase;
 
 static ecase base_case(const char *label) {
@@ -107,6 +109,7 @@ static float draw(const ecase *c, uint32_t stream, uint64_t index, uint32_t k) {
 
 static float key_at(const ecase *c, int64_t n, int64_t k) {
     int64_t src = (c->dup && c->N >= 3 && n == c->N - 1) ? 1 : n;
+    if (k < c->key_zero) return 0.0f;
     return draw(c, STREAM_KEYS, (uint64_t)src, (uint32_t)k);
 }
 
@@ -125,6 +128,8 @@ static void make_queries(const ecase *c, float *q) {
             qb[k] = row >= 0 ? key_at(c, row, k) : draw(c, STREAM_QUERY, (uint64_t)b, (uint32_t)k);
         if (c->queries == Q_ZERO && b == c->B - 1)
             for (int64_t k = 0; k < c->K; ++k) qb[k] = 0.0f;
+        for (int64_t k = 0; k < c->K; ++k)
+            if (k < c->key_zero || k >= c->K - c->query_tail) qb[k] = 0.0f;
     }
 }
 
@@ -724,6 +729,32 @@ static void sparse_cases(uhn_ctx *ctx) {
     }
 }
 
+/*
+ * The energy of a final state, screened in bf16 (kernel_fast.c: tile_screened;
+ * batches of more than 8 queries, dot and euclidean): from beta = 0.3, where
+ * most rows are candidates, to beta = 30, where a few are; queries that copy
+ * rows and random ones. And the columns that every query has 0 (gemm_dot
+ * skips them): keys and queries with 0 in their first 16 coordinates (the
+ * final states too), and queries masked in their last 20 (the states after a
+ * step are not). Small integers, as in sparse_cases.
+ */
+static void screen_cases(uhn_ctx *ctx) {
+    const double betas[3] = {0.3, 3.0, 30.0};
+    const int sims[2] = {SIM_DOT, SIM_EUCLIDEAN};
+    for (int si = 0; si < 2; ++si)
+        for (int i = 0; i < 3; ++i)
+            for (int z = 0; z < 2; ++z) {
+                ecase c = base_case(z ? "screened energy, zero columns" : "screened energy");
+                c.sim = sims[si], c.beta = betas[i], c.N = 2000, c.K = 160, c.B = 40;
+                c.data = DATA_INTEGER, c.levels = 4, c.queries = z ? Q_MIXED : Q_RANDOM;
+                /* More steps only where they converge to a memory: near a saddle
+                 * (a query halfway between two rows) iterating amplifies round-off. */
+                c.steps = z && i == 2 ? 3 : 1;
+                if (z) c.key_zero = 16, c.query_tail = 20;
+                run_case(ctx, c);
+            }
+}
+
 /* Hetero-association: values with O != K. */
 static void hetero_cases(uhn_ctx *ctx) {
     const int sims[4] = {SIM_DOT, SIM_EUCLIDEAN, SIM_MANHATTAN, SIM_KL};
@@ -822,6 +853,7 @@ int main(int argc, char **argv) {
     uhn_score_cases(ctx);
     size_cases(ctx);
     sparse_cases(ctx);
+    screen_cases(ctx);
     hetero_cases(ctx);
     clamp_cases(ctx);
     dynamics_cases(ctx);

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "core/simd_exp.h"
 #include "core/simd_log.h"
 #include "core/similarity_impl.h"
 #include "core/tile.h"
@@ -114,6 +115,67 @@ static void test_log(void) {
     }
 }
 
+/* ---------- the exponential ---------- */
+
+#ifdef __AVX512F__
+/* Max error of uhn_exp16 in ulps of the correctly rounded result, for normal
+ * results: 1.010 over every third float of [-104, 89]. */
+#define EXP_MAX_ULP 1.05
+
+static double exp_ulps(float got, float x) {
+    double ref = exp((double)x);
+    float rf = (float)ref;
+    if (isinf(rf)) return got == INFINITY ? 0 : INFINITY;
+    if (rf < FLT_MIN) /* a denormal or zero result: absolute error in denormal steps */
+        return fabs((double)got - ref) / (double)FLT_TRUE_MIN;
+    double ulp = (double)nextafterf(rf, INFINITY) - rf;
+    return fabs((double)got - ref) / ulp;
+}
+
+static void test_exp(void) {
+    check_context("exponential");
+    /* Every 13th float in [-104, 89] (both signs; the kernel uses x <= 0), 16
+     * at a time, and the special values. */
+    double worst = 0, worst_dn = 0;
+    float at = 0;
+    int64_t total = 0;
+    float buf[16];
+    int n = 0;
+    for (uint32_t u = 0; u < 0xfffffff0u; u += 13) {
+        float x = from_bits(u);
+        if (!(x >= -104.0f && x <= 89.0f)) continue;
+        buf[n++] = x;
+        if (n < 16) continue;
+        float out[16];
+        _mm512_storeu_ps(out, uhn_exp16(_mm512_loadu_ps(buf)));
+        for (int i = 0; i < 16; ++i) {
+            double e = exp_ulps(out[i], buf[i]);
+            if (exp((double)buf[i]) < FLT_MIN) {
+                if (e > worst_dn) worst_dn = e;
+            } else if (!(e <= worst))
+                worst = e, at = buf[i];
+        }
+        total += 16, n = 0;
+    }
+    printf("test_sim_kernels: exp over %lld floats: max %.3f ulp (at %a), %.3f denormal steps "
+           "below FLT_MIN\n",
+           (long long)total, worst, (double)at, worst_dn);
+    CHECK_MSG(worst <= EXP_MAX_ULP, "vector exp: %.3f ulp at %a", worst, (double)at);
+    CHECK_MSG(worst_dn <= 1.0, "vector exp: %.3f denormal steps", worst_dn);
+    check_context("exponential, special values");
+    const float sp[16] = {0.0f, -0.0f, -200.0f, -INFINITY, 100.0f, INFINITY, NAN, 1.0f, -1.0f};
+    float v[16];
+    _mm512_storeu_ps(v, uhn_exp16(_mm512_loadu_ps(sp)));
+    CHECK(v[0] == 1.0f && v[1] == 1.0f); /* e^0 exactly 1: the running maximum's weight */
+    CHECK(v[2] == 0.0f && v[3] == 0.0f);
+    CHECK(v[4] == INFINITY && v[5] == INFINITY);
+    CHECK(isnan(v[6]));
+    CHECK(exp_ulps(v[7], 1.0f) <= EXP_MAX_ULP && exp_ulps(v[8], -1.0f) <= EXP_MAX_ULP);
+}
+#else
+static void test_exp(void) {}
+#endif
+
 /* ---------- the block kernels ---------- */
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -169,8 +231,17 @@ static void qblock_build(qblock_buf *b, const float *v, const uint8_t *cue, int6
         }
         b->qent[j] = ent;
     }
-    b->qb =
-        (uhn_qblock){B, K, b->q, b->mask, b->qnorm2, b->qsum, b->qhat, b->lqhat, b->qent, b->ones};
+    /* The columns where some query is not 0 (a shared cue leaves zero columns). */
+    int64_t k0 = 0, k1 = 0;
+    for (int64_t k = 0; k < K; ++k)
+        for (int64_t j = 0; j < B; ++j)
+            if (b->q[j * K + k] != 0.0f) {
+                if (k1 == 0) k0 = k;
+                k1 = k + 1;
+                break;
+            }
+    b->qb = (uhn_qblock){B,       K,        b->q,    b->mask, b->qnorm2, b->qsum,
+                         b->qhat, b->lqhat, b->qent, b->ones, k0,        k1};
 }
 
 static void qblock_free(qblock_buf *b) {
@@ -318,6 +389,7 @@ static void test_kernels(void) {
 
 int main(void) {
     test_log();
+    test_exp();
     test_kernels();
     return check_finish("test_sim_kernels");
 }
