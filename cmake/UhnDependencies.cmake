@@ -1,6 +1,7 @@
 # Finds every library uhn needs, with a message naming the Debian package when
 # one is missing. Defines the imported targets uhn::blas, uhn::scalapack,
-# uhn::inih; MPI::MPI_C, OpenMP::OpenMP_C and hdf5 come from CMake's modules.
+# uhn::inih, uhn::nettle; MPI::MPI_C, OpenMP::OpenMP_C and hdf5 come from
+# CMake's modules.
 find_package(PkgConfig)
 
 macro(uhn_missing what pkg)
@@ -55,6 +56,13 @@ if(NOT UHN_INIH_FOUND)
   uhn_missing("libinih" "libinih-dev")
 endif()
 add_library(uhn::inih ALIAS PkgConfig::UHN_INIH)
+
+# Nettle's SHA-256 for the text encoders (spec §13): a vetted hash, not our own.
+pkg_check_modules(UHN_NETTLE IMPORTED_TARGET nettle)
+if(NOT UHN_NETTLE_FOUND)
+  uhn_missing("Nettle" "nettle-dev")
+endif()
+add_library(uhn::nettle ALIAS PkgConfig::UHN_NETTLE)
 
 find_package(ZLIB)
 if(NOT ZLIB_FOUND)

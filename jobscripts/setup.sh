@@ -8,7 +8,7 @@ build=${1:-$src/build}
 
 packages=(build-essential cmake pkg-config git
           libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
-          libscalapack-openmpi-dev libopenblas-dev libinih-dev zlib1g-dev
+          libscalapack-openmpi-dev libopenblas-dev libinih-dev nettle-dev zlib1g-dev
           dataset-fashion-mnist
           python3-h5py python3-numpy python3-matplotlib python3-pytest
           python3-skimage python3-torch python3-faiss)

@@ -130,6 +130,19 @@ int uhn_h5_read_all(uhn_ctx *ctx, const uhn_h5_name *name, uhn_h5_type mem, int6
                     void *buf);
 
 /*
+ * Reads a 1-D dataset of strings (variable- or fixed-length, ASCII or UTF-8;
+ * a fixed-length string ends at its first NUL) on every rank: rank 0 reads,
+ * then broadcasts. On success *n is the number of strings (>= 1), string i is
+ * (*buf)[(*off)[i] .. (*off)[i+1] - 1) followed by a NUL, and *off ((*n + 1)
+ * entries) and *buf are malloc'd and owned by the caller (free them). Errors
+ * (UHN_EINPUT, naming the role, file and dataset): what uhn_h5_info_get
+ * refuses but the type, a dataset that is not strings, one that is not 1-D,
+ * one with no strings. Collective over ctx->comm; agreed.
+ */
+int uhn_h5_read_strings(uhn_ctx *ctx, const uhn_h5_name *name, int64_t *n, int64_t **off,
+                        char **buf);
+
+/*
  * Checks, before any expensive work, that an output file can be written: an
  * existing `path` is a regular file (or a symbolic link to one), never a
  * directory, device node, FIFO or socket; its directory exists; and a file can
@@ -180,6 +193,11 @@ typedef struct uhn_h5_dataset {
 } uhn_h5_dataset;
 
 int uhn_h5_write_dataset(uhn_h5_writer *w, const uhn_h5_dataset *d);
+
+/* A 1-D dataset `name` of n variable-length UTF-8 strings (strings[i], not
+ * owned) with its description, units and axes (axes may be NULL) attributes. */
+int uhn_h5_write_strings(uhn_h5_writer *w, const char *name, int64_t n, const char *const *strings,
+                         const char *description, const char *units, const char *axes);
 
 /* The open temporary file's HDF5 id (an hid_t) for writers of richer layouts
  * (dimension scales, strings); the writer still owns and closes it. */

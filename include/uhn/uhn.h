@@ -16,5 +16,6 @@
 #include "uhn/deck.h"
 #include "uhn/study.h"
 #include "uhn/encoder.h"
+#include "uhn/text.h"
 #include "uhn/separability.h"
 #endif

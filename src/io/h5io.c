@@ -675,6 +675,127 @@ int uhn_h5_read_all(uhn_ctx *ctx, const uhn_h5_name *name, uhn_h5_type mem, int6
     return st;
 }
 
+/* Packs n strings (raw[i], NULL read as "") into the offsets and bytes of uhn_h5_read_strings. */
+static int pack_strings(uhn_ctx *ctx, const uhn_h5_name *n, int64_t count, const char *const *raw,
+                        size_t stride, const char *fixed, int64_t **off, char **buf) {
+    int64_t total = 0;
+    for (int64_t i = 0; i < count; ++i) {
+        const char *c = raw ? raw[i] : fixed + (size_t)i * stride;
+        total += (int64_t)strlen(c ? c : "") + 1;
+    }
+    *off = malloc(((size_t)count + 1) * sizeof **off);
+    *buf = malloc((size_t)total);
+    if (!*off || !*buf)
+        return uhn_fail(ctx, UHN_ENOMEM, "%s%sout of memory for the strings of %s", ROLE(n),
+                        n->label);
+    int64_t at = 0;
+    for (int64_t i = 0; i < count; ++i) {
+        const char *c = raw ? raw[i] : fixed + (size_t)i * stride;
+        size_t len = strlen(c ? c : "");
+        (*off)[i] = at;
+        memcpy(*buf + at, c ? c : "", len + 1);
+        at += (int64_t)len + 1;
+    }
+    (*off)[count] = at;
+    return UHN_OK;
+}
+
+static int read_strings_local(uhn_ctx *ctx, const uhn_h5_name *n, int64_t *count, int64_t **off,
+                              char **buf) {
+    hid_t fid = H5I_INVALID_HID, did = H5I_INVALID_HID, ftype = H5I_INVALID_HID;
+    hid_t space = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
+    int st = open_file_serial(ctx, n, &fid);
+    if (st == UHN_OK) st = open_dataset(ctx, n, fid, &did);
+    if (st == UHN_OK && ((ftype = H5Dget_type(did)) < 0 || (space = H5Dget_space(did)) < 0))
+        st = uhn_fail(ctx, UHN_EIO, "%s%scannot read the type and shape of %s", ROLE(n), n->label);
+    char desc[32];
+    if (st == UHN_OK && H5Tget_class(ftype) != H5T_STRING) {
+        describe_type(ftype, desc);
+        st = uhn_fail(ctx, UHN_EINPUT,
+                      "%s%sdataset %s has type %s; a 1-D dataset of strings is "
+                      "required",
+                      ROLE(n), n->label, desc);
+    }
+    hsize_t dims[H5S_MAX_RANK];
+    int rank = st == UHN_OK ? H5Sget_simple_extent_ndims(space) : 0;
+    if (st == UHN_OK && (rank < 0 || H5Sget_simple_extent_dims(space, dims, NULL) < 0))
+        st = uhn_fail(ctx, UHN_EIO, "%s%scannot read the shape of %s", ROLE(n), n->label);
+    if (st == UHN_OK && rank != 1)
+        st = uhn_fail(ctx, UHN_EINPUT,
+                      "%s%sdataset %s has %d dimensions; a 1-D dataset of strings "
+                      "is required",
+                      ROLE(n), n->label, rank);
+    if (st == UHN_OK && (dims[0] == 0 || dims[0] > (hsize_t)INT32_MAX))
+        st = uhn_fail(ctx, UHN_EINPUT,
+                      "%s%sdataset %s holds %llu strings (1 to 2^31 - 1 "
+                      "required)",
+                      ROLE(n), n->label, (unsigned long long)dims[0]);
+    int vlen = st == UHN_OK && H5Tis_variable_str(ftype) > 0;
+    size_t stride = st == UHN_OK && !vlen ? H5Tget_size(ftype) + 1 : sizeof(char *);
+    char *raw = st == UHN_OK ? calloc((size_t)dims[0], stride) : NULL;
+    if (st == UHN_OK && !raw)
+        st = uhn_fail(ctx, UHN_ENOMEM, "%s%sout of memory for %s", ROLE(n), n->label);
+    /* Memory strings are NUL-terminated whatever the file's padding. */
+    if (st == UHN_OK &&
+        ((mtype = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mtype, vlen ? H5T_VARIABLE : stride) < 0 ||
+         H5Tset_strpad(mtype, H5T_STR_NULLTERM) < 0 || H5Tset_cset(mtype, H5Tget_cset(ftype)) < 0 ||
+         H5Dread(did, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0))
+        st = uhn_fail(ctx, UHN_EINPUT, "%s%scannot read the strings of %s", ROLE(n), n->label);
+    if (st == UHN_OK) {
+        *count = (int64_t)dims[0];
+        st = pack_strings(ctx, n, *count, vlen ? (const char *const *)raw : NULL, stride, raw, off,
+                          buf);
+        if (vlen) H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, raw);
+    }
+    free(raw);
+    st = h5_close(ctx, &mtype, st);
+    st = h5_close(ctx, &space, st);
+    st = h5_close(ctx, &ftype, st);
+    st = h5_close(ctx, &did, st);
+    return h5_close(ctx, &fid, st);
+}
+
+static int bcast_bytes(uhn_ctx *ctx, void *buf, size_t bytes) {
+    for (size_t at = 0; at < bytes; at += IO_ROUND_BYTES) {
+        size_t len = bytes - at < IO_ROUND_BYTES ? bytes - at : IO_ROUND_BYTES;
+        UHN_MPI(ctx, MPI_Bcast((char *)buf + at, (int)len, MPI_BYTE, 0, ctx->comm));
+    }
+    return UHN_OK;
+}
+
+static int read_strings(uhn_ctx *ctx, const uhn_h5_name *n, int64_t *count, int64_t **off,
+                        char **buf) {
+    *count = 0, *off = NULL, *buf = NULL;
+    int st = h5_quiet(ctx);
+    if (st == UHN_OK && ctx->rank == 0) st = read_strings_local(ctx, n, count, off, buf);
+    UHN_CALL(uhn_agree(ctx, st));
+    int64_t sizes[2] = {*count, ctx->rank == 0 ? (*off)[*count] : 0};
+    UHN_MPI(ctx, MPI_Bcast(sizes, 2, MPI_INT64_T, 0, ctx->comm));
+    if (ctx->rank != 0) {
+        *count = sizes[0];
+        *off = malloc(((size_t)sizes[0] + 1) * sizeof **off);
+        *buf = malloc((size_t)sizes[1]);
+        if (!*off || !*buf)
+            st = uhn_fail(ctx, UHN_ENOMEM, "%s%sout of memory for the strings of %s", ROLE(n),
+                          n->label);
+    }
+    UHN_CALL(uhn_agree(ctx, st));
+    UHN_CALL(bcast_bytes(ctx, *off, ((size_t)sizes[0] + 1) * sizeof **off));
+    return bcast_bytes(ctx, *buf, (size_t)sizes[1]);
+}
+
+int uhn_h5_read_strings(uhn_ctx *ctx, const uhn_h5_name *name, int64_t *n, int64_t **off,
+                        char **buf) {
+    double t0 = uhn_wtime();
+    int st = read_strings(ctx, name, n, off, buf);
+    if (st != UHN_OK) {
+        free(*off), free(*buf);
+        *off = NULL, *buf = NULL, *n = 0;
+    }
+    ctx->timers.io += uhn_wtime() - t0;
+    return st;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Writing                                                                  */
 
@@ -1000,6 +1121,41 @@ static int write_dataset(uhn_h5_writer *w, const uhn_h5_dataset *d) {
 int uhn_h5_write_dataset(uhn_h5_writer *w, const uhn_h5_dataset *d) {
     double t0 = uhn_wtime();
     int st = write_dataset(w, d);
+    w->ctx->timers.io += uhn_wtime() - t0;
+    return st;
+}
+
+static int write_strings(uhn_h5_writer *w, const char *name, int64_t n, const char *const *strings,
+                         const char *description, const char *units, const char *axes) {
+    uhn_ctx *ctx = w->ctx;
+    if (!name || n < 0 || (n > 0 && !strings) || !description || !units)
+        return uhn_fail(ctx, UHN_EINTERNAL, "invalid string dataset description for '%s'",
+                        name ? name : "(null)");
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t type = H5Tcopy(H5T_C_S1), space = H5Screate_simple(1, dims, NULL);
+    hid_t did = H5I_INVALID_HID;
+    int st = UHN_OK;
+    if (type < 0 || space < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 ||
+        H5Tset_cset(type, H5T_CSET_UTF8) < 0)
+        st = uhn_fail(ctx, UHN_EIO, "cannot make a string type for dataset '%s'", name);
+    if (st == UHN_OK)
+        did = H5Dcreate2(w->fid, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (st == UHN_OK &&
+        (did < 0 || (n > 0 && H5Dwrite(did, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, strings) < 0)))
+        st = uhn_fail(ctx, UHN_EIO, "cannot write dataset '%s' to '%s' (is the disk full?)", name,
+                      w->path);
+    if (st == UHN_OK) st = string_attr_on(w, did, name, "description", description);
+    if (st == UHN_OK) st = string_attr_on(w, did, name, "units", units);
+    if (st == UHN_OK && axes) st = string_attr_on(w, did, name, "axes", axes);
+    st = h5_close(ctx, &did, st);
+    st = h5_close(ctx, &space, st);
+    return h5_close(ctx, &type, st);
+}
+
+int uhn_h5_write_strings(uhn_h5_writer *w, const char *name, int64_t n, const char *const *strings,
+                         const char *description, const char *units, const char *axes) {
+    double t0 = uhn_wtime();
+    int st = write_strings(w, name, n, strings, description, units, axes);
     w->ctx->timers.io += uhn_wtime() - t0;
     return st;
 }

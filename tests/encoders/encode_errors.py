@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Bad input to `uhn encode fit|apply` (spec §8, §14): one CTest test per case and rank count.
+"""Bad input to `uhn encode fit|apply|text` (spec §8, §14): one CTest test per case and rank count.
 
 A case is one bad command, run under `mpiexec -n R` twice:
   1. with the output (--model for fit, --output for apply) absent: exit status
@@ -43,6 +43,14 @@ def setup(d):
     write_model(os.path.join(d, "model.h5"))
     with h5py.File(os.path.join(d, "codes.h5"), "w") as f:
         f["output"] = rng.standard_normal((N, D)).astype(np.float32)
+    with h5py.File(os.path.join(d, "captions.h5"), "w") as f:
+        f["captions"] = np.array(["a cat", "Dog", "café"], dtype=h5py.string_dtype())
+        f["numbers"] = np.arange(3.0)
+        f["table"] = np.array([["a", "b"], ["c", "d"]], dtype=h5py.string_dtype())
+        f["none"] = np.array([], dtype=h5py.string_dtype())
+        f.create_dataset("latin1", data=np.array([b"fine", b"caf\xe9"], dtype=object),
+                         dtype=h5py.string_dtype("utf-8"))
+        f["fixed_bad"] = np.array([b"ok", b"ok", b"ok", b"\xc3\x28"], dtype="S4")
 
 
 def write_model(path, **change):
@@ -158,6 +166,20 @@ def apply(d, model=None, inp=None, *extra):
             "--output", os.path.join(d, "out.h5")] + list(extra)
 
 
+def text_cmd(d, method="ngram", dset=None, *extra):
+    inp = os.path.join(d, "captions.h5") + (f":{dset}" if dset else "")
+    return ["encode", "text", "--method", method, "--input", inp,
+            "--output", os.path.join(d, "out.h5")] + list(extra)
+
+
+def text_pixel(d, *extra):
+    return text_cmd(d, "pixel", None, *extra)
+
+
+def text_ngram(d, *extra):
+    return text_cmd(d, "ngram", None, *extra)
+
+
 def model_case(**change):
     def f(d):
         write_model(os.path.join(d, "bad_model.h5"), **change)
@@ -167,9 +189,50 @@ def model_case(**change):
 
 # case: name -> (f(d) -> argv, [culprit substrings, any one; 're:' = regex], test existing output)
 CASES = {
-    "no_subcommand": (lambda d: ["encode"], ["fit or apply"], False),
+    "no_subcommand": (lambda d: ["encode"], ["fit, apply or text"], False),
     "unknown_subcommand": (lambda d: ["encode", "fitt"], ["fitt"], False),
-    "text_not_yet": (lambda d: ["encode", "text", "--input", "x.h5"], ["not yet"], False),
+    "text_bad_method": (lambda d: text_cmd(d, "words", None, "--dim", "8"),
+                        ["re:--method 'words' is not a text encoder"], True),
+    "text_missing_method": (lambda d: text_ngram(d, "--dim", "8")[:2] + text_ngram(
+        d, "--dim", "8")[4:], ["--method"], True),
+    "text_numeric_dataset": (lambda d: text_cmd(d, "ngram", "numbers", "--dim", "8"),
+                             ["re:captions.h5:numbers has type float64"], True),
+    "text_2d_dataset": (lambda d: text_cmd(d, "pixel", "table", "--shape", "28,28,1"),
+                        ["re:captions.h5:table has 2 dimensions"], True),
+    "text_empty_dataset": (lambda d: text_cmd(d, "ngram", "none", "--dim", "8"),
+                           ["re:captions.h5:none holds 0 strings"], True),
+    "text_missing_dataset": (lambda d: text_cmd(d, "ngram", "titles", "--dim", "8"),
+                             ["re:no dataset 'titles' in '.*captions.h5'"], True),
+    "text_missing_file": (lambda d: ["encode", "text", "--method", "ngram", "--dim", "8",
+                                     "--input", os.path.join(d, "nope.h5"), "--output",
+                                     os.path.join(d, "out.h5")], ["nope.h5"], True),
+    "text_invalid_utf8": (lambda d: text_cmd(d, "ngram", "latin1", "--dim", "8"),
+                          ["re:captions.h5:latin1: caption 1 is not valid UTF-8"], True),
+    "text_invalid_utf8_pixel": (lambda d: text_cmd(d, "pixel", "fixed_bad", "--shape", "5,3,1"),
+                                ["re:captions.h5:fixed_bad: caption 3 is not valid UTF-8"], True),
+    "text_dim_zero": (lambda d: text_ngram(d, "--dim", "0"), ["--dim"], True),
+    "text_dim_missing": (lambda d: text_ngram(d), ["re:--dim D .* is required for method ngram"],
+                         True),
+    "text_n_zero": (lambda d: text_ngram(d, "--dim", "8", "--n", "0"), ["--n"], True),
+    "text_n_with_pixel": (lambda d: text_pixel(d, "--shape", "28,28,1", "--n", "2"),
+                          ["re:--n applies only to method ngram"], True),
+    "text_shape_too_small": (lambda d: text_pixel(d, "--shape", "4,28,1"),
+                             ["re:--shape 4,28,1 holds no character"], True),
+    "text_shape_too_narrow": (lambda d: text_pixel(d, "--shape", "28,2,1"),
+                              ["re:--shape 28,2,1 holds no character"], True),
+    "text_shape_junk": (lambda d: text_pixel(d, "--shape", "28,28"), ["re:--shape: '28,28'"],
+                        True),
+    "text_shape_zero": (lambda d: text_pixel(d, "--shape", "28,0,1"), ["re:--shape 28,0,1"],
+                        True),
+    "text_shape_missing": (lambda d: text_pixel(d), ["re:--shape H,W,C is required"], True),
+    "text_shape_with_ngram": (lambda d: text_ngram(d, "--dim", "8", "--shape", "28,28,1"),
+                              ["re:--shape applies only to method pixel"], True),
+    "text_dim_not_hwc": (lambda d: text_pixel(d, "--shape", "28,28,1", "--dim", "100"),
+                         ["re:--dim 100 must be H\\*W\\*C = 784"], True),
+    "text_option_of_fit": (lambda d: text_ngram(d, "--dim", "8", "--encoder", "pca"),
+                           ["--encoder"], True),
+    "text_output_is_input": (lambda d: text_ngram(d)[:-1] + [os.path.join(d, "captions.h5"),
+                                                              "--dim", "8"], ["--output"], False),
     "unknown_encoder": (lambda d: fit_with(d, "foo", "--dim", "2"), ["--encoder 'foo'"], True),
     "vq_patch_not_dividing": (lambda d: fit_with(d, "vq", "--patch", "3", "--codes", "4"),
                               ["re:--patch 3 does not divide the 4x5x1 images"], True),
