@@ -11,7 +11,8 @@
  *                                DIR defaults to /usr/share/datasets/fashion-mnist.
  *                                The gzipped IDX files are read with zlib;
  *                                pixels are stored as bytes, scaled by 1/255 on
- *                                read; labels 0-9 are kept.
+ *                                read; labels 0-9 are kept. Captions are made
+ *                                from class name and index, "Ankle boot 0".
  *   hdf5:FILE                    a user image set in the uhn layout:
  *                                  images   [N][H][W][C] (or [N][H][W], C = 1)
  *                                           uint8 (scaled by 1/255) or float32/

@@ -43,6 +43,22 @@ extern "C" {
  */
 int uhn_subset(uint64_t seed, int64_t trial, int64_t population, int64_t n, int64_t *out);
 
+/* RNG stream of the pairs that share a caption (cross-stimulus studies). */
+#define UHN_STREAM_CAPTION 0x43415031u /* "CAP1" */
+
+/*
+ * Which stored pairs share one caption on purpose (spec §13: uniqueness
+ * violated). The n memories of a trial, in their stored order, form the
+ * floor(n / 2) pairs (2k, 2k + 1); exactly m = round(fraction * floor(n / 2))
+ * of them share, the second memory taking the first one's caption: those with
+ * the m smallest keys uhn_rng_u64(seed, UHN_STREAM_CAPTION, trial * 2^32 + n,
+ * k) (ties to the lower k). shared[k] (floor(n / 2) entries) is set to 1 for a
+ * sharing pair, else 0. Requires 0 <= fraction <= 1, n >= 0, 0 <= trial < 2^31.
+ * Returns 0, or -1 on bad arguments or when memory runs out. Deterministic;
+ * not collective; thread-safe.
+ */
+int uhn_shared_pairs(uint64_t seed, int64_t trial, int64_t n, double fraction, uint8_t *shared);
+
 /* Options of a run besides the deck. */
 typedef struct uhn_study_opts {
     int resume;         /* 1: earlier results (OUT.partial or OUT) must exist */

@@ -115,6 +115,36 @@ int uhn_subset(uint64_t seed, int64_t trial, int64_t population, int64_t n, int6
     return 0;
 }
 
+/* Pairs that share a caption: (key, pair) ordered by key, then pair. */
+typedef struct pair_key {
+    uint64_t key;
+    int64_t k;
+} pair_key;
+
+static int pair_key_cmp(const void *a, const void *b) {
+    const pair_key *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return (x->k > y->k) - (x->k < y->k);
+}
+
+int uhn_shared_pairs(uint64_t seed, int64_t trial, int64_t n, double fraction, uint8_t *shared) {
+    if (!(fraction >= 0 && fraction <= 1) || n < 0 || n >= ((int64_t)1 << 32) || trial < 0 ||
+        trial >= ((int64_t)1 << 31) || (n >= 2 && !shared))
+        return -1;
+    const int64_t np = n / 2, m = (int64_t)llround(fraction * (double)np);
+    if (np == 0) return 0;
+    pair_key *pk = malloc((size_t)np * sizeof *pk);
+    if (!pk) return -1;
+    const uint64_t index = ((uint64_t)trial << 32) | (uint64_t)n;
+    for (int64_t k = 0; k < np; ++k)
+        pk[k] = (pair_key){uhn_rng_u64(seed, UHN_STREAM_CAPTION, index, (uint32_t)k), k};
+    qsort(pk, (size_t)np, sizeof *pk, pair_key_cmp);
+    memset(shared, 0, (size_t)np);
+    for (int64_t a = 0; a < m; ++a) shared[pk[a].k] = 1;
+    free(pk);
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Signals                                                                  */
 

@@ -75,7 +75,10 @@ static void test_real(void) {
         CHECK_INT(784, uhn_dataset_k(ds));
         CHECK(strcmp(uhn_dataset_source(ds), "fashion-mnist") == 0);
         CHECK(uhn_dataset_has_labels(ds));
-        CHECK(uhn_dataset_caption(ds, 0) == NULL);
+        /* Captions from class name and index (fashion_mnist.c), unique: both
+         * splits start with an ankle boot. */
+        CHECK(uhn_dataset_caption(ds, 0) && !strcmp(uhn_dataset_caption(ds, 0), "Ankle boot 0"));
+        CHECK(uhn_dataset_caption(ds, -1) == NULL && uhn_dataset_caption(ds, sets[s].n) == NULL);
         CHECK_INT(-1, uhn_dataset_label(ds, -1));
         CHECK_INT(-1, uhn_dataset_label(ds, sets[s].n));
         int64_t hist[10] = {0};
@@ -121,6 +124,11 @@ static void test_pixels(void) {
     CHECK_INT(8, uhn_dataset_label(ds, 12345));
     CHECK_INT(5, uhn_dataset_label(ds, 69999));
     CHECK_INT(9, uhn_dataset_label(ds, 60000));
+    /* Captions: the class name of the label and the index over all 70,000. */
+    CHECK(!strcmp(uhn_dataset_caption(ds, 59999), "Sandal 59999"));
+    CHECK(!strcmp(uhn_dataset_caption(ds, 12345), "Bag 12345"));
+    CHECK(!strcmp(uhn_dataset_caption(ds, 60000), "Ankle boot 60000"));
+    CHECK(!strcmp(uhn_dataset_caption(ds, 69999), "Sandal 69999"));
     int64_t bad = 70000;
     int rc = uhn_dataset_rows(ds, &bad, 1, x);
     expect("index out of range", rc, UHN_EINPUT,

@@ -264,8 +264,69 @@ static void test_reference(void) {
     }
 }
 
+/* ---- uhn_shared_pairs: the pairs that share a caption ---- */
+
+/* The m pairs of smallest key, from the definition in study.h (selection by
+ * repeated minimum, O(P^2): small P only). */
+static void shared_reference(uint64_t seed, int64_t trial, int64_t n, double f, uint8_t *out) {
+    const int64_t np = n / 2, m = (int64_t)llround(f * (double)np);
+    const uint64_t index = ((uint64_t)trial << 32) | (uint64_t)n;
+    memset(out, 0, (size_t)np);
+    for (int64_t a = 0; a < m; ++a) {
+        int64_t best = -1;
+        uint64_t bk = 0;
+        for (int64_t k = 0; k < np; ++k) {
+            uint64_t key = uhn_rng_u64(seed, UHN_STREAM_CAPTION, index, (uint32_t)k);
+            if (!out[k] && (best < 0 || key < bk)) best = k, bk = key;
+        }
+        out[best] = 1;
+    }
+}
+
+static void test_shared_pairs(void) {
+    check_context("shared pairs");
+    static const int64_t ns[] = {0, 1, 2, 3, 10, 11, 100, 999};
+    static const double fs[] = {0.0, 0.1, 0.25, 0.5, 0.9, 1.0};
+    uint8_t got[600], want[600], prev[600];
+    for (size_t a = 0; a < sizeof ns / sizeof ns[0]; ++a)
+        for (int64_t t = 0; t < 3; ++t) {
+            const int64_t n = ns[a], np = n / 2;
+            memset(prev, 0, sizeof prev);
+            for (size_t b = 0; b < sizeof fs / sizeof fs[0]; ++b) {
+                memset(got, 7, sizeof got);
+                CHECK_INT(0, uhn_shared_pairs(42, t, n, fs[b], got));
+                shared_reference(42, t, n, fs[b], want);
+                CHECK_MSG(!memcmp(got, want, (size_t)np), "n %lld trial %lld fraction %g",
+                          (long long)n, (long long)t, fs[b]);
+                int64_t m = 0;
+                for (int64_t k = 0; k < np; ++k) m += got[k];
+                CHECK_INT(llround(fs[b] * (double)np), m); /* exactly the fraction */
+                CHECK_MSG(got[np] == 7, "wrote past floor(n / 2) entries");
+                /* A larger fraction shares a superset: a sweep over the
+                 * fraction adds pairs, it does not redraw them. */
+                for (int64_t k = 0; k < np; ++k)
+                    CHECK_MSG(!prev[k] || got[k], "n %lld: pair %lld dropped at fraction %g",
+                              (long long)n, (long long)k, fs[b]);
+                memcpy(prev, got, (size_t)np);
+            }
+        }
+    /* Trials draw different pairs. */
+    uint8_t t0[500], t1[500];
+    CHECK_INT(0, uhn_shared_pairs(1, 0, 1000, 0.5, t0));
+    CHECK_INT(0, uhn_shared_pairs(1, 1, 1000, 0.5, t1));
+    CHECK(memcmp(t0, t1, sizeof t0) != 0);
+    check_context("shared pairs, bad arguments");
+    CHECK_INT(-1, uhn_shared_pairs(0, 0, 10, -0.1, got));
+    CHECK_INT(-1, uhn_shared_pairs(0, 0, 10, 1.1, got));
+    CHECK_INT(-1, uhn_shared_pairs(0, 0, 10, NAN, got));
+    CHECK_INT(-1, uhn_shared_pairs(0, 0, -1, 0.5, got));
+    CHECK_INT(-1, uhn_shared_pairs(0, -1, 10, 0.5, got));
+    CHECK_INT(-1, uhn_shared_pairs(0, 0, 10, 0.5, NULL));
+}
+
 int main(void) {
     test_basic();
+    test_shared_pairs();
     test_differs();
     test_permutation();
     test_bad();
