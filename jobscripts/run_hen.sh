@@ -44,17 +44,7 @@ mkdir -p "$OUT/models"
 cd "$OUT"
 
 # The autoencoders (dim 128, as pca and random in the decks), plain and masked.
-EPOCHS=()
-[[ -n "${UHN_AE_EPOCHS:-}" ]] && EPOCHS=(--epochs "$UHN_AE_EPOCHS")
-for kind in plain masked; do
-  model=models/mlp.h5 extra=()
-  [[ $kind == masked ]] && model=models/mlp_masked.h5 extra=(--masked)
-  if [[ ! -f $model ]]; then
-    echo "== train_autoencoder.py ($kind) -> $model"
-    "$PY" "$HERE/postprocess/train_autoencoder.py" --input fashion-mnist:train --dim 128 \
-      "${EPOCHS[@]}" "${extra[@]}" --output "$model"
-  fi
-done
+bash "$HERE/jobscripts/train_autoencoders.sh" models plain masked
 
 for name in "${DECKS[@]}"; do
   deck="$HERE/inputs/hen_$name.ini"

@@ -6,7 +6,8 @@
 
 RESULTS.h5 is the file `uhn run` writes (or its checkpoint OUT.partial). Every
 per-point dataset has the shape of the sweep axes (today
-[n, encoder, similarity, separation, beta, param, cue_only, level]), which are
+[n, encoder, similarity, separation, beta, param, cue_only, level, scale, known,
+shared]), which are
 stored as root datasets (HDF5 dimension scales) of those names.
 
 Plot (--out PNG; also the default when neither --table nor --images is given,

@@ -7,9 +7,9 @@
  * uhn_deck_key_id. A key declared AXIS is a sweep axis: the study runs the
  * product of every axis. Axes are the AXIS keys in table order (memory.n,
  * encoder.name, network.similarity, network.separation, network.beta,
- * network.param, network.cue_only, query.level); points are numbered in
- * row-major order over them, so memory.n varies slowest and query.level
- * fastest. An axis with one
+ * network.param, network.cue_only, query.level, text.scale, text.known,
+ * text.shared); points are numbered in row-major order over them, so memory.n
+ * varies slowest and text.shared fastest. An axis with one
  * value is still an axis (of length 1). Lists are comma-separated; an item of
  * an integer list may be a range "start:stop:step" or "start:stop:logK" (K
  * values per decade, rounded, repeats dropped); `cue_only = both` is off, on.
@@ -66,6 +66,13 @@ typedef enum {
     UHN_KEY_QUERY_LEVEL,
     UHN_KEY_QUERY_COUNT,
     UHN_KEY_QUERY_HOLD,
+    UHN_KEY_TEXT_METHOD,
+    UHN_KEY_TEXT_DIM,
+    UHN_KEY_TEXT_N,
+    UHN_KEY_TEXT_CODES,
+    UHN_KEY_TEXT_SCALE,
+    UHN_KEY_TEXT_KNOWN,
+    UHN_KEY_TEXT_SHARED,
     UHN_KEY_EXPERIMENT_TRIALS,
     UHN_KEY_EXPERIMENT_THRESHOLD,
     UHN_KEY_EXPERIMENT_THRESHOLD_SCALE,
@@ -141,7 +148,7 @@ int uhn_deck_count(const uhn_deck *d, uhn_deck_key_id key);
 
 /*
  * The j-th value of a key (j = 0 for scalars), by type. _int serves INT,
- * _double DOUBLE (param: NaN = the separation's default), _bool BOOL, _u64
+ * _double DOUBLE (param: NaN = the separation's default; text.scale: NaN = auto), _bool BOOL, _u64
  * UINT64, _str every type (the canonical text of the value: names and strings
  * as given, numbers as printed by uhn, booleans "on"/"off"). Strings are owned
  * by the deck. Asking for the wrong type returns 0 / NaN.

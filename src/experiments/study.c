@@ -20,8 +20,6 @@
 
 #include "experiments/study_impl.h"
 
-#define QUERY_CHUNK 1024 /* queries recalled per uhn_recall call */
-
 /* ------------------------------------------------------------------------ */
 /* Subsets                                                                  */
 
@@ -193,7 +191,10 @@ typedef struct chunk {
     double level;
     uhn_trial_acc *acc;  /* against the true image (this rank's queries) */
     uhn_trial_acc *racc; /* against dec(c_m), with the code-space outcomes */
+    double *tacc;        /* text: [shared, unique][TACC] outcome counts, MSE sum, queries */
 } chunk;
+
+enum { TACC = UHN_OUTCOME_COUNT + 2 };
 
 typedef struct stage {
     const char *name;
@@ -237,6 +238,7 @@ static int64_t max_memories(const study *s) {
 }
 
 int study_has_codes(const study *s) {
+    if (s->text) return 1; /* memories are [image code ; text code] */
     for (int i = 0; i < s->nenc; ++i)
         if (strcmp(uhn_deck_str(s->d, UHN_KEY_ENCODER_NAME, i), "identity")) return 1;
     return 0;
@@ -432,14 +434,20 @@ static int setup_fit(study *s) {
     free(x);
     uhn_dataset_close(tds);
     if (s->Dmax < s->Kk) s->Dmax = s->Kk;
-    return st;
+    UHN_CALL(st);
+    return study_text_setup(s); /* [text]: the memories grow by a text code */
 }
 
 /* The encoder of point p becomes the current one. */
 static void use_encoder(study *s, int i) {
     s->cur = i;
-    s->raw = !strcmp(uhn_deck_str(s->d, UHN_KEY_ENCODER_NAME, i), "identity");
-    s->D = s->raw ? s->Kk : uhn_encoder_dim(s->enc[i]);
+    int identity = !strcmp(uhn_deck_str(s->d, UHN_KEY_ENCODER_NAME, i), "identity");
+    /* With text, identity is an encoder like the others: its codes are the
+     * image part of longer memories. */
+    s->raw = identity && !s->text;
+    s->DI = identity ? s->Kk : uhn_encoder_dim(s->enc[i]);
+    s->DT = study_text_dim(s, i);
+    s->D = s->DI + s->DT;
 }
 
 /* ---- store (memory) ---------------------------------------------------- */
@@ -455,12 +463,13 @@ static int trial_store(study *s, int64_t n, int64_t t) {
         s->bank_n = s->bank_trial = s->subset_n = s->subset_trial = -1;
         s->rows_ready = 0;
     }
-    if (s->bank_n == n && s->bank_trial == t && s->bank_enc == s->cur) return UHN_OK;
+    if (s->bank_n == n && s->bank_trial == t && s->bank_enc == s->cur && s->bank_ti == s->cur_ti)
+        return UHN_OK;
     if (s->bank_n != n || s->bank_enc != s->cur) {
         uhn_bank_destroy(s->bank);
         s->bank = NULL;
         s->bank_n = s->bank_trial = -1;
-        int st = uhn_bank_create(ctx, n, s->raw ? s->Kk : s->D, s->hetero, s->Ko, &s->bank);
+        int st = uhn_bank_create(ctx, n, s->D, s->hetero, s->Ko, &s->bank);
         UHN_CALL(uhn_agree(ctx, st));
         s->bank_enc = s->cur;
     }
@@ -489,15 +498,19 @@ static int trial_store(study *s, int64_t n, int64_t t) {
         memcpy(b->values + i * s->Ko, s->rows + i * s->K + s->Kk, (size_t)s->Ko * sizeof(float));
     }
     if (st == UHN_OK && !s->raw)
-        st = uhn_encoder_encode(ctx, s->enc[s->cur], s->rows, b->n_local, b->keys);
+        st = uhn_encoder_encode(ctx, s->enc[s->cur], s->rows, b->n_local,
+                                s->text ? s->icodes : b->keys);
     UHN_CALL(uhn_agree(ctx, st));
+    if (s->text) UHN_CALL(study_text_store(s, b, t));
     char name[UHN_H5_PATH_MAX + 128];
-    snprintf(name, sizeof name, "%s%s%s%s", uhn_dataset_spec(s->ds),
+    snprintf(name, sizeof name, "%s%s%s%s%s%s", uhn_dataset_spec(s->ds),
              s->hetero ? " (top halves)" : "", s->raw ? "" : " encoded by ",
-             s->raw ? "" : uhn_deck_str(s->d, UHN_KEY_ENCODER_NAME, s->cur));
+             s->raw ? "" : uhn_deck_str(s->d, UHN_KEY_ENCODER_NAME, s->cur),
+             s->text ? " with captions by " : "", s->text ? s->tcfg.method : "");
     UHN_CALL(uhn_bank_commit(b, name, s->hetero ? uhn_dataset_spec(s->ds) : name));
     s->bank_n = n;
     s->bank_trial = t;
+    s->bank_ti = s->cur_ti;
     return UHN_OK;
 }
 
@@ -526,6 +539,7 @@ static int setup_corrupt(study *s) {
 static int chunk_corrupt(study *s, chunk *c) {
     int st = uhn_dataset_rows(s->ds, s->subset + c->c0, c->nb, s->images);
     UHN_CALL(uhn_agree(s->ctx, st));
+    if (s->text) return study_text_queries(s, c->c0, c->nb); /* text cues, no corruption */
     for (int64_t j = 0; j < c->nb; ++j)
         uhn_corrupt(s->corr, c->level, s->seed, c->t, c->c0 + j, s->Hk, s->W, s->C,
                     s->images + j * s->K, s->qbuf + j * s->Kk, s->known + j * s->Kk);
@@ -539,7 +553,8 @@ static int chunk_corrupt(study *s, chunk *c) {
 static int chunk_encode(study *s, chunk *c) {
     if (s->raw) return UHN_OK;
     const uhn_encoder *e = s->enc[s->cur];
-    UHN_CALL(uhn_agree(s->ctx, uhn_encoder_encode(s->ctx, e, s->qbuf, c->nb, s->qcode)));
+    if (!s->text) /* text queries are made whole by the corrupt stage */
+        UHN_CALL(uhn_agree(s->ctx, uhn_encoder_encode(s->ctx, e, s->qbuf, c->nb, s->qcode)));
     UHN_CALL(uhn_agree(s->ctx, uhn_encoder_encode(s->ctx, e, s->images, c->nb, s->tcode)));
     return uhn_agree(s->ctx, uhn_encoder_decode(s->ctx, e, s->tcode, c->nb, s->recon));
 }
@@ -567,7 +582,8 @@ static int chunk_recall(study *s, chunk *c) {
     uhn_ctx *ctx = s->ctx;
     const uhn_params *prm = c->prm;
     const float *q = s->raw ? s->qbuf : s->qcode;
-    int use_mask = s->raw && (prm->cue_only || prm->hold);
+    int use_mask = (s->raw || s->text) && (prm->cue_only || prm->hold);
+    const uint8_t *mask = s->text ? s->qknown : s->known; /* text: the text coordinates */
     UHN_CALL(deck_labelled(
         s, uhn_queries_check(ctx, prm, q, c->nb, s->D,
                              s->raw ? "the corrupted queries" : "the encoded queries")));
@@ -580,16 +596,26 @@ static int chunk_recall(study *s, chunk *c) {
             st = uhn_result_want_trajectory(ctx, s->res, s->D, s->ntraj, s->traj_steps);
         UHN_CALL(uhn_agree(ctx, st));
     }
-    return deck_labelled(s, uhn_recall(s->bank, prm, q, c->nb, use_mask ? s->known : NULL,
+    return deck_labelled(s, uhn_recall(s->bank, prm, q, c->nb, use_mask ? mask : NULL,
                                        use_mask ? c->nb : 0, s->res));
 }
 
 /* ---- decode (encoder) -------------------------------------------------- */
 
+/* The image part of n states of D values (text: the first DI of each) as
+ * contiguous codes: the states themselves without text, else copied to buf. */
+static const float *image_part(const study *s, const float *v, int64_t n, float *buf) {
+    if (!s->text) return v;
+    for (int64_t j = 0; j < n; ++j)
+        memcpy(buf + j * s->DI, v + j * s->D, (size_t)s->DI * sizeof(float));
+    return buf;
+}
+
 static int chunk_decode(study *s, chunk *c) {
     if (s->raw) return UHN_OK;
-    return uhn_agree(s->ctx,
-                     uhn_encoder_decode(s->ctx, s->enc[s->cur], s->res->output, c->nb, s->decoded));
+    /* s->tcode served the encode stage; it is free again */
+    const float *v = image_part(s, s->res->output, c->nb, s->tcode);
+    return uhn_agree(s->ctx, uhn_encoder_decode(s->ctx, s->enc[s->cur], v, c->nb, s->decoded));
 }
 
 /* The recalled image of record j, and what it is scored against: the true
@@ -659,6 +685,11 @@ static void score_record(const study *s, const chunk *c, int64_t j, uhn_query_me
     r->outcome = code_outcome(n, w, g);
 }
 
+/* 1 when stored position g (a query) has a caption shared with its pair. */
+static int shared_caption(const study *s, int64_t g) {
+    return s->text && g / 2 < s->bank_n / 2 && s->pair_shared[g / 2];
+}
+
 static int chunk_score(study *s, chunk *c) {
     for (int64_t j = 0; j < c->nb; ++j) {
         if (!scored_here(s, c->c0 + j)) continue;
@@ -666,6 +697,10 @@ static int chunk_score(study *s, chunk *c) {
         score_record(s, c, j, &m, &r);
         uhn_trial_acc_add(c->acc, &m);
         uhn_trial_acc_add(c->racc, &r);
+        if (s->text) { /* shared (0) or unique (1): outcomes, MSE sum, queries */
+            double *a = c->tacc + (shared_caption(s, c->c0 + j) ? 0 : 1) * TACC;
+            a[m.outcome] += 1, a[UHN_OUTCOME_COUNT] += m.mse, a[UHN_OUTCOME_COUNT + 1] += 1;
+        }
     }
     return UHN_OK;
 }
@@ -706,6 +741,35 @@ static const study_hold stat_hold[NSTAT] = {HOLD_FRACTION, HOLD_FRACTION, HOLD_N
                                             HOLD_NUMBER,   HOLD_NUMBER,   HOLD_SSIM,   HOLD_SSIM};
 /* Per-trial datasets: the statistic each one is the trial mean of. */
 static const int trial_stat[NTRIAL] = {ST_FRAC, ST_SQ, ST_MSE, ST_DSSIM, ST_MSE_REC, ST_DSSIM_REC};
+
+/* Cross-stimulus results ([text]): the scale used, and the outcomes and MSE
+ * of the queries whose caption is shared, apart from the unique ones. */
+static void fields_text(study *s, study_field *f, int *n) {
+    static const char *const names[2][UHN_OUTCOME_COUNT + 1] = {
+        {"text/shared_count_correct", "text/shared_count_wrong", "text/shared_count_metastable",
+         "text/shared_mse"},
+        {"text/unique_count_correct", "text/unique_count_wrong", "text/unique_count_metastable",
+         "text/unique_mse"}};
+    const int64_t P = s->npoints;
+    add(f, n, "text/scale", UHN_H5_FLOAT64, SHAPE_TRIAL, s->text_scale,
+        "text scale s of the trial's memories [image code ; s * text code] (text.scale, or auto)",
+        "-", HOLD_NUMBER);
+    add(f, n, "text/shared_queries", UHN_H5_INT64, SHAPE_POINT, s->tqueries,
+        "queries whose caption is shared with the other memory of their pair, over all trials",
+        "queries", HOLD_COUNT);
+    for (int k = 0; k < 2; ++k) {
+        for (int o = 0; o < UHN_OUTCOME_COUNT; ++o)
+            add(f, n, names[k][o], UHN_H5_INT64, SHAPE_POINT,
+                s->tcount + (k * UHN_OUTCOME_COUNT + o) * P,
+                k ? "outcomes (spec §7) of the queries with a unique caption, over all trials"
+                  : "outcomes (spec §7) of the queries with a shared caption, over all trials",
+                "queries", HOLD_COUNT);
+        add(f, n, names[k][UHN_OUTCOME_COUNT], UHN_H5_FLOAT64, SHAPE_POINT, s->tmse + k * P,
+            k ? "mean squared error per pixel of the queries with a unique caption (NaN: none)"
+              : "mean squared error per pixel of the queries with a shared caption (NaN: none)",
+            "squared pixel value", HOLD_ANY);
+    }
+}
 
 static void fields_score(study *s, study_field *f, int *n) {
     static const char *const count_names[UHN_OUTCOME_COUNT] = {"count_correct", "count_wrong",
@@ -748,6 +812,7 @@ static void fields_score(study *s, study_field *f, int *n) {
         add(f, n, name, UHN_H5_FLOAT64, SHAPE_TRIAL, s->trial + (int64_t)i * P * s->trials,
             stat_desc[trial_stat[i]], stat_units[trial_stat[i]], stat_hold[trial_stat[i]]);
     }
+    if (s->text) fields_text(s, f, n);
 }
 
 /* ---- record (output) --------------------------------------------------- */
@@ -776,8 +841,10 @@ static int chunk_record(study *s, chunk *c) {
             float *dst = s->img_traj + at * s->ntraj * s->Kk;
             if (s->raw)
                 memcpy(dst, v, (size_t)(s->ntraj * s->Kk) * sizeof(float));
-            else
-                UHN_CALL(uhn_encoder_decode(s->ctx, s->enc[s->cur], v, s->ntraj, dst));
+            else /* s->tcode is free after the encode stage (ntraj <= steps + 1 <= its rows?) */
+                UHN_CALL(uhn_encoder_decode(s->ctx, s->enc[s->cur],
+                                            image_part(s, v, s->ntraj, s->tdec_codes), s->ntraj,
+                                            dst));
             for (int64_t i = 0; s->img_traj_code && i < s->ntraj; ++i)
                 memcpy(s->img_traj_code + (at * s->ntraj + i) * s->Dmax, v + i * s->D,
                        (size_t)s->D * sizeof(float));
@@ -793,6 +860,11 @@ static int chunk_record(study *s, chunk *c) {
         s->img_dssim[at] = m.dssim;
         s->img_outcome[at] = (int32_t)m.outcome;
         s->img_code_outcome[at] = (int32_t)r.outcome;
+        if (s->text) {
+            int sh = shared_caption(s, g);
+            s->img_shared[at] = sh;
+            s->img_partner[at] = sh ? s->subset[g ^ 1] : -1;
+        }
     }
     return UHN_OK;
 }
@@ -823,6 +895,15 @@ static void fields_record(study *s, study_field *f, int *n) {
     add(f, n, "images/code_outcome", UHN_H5_INT32, SHAPE_QUERY, s->img_code_outcome,
         "outcome in code space (spec §10): 0 correct, 1 wrong, 2 metastable, -1 no such query", "-",
         HOLD_OUTCOME);
+    if (s->text) {
+        add(f, n, "images/shared", UHN_H5_INT32, SHAPE_QUERY, s->img_shared,
+            "1: the query's caption is shared with the other memory of its pair; 0: unique; -1: "
+            "no such query",
+            "-", HOLD_ANY);
+        add(f, n, "images/partner_index", UHN_H5_INT64, SHAPE_QUERY, s->img_partner,
+            "data set index of the other image of a shared caption's pair (-1: unique)", "image",
+            HOLD_ANY);
+    }
     if (s->ntraj > 0)
         add(f, n, "images/trajectory", UHN_H5_FLOAT32, SHAPE_TRAJECTORY, s->img_traj,
             "state v_S of the saved queries at the steps S of output.trajectory (spec §11), "
@@ -1018,6 +1099,12 @@ static int study_workspace(study *s) {
     /* A test switch (tests/study/study_reuse.py): build every bank afresh. */
     const char *reuse = getenv("UHN_STUDY_REUSE");
     s->afresh = reuse && !strcmp(reuse, "0");
+    /* Another (tests/study/study_run.py): seconds to wait after each point's
+     * checkpoint, so that a signal sent once the first one exists arrives
+     * before the study ends, however fast the points run. */
+    const char *pause = getenv("UHN_STUDY_POINT_PAUSE");
+    s->pause = pause ? atof(pause) : 0;
+    if (!(s->pause >= 0 && s->pause <= 60)) s->pause = 0;
     s->subset = malloc((size_t)nmax * sizeof(int64_t));
     s->group_acc = malloc((size_t)(2 * s->npoints) * sizeof *s->group_acc);
     s->group_seconds = malloc((size_t)s->npoints * sizeof *s->group_seconds);
@@ -1028,6 +1115,11 @@ static int study_workspace(study *s) {
     if (s->hetero || study_has_codes(s)) {
         s->rows = uhn_alloc((size_t)(nloc_max > 0 ? nloc_max * s->K : 1) * sizeof(float));
         ok = ok && s->rows;
+    }
+    if (s->text) {
+        s->tacc_point = malloc((size_t)(s->npoints * 2 * TACC) * sizeof(double));
+        s->tdec_codes = malloc((size_t)((s->ntraj + 1) * s->Dmax) * sizeof(float));
+        ok = ok && s->tacc_point && s->tdec_codes;
     }
     if (study_has_codes(s)) {
         s->qcode = malloc((size_t)(qb * s->Dmax) * sizeof(float));
@@ -1094,10 +1186,17 @@ static int point_trial(study *s, int64_t p, int64_t t) {
     uhn_deck_point(d, p, idx);
     uhn_params prm;
     uhn_deck_params(d, idx, &prm);
+    if (s->text) { /* before use_encoder: the bank's key of text values */
+        s->tscale = uhn_deck_double(d, UHN_KEY_TEXT_SCALE, idx[UHN_KEY_TEXT_SCALE]);
+        s->tknown = uhn_deck_bool(d, UHN_KEY_TEXT_KNOWN, idx[UHN_KEY_TEXT_KNOWN]);
+        s->tshared = uhn_deck_double(d, UHN_KEY_TEXT_SHARED, idx[UHN_KEY_TEXT_SHARED]);
+        s->cur_ti = idx[UHN_KEY_TEXT_SCALE] * uhn_deck_count(d, UHN_KEY_TEXT_SHARED) +
+                    idx[UHN_KEY_TEXT_SHARED];
+    }
     use_encoder(s, idx[UHN_KEY_ENCODER_NAME]);
     prm.energy = 0;
-    prm.hold = prm.hold && s->masking && s->raw;
-    prm.cue_only = prm.cue_only && s->raw;
+    prm.hold = s->text ? s->tknown : prm.hold && s->masking && s->raw;
+    prm.cue_only = s->text ? s->tknown : prm.cue_only && s->raw;
     int64_t n = uhn_deck_int(d, UHN_KEY_MEMORY_N, idx[UHN_KEY_MEMORY_N]);
     uhn_point_acc *pacc = &s->group_acc[2 * p];
     if (t == 0) {
@@ -1108,11 +1207,19 @@ static int point_trial(study *s, int64_t p, int64_t t) {
     uhn_trial_acc acc[2], sum[2];
     uhn_trial_acc_init(&acc[0]);
     uhn_trial_acc_init(&acc[1]);
-    chunk c = {p,       t,      0,
-               0,       &prm,   uhn_deck_double(d, UHN_KEY_QUERY_LEVEL, idx[UHN_KEY_QUERY_LEVEL]),
-               &acc[0], &acc[1]};
+    double tacc[2 * TACC] = {0};
+    chunk c = {p,       t,       0,
+               0,       &prm,    uhn_deck_double(d, UHN_KEY_QUERY_LEVEL, idx[UHN_KEY_QUERY_LEVEL]),
+               &acc[0], &acc[1], tacc};
     UHN_CALL(run_trial(s, &c, n));
     UHN_MPI(ctx, MPI_Allreduce(acc, sum, 2 * UHN_TRIAL_ACC_N, MPI_DOUBLE, MPI_SUM, ctx->comm));
+    if (s->text) {
+        UHN_MPI(ctx, MPI_Allreduce(MPI_IN_PLACE, tacc, 2 * TACC, MPI_DOUBLE, MPI_SUM, ctx->comm));
+        double *pt = s->tacc_point + p * 2 * TACC;
+        if (t == 0) memset(pt, 0, 2 * TACC * sizeof *pt);
+        for (int i = 0; i < 2 * TACC; ++i) pt[i] += tacc[i];
+        s->text_scale[p * s->trials + t] = s->scale_used;
+    }
     uhn_point_acc_add_trial(&pacc[0], &sum[0]);
     uhn_point_acc_add_trial(&pacc[1], &sum[1]);
     const double tv[NTRIAL] = {sum[0].count[UHN_OUTCOME_CORRECT] / sum[0].queries,
@@ -1157,6 +1264,14 @@ static int point_finish(study *s, int64_t p) {
         s->code_outcomes[o * s->npoints + p] = rs.count[o];
     }
     s->queries[p] = ps.queries;
+    for (int k = 0; s->text && k < 2; ++k) { /* shared (0), unique (1) */
+        const double *pt = s->tacc_point + (p * 2 + k) * TACC;
+        for (int o = 0; o < UHN_OUTCOME_COUNT; ++o)
+            s->tcount[(k * UHN_OUTCOME_COUNT + o) * s->npoints + p] = (int64_t)pt[o];
+        double nq = pt[UHN_OUTCOME_COUNT + 1];
+        s->tmse[k * s->npoints + p] = nq > 0 ? pt[UHN_OUTCOME_COUNT] / nq : NAN;
+        if (k == 0) s->tqueries[p] = (int64_t)nq;
+    }
     double dt = s->group_seconds[p] + uhn_wtime() - t0, dtmax;
     UHN_MPI(ctx, MPI_Allreduce(&dt, &dtmax, 1, MPI_DOUBLE, MPI_MAX, ctx->comm));
     s->seconds[p] = dtmax;
@@ -1233,6 +1348,8 @@ static void study_free(study *s) {
     uhn_dataset_close(s->ds);
     free(s->subset), free(s->images), free(s->qbuf), free(s->known), free(s->ssim_work);
     free(s->qcode), free(s->tcode), free(s->recon), free(s->decoded);
+    free(s->tacc_point), free(s->tdec_codes);
+    study_text_free(s);
     free(s->group_acc), free(s->group_seconds);
     uhn_free(s->rows);
     for (int i = 0; s->enc && i < s->nenc; ++i) uhn_encoder_destroy(s->enc[i]);
@@ -1246,6 +1363,10 @@ static int point_done(study *s, int64_t p, int64_t *ndone, double *work_done, do
     s->done[p] = 1;
     ++*ndone;
     UHN_CALL(study_io_checkpoint(s, 0));
+    if (s->pause > 0) { /* UHN_STUDY_POINT_PAUSE (tests): a window for a signal to arrive */
+        struct timespec ts = {(time_t)s->pause, (long)((s->pause - floor(s->pause)) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
     *work_done += point_work(s, p);
     if (s->ctx->rank == 0 && !s->quiet) {
         char label[512], eta[32];

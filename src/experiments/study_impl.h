@@ -10,9 +10,10 @@
 
 /* The size of the sweep arrays: the number of AXIS keys of the deck's key
  * table (checked at set-up); "trial" is the next dimension of per-trial arrays. */
-#define STUDY_NAXES      8
-#define STUDY_FORMAT     2
-#define STUDY_MAX_STAGES 16 /* room for the stages of study.c's table */
+#define STUDY_NAXES      11
+#define STUDY_FORMAT     3
+#define STUDY_MAX_STAGES 16   /* room for the stages of study.c's table */
+#define QUERY_CHUNK      1024 /* queries recalled per uhn_recall call */
 
 /* Per-point statistics over trials, in this order in the file: against the
  * true image, then (spec §10) against the memory's own reconstruction dec(c_m). */
@@ -81,7 +82,7 @@ typedef struct study_field {
     study_hold hold;
 } study_field;
 
-#define STUDY_MAX_FIELDS 48
+#define STUDY_MAX_FIELDS 64
 
 typedef struct study {
     uhn_ctx *ctx;
@@ -108,6 +109,33 @@ typedef struct study {
     int cur;           /* the encoder of the point being run */
     int64_t D;         /* its code length (Kk for identity) */
     int raw;           /* it is identity: codes are the pixels, masks apply */
+
+    /* Cross-stimulus memories (spec §13, the [text] keys; study_text.c):
+     * memories [image code ; s * text code], queries [0 ; s * text code]. */
+    int text;             /* text.method is not none */
+    uhn_text_config tcfg; /* pixel and ngram */
+    float *ext;           /* external: [data n][DText] codes, replicated; else NULL */
+    int64_t DText;        /* external: their length */
+    int64_t DI, DT;       /* the current encoder's image and text code lengths (D = DI + DT) */
+    double tscale;        /* the point's text.scale (NaN: auto) */
+    int tknown;           /* the point's text.known */
+    double tshared;       /* the point's text.shared */
+    double scale_used;    /* the s of the bank now */
+    int bank_ti;          /* the (text.scale, text.shared) value pair the bank holds (-1: none) */
+    uint8_t *pair_shared; /* [max n / 2]: uhn_shared_pairs of the bank's (n, trial) */
+    float *tcodes;        /* [max(local rows, QB)][DTmax]: text codes, unscaled */
+    float *icodes;        /* [local rows][DImax]: image codes of the bank's rows */
+    float *render;        /* [K]: a drawn digest (pixel) */
+    uint8_t *qknown;      /* [QB][Dmax]: the text cue set of a chunk (text.known) */
+    double *text_scale;   /* [npoints][trials]: s */
+    int64_t *tcount;      /* [2][UHN_OUTCOME_COUNT][npoints]: shared, unique outcomes */
+    int64_t *tqueries;    /* [npoints]: queries with a shared caption */
+    double *tmse;         /* [2][npoints]: mean MSE of shared, unique queries */
+    int32_t *img_shared;  /* [npoints][save]: 1 shared caption, 0 unique, -1 no such query */
+    int64_t *img_partner; /* [npoints][save]: data index of the other image of the pair */
+    int cur_ti;           /* the point's (text.scale, text.shared) value pair */
+    double *tacc_point;   /* [npoints][2][4 + 1]: shared, unique sums over the trials so far */
+    float *tdec_codes;    /* [ntraj][Dmax]: the image parts of a saved query's states */
 
     /* The sweep. */
     int64_t dims[STUDY_NAXES];
@@ -153,6 +181,7 @@ typedef struct study {
     int rows_ready;                 /* rows holds this rank's images of that subset */
     int64_t sep_n;                  /* sep_subset holds trial 0's subset of sep_n (-1: none) */
     int afresh;                     /* UHN_STUDY_REUSE=0: build every bank afresh (tests) */
+    double pause;                   /* UHN_STUDY_POINT_PAUSE: seconds after a point (tests) */
     /* The points of a group (see sweep()) run trial by trial: their sums over
      * the trials done so far, and the seconds each has taken on this rank. */
     uhn_point_acc *group_acc;               /* [npoints][2]: against y, against dec(c_m) */
@@ -192,6 +221,22 @@ int study_has_codes(const study *s);
  * ("n=100 similarity=dot": the axes with more than one value, n always). */
 int64_t study_point_queries(const study *s, int64_t p);
 void study_point_label(const study *s, int64_t p, char *buf, size_t len);
+
+/* Cross-stimulus memories (study_text.c). */
+/* The [text] set-up, after the encoders are fitted: checks and the external codes. */
+int study_text_setup(study *s);
+/* The text code length of encoder i (pixel: its image code length). */
+int64_t study_text_dim(const study *s, int i);
+/* The caption position that stored position i takes (its pair's first when shared). */
+int64_t study_text_src(const study *s, int64_t i);
+/* The unscaled text code of data image `index` under the current encoder. */
+int study_text_code(study *s, int64_t index, float *out);
+/* Fills the bank's local keys [image code ; s * text code] from the image codes
+ * in s->icodes, resolving s (auto). Collective (agreed). */
+int study_text_store(study *s, uhn_bank *b, int64_t t);
+/* A chunk's text queries into qcode, the true images' codes, and the cue set. */
+int study_text_queries(study *s, int64_t c0, int64_t nb);
+void study_text_free(study *s);
 
 /* Results file (study_io.c). Rank 0 writes; every call is collective and agreed. */
 int study_io_init(study *s);

@@ -161,6 +161,12 @@ static int alloc_results(study *s) {
     ALLOC(seconds, P);
     ALLOC(done, P);
     ALLOC(trial, NTRIAL * P * s->trials);
+    if (s->text) {
+        ALLOC(text_scale, P * s->trials);
+        ALLOC(tcount, 2 * UHN_OUTCOME_COUNT * P);
+        ALLOC(tqueries, P);
+        ALLOC(tmse, 2 * P);
+    }
     if (s->ctx->rank == 0 && S > 0) {
         ALLOC(img_retrieved, P * S * s->Ko);
         ALLOC(img_query, P * S * s->Kk);
@@ -172,6 +178,10 @@ static int alloc_results(study *s) {
         ALLOC(img_dssim, P * S);
         ALLOC(img_outcome, P * S);
         ALLOC(img_code_outcome, P * S);
+        if (s->text) {
+            ALLOC(img_shared, P * S);
+            ALLOC(img_partner, P * S);
+        }
         if (s->ntraj > 0) ALLOC(img_traj, P * S * s->ntraj * s->Kk);
         if (s->ntraj > 0 && study_has_codes(s)) ALLOC(img_traj_code, P * S * s->ntraj * s->Dmax);
     }
@@ -181,6 +191,10 @@ static int alloc_results(study *s) {
     for (int64_t i = 0; s->sep_stat && i < NSEP * P; ++i) s->sep_stat[i] = NAN;
     for (int64_t i = 0; s->sep_hist && i < 2 * P * s->sep_bins; ++i) s->sep_hist[i] = -1;
     for (int64_t i = 0; i < NTRIAL * P * s->trials; ++i) s->trial[i] = NAN;
+    for (int64_t i = 0; s->text_scale && i < P * s->trials; ++i) s->text_scale[i] = NAN;
+    for (int64_t i = 0; s->tmse && i < 2 * P; ++i) s->tmse[i] = NAN;
+    for (int64_t i = 0; s->img_shared && i < P * S; ++i)
+        s->img_shared[i] = -1, s->img_partner[i] = -1;
     for (int64_t i = 0; s->img_outcome && i < P * S; ++i) {
         s->img_index[i] = s->img_recalled[i] = -1;
         s->img_outcome[i] = s->img_code_outcome[i] = -1;
@@ -198,6 +212,8 @@ static int alloc_results(study *s) {
 
 void study_io_free(study *s) {
     free(s->stat), free(s->outcomes), free(s->code_outcomes), free(s->queries), free(s->seconds);
+    free(s->text_scale), free(s->tcount), free(s->tqueries), free(s->tmse);
+    free(s->img_shared), free(s->img_partner);
     free(s->done), free(s->img_traj_code), free(s->img_code_outcome);
     free(s->sep_hist), free(s->sep_stat), free(s->sep_edges), free(s->sep_subset);
     free(s->trial), free(s->img_retrieved), free(s->img_query), free(s->img_truth);
@@ -398,6 +414,7 @@ static int write_contents(wctx *c, int complete) {
     UHN_CALL(uhn_h5_write_group(w, "per_trial"));
     if (s->save > 0) UHN_CALL(uhn_h5_write_group(w, "images"));
     if (s->separability) UHN_CALL(uhn_h5_write_group(w, "separability"));
+    if (s->text) UHN_CALL(uhn_h5_write_group(w, "text"));
     study_field f[STUDY_MAX_FIELDS];
     int nf = study_fields(s, f);
     for (int i = 0; i < nf; ++i) UHN_CALL(put(c, &f[i]));

@@ -4,6 +4,7 @@
  * the sweep product and the effective parameters. Everything a key is comes
  * from the table of deck_keys.c.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -353,9 +354,11 @@ static int parse_item(uhn_ctx *ctx, const uhn_deck *d, int k, const char *item, 
         return UHN_OK;
     }
     case UHN_DECK_DOUBLE: {
-        if (key->def && !strcmp(key->def, "default") && !strcmp(item, "default")) {
+        /* A number key whose default is a word (param: default, text.scale:
+         * auto) takes that word, as NaN. */
+        if (key->def && isalpha((unsigned char)key->def[0]) && !strcmp(item, key->def)) {
             v->d = NAN;
-            snprintf(buf, n, "default");
+            snprintf(buf, n, "%s", key->def);
             return UHN_OK;
         }
         double x = 0;
@@ -655,9 +658,55 @@ static int check_encoder(uhn_ctx *ctx, const uhn_deck *d) {
     return UHN_OK;
 }
 
+/* [text]: cross-stimulus keys need a text method, and text cues exclude the
+ * image-query keys they would contradict. */
+static int check_text(uhn_ctx *ctx, const uhn_deck *d) {
+    const char *m = uhn_deck_str(d, UHN_KEY_TEXT_METHOD, 0);
+    const int none = !strcmp(m, "none"), ext = !strcmp(m, "external");
+    const int codes = strcmp(uhn_deck_str(d, UHN_KEY_TEXT_CODES, 0), "none") != 0;
+    if (none) {
+        for (int j = 0; j < d->count[UHN_KEY_TEXT_KNOWN]; ++j)
+            if (d->val[UHN_KEY_TEXT_KNOWN][j].b)
+                return key_fail(ctx, d, UHN_KEY_TEXT_KNOWN,
+                                "on needs text.method (pixel, ngram or external)");
+        for (int j = 0; j < d->count[UHN_KEY_TEXT_SHARED]; ++j)
+            if (d->val[UHN_KEY_TEXT_SHARED][j].d != 0)
+                return key_fail(ctx, d, UHN_KEY_TEXT_SHARED,
+                                "%s needs text.method (pixel, ngram or external)",
+                                d->str[UHN_KEY_TEXT_SHARED][j]);
+        for (int j = 0; j < d->count[UHN_KEY_TEXT_SCALE]; ++j)
+            if (!isnan(d->val[UHN_KEY_TEXT_SCALE][j].d))
+                return key_fail(ctx, d, UHN_KEY_TEXT_SCALE,
+                                "%s needs text.method (pixel, ngram or external)",
+                                d->str[UHN_KEY_TEXT_SCALE][j]);
+    }
+    if (codes && !ext)
+        return key_fail(ctx, d, UHN_KEY_TEXT_CODES, "is for text.method = external, not %s", m);
+    if (ext && !codes)
+        return key_fail(ctx, d, UHN_KEY_TEXT_CODES,
+                        "text.method = external needs the codes: FILE[:DATASET]");
+    if (none) return UHN_OK;
+    const char *corr = uhn_deck_str(d, UHN_KEY_QUERY_CORRUPTION, 0);
+    if (strcmp(corr, "none"))
+        return key_fail(ctx, d, UHN_KEY_QUERY_CORRUPTION,
+                        "%s: the queries of text.method = %s are text cues with a blank image; "
+                        "set none",
+                        corr, m);
+    for (int j = 0; j < d->count[UHN_KEY_NETWORK_CUE_ONLY]; ++j)
+        if (d->val[UHN_KEY_NETWORK_CUE_ONLY][j].b)
+            return key_fail(ctx, d, UHN_KEY_NETWORK_CUE_ONLY,
+                            "on: with text.method = %s the cue set is the text (text.known)", m);
+    if (strcmp(uhn_deck_str(d, UHN_KEY_DATA_HETERO, 0), "none"))
+        return key_fail(ctx, d, UHN_KEY_DATA_HETERO,
+                        "%s: cross-stimulus memories (text.method = %s) are auto-associative",
+                        uhn_deck_str(d, UHN_KEY_DATA_HETERO, 0), m);
+    return UHN_OK;
+}
+
 typedef int (*deck_check_fn)(uhn_ctx *ctx, const uhn_deck *d);
 static const deck_check_fn cross_checks[] = {check_level, check_hetero,     check_cue_only,
-                                             check_param, check_trajectory, check_encoder};
+                                             check_param, check_trajectory, check_encoder,
+                                             check_text};
 
 /* ---- public ----------------------------------------------------------- */
 

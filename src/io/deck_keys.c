@@ -22,6 +22,8 @@ static const deck_names separations = {NULL, uhn_separation_count, sep_at};
 static const deck_names hetero = {(const char *const[]){"none", "halves", NULL}, NULL, NULL};
 static const deck_names scores = {(const char *const[]){"raw", "uhn", NULL}, NULL, NULL};
 static const deck_names scales = {(const char *const[]){"none", "pixels", NULL}, NULL, NULL};
+static const deck_names text_methods = {
+    (const char *const[]){"none", "pixel", "ngram", "external", NULL}, NULL, NULL};
 static const deck_names corruptions = {
     (const char *const[]){"none", "gaussian", "mask_top", "random_pixels", "inpaint", NULL}, NULL,
     NULL};
@@ -151,6 +153,31 @@ const deck_key uhn_deck_keys[UHN_KEY_COUNT] = {
      0, 0, 0, NULL, "-",
      "hold the known pixels of a masked query at their values (spec §5 clamp); off: compare "
      "the raw output, as the UHN paper did", UHN_AXIS_LINEAR},
+    {UHN_KEY_TEXT_METHOD, "text", "method", UHN_DECK_NAME, UHN_DECK_SCALAR, "none", NULL, NULL,
+     0, 0, 0, &text_methods, "-",
+     "cross-stimulus memories (spec §13): none; pixel (the SHA-256 digest of each caption drawn as an "
+     "image and encoded with the image encoder), ngram (hashed character n-grams) or external "
+     "(text.codes); memories are [image code ; s * text code], queries [0 ; s * text code]", UHN_AXIS_LINEAR},
+    {UHN_KEY_TEXT_DIM, "text", "dim", UHN_DECK_INT, UHN_DECK_SCALAR, "1024", NULL, NULL,
+     1, 2147483647, 0, NULL, "values", "ngram: code length D_T (buckets)", UHN_AXIS_LINEAR},
+    {UHN_KEY_TEXT_N, "text", "n", UHN_DECK_INT, UHN_DECK_SCALAR, "3", NULL, NULL,
+     1, 1000, 0, NULL, "characters", "ngram: gram length in code points", UHN_AXIS_LINEAR},
+    {UHN_KEY_TEXT_CODES, "text", "codes", UHN_DECK_STRING, UHN_DECK_SCALAR, "none", NULL, NULL,
+     0, 0, 0, NULL, "-",
+     "external: FILE[:DATASET] (default dataset codes) of text codes [N][D_T], row i for image i of "
+     "data.source (CLIP or any other embedding)", UHN_AXIS_LINEAR},
+    {UHN_KEY_TEXT_SCALE, "text", "scale", UHN_DECK_DOUBLE, UHN_DECK_AXIS, "auto", NULL, NULL,
+     0, INF, 1, NULL, "-",
+     "text scale s: numbers > 0, or auto (mean image-code norm / mean text-code norm over the "
+     "stored memories, per trial)", UHN_AXIS_LOG},
+    {UHN_KEY_TEXT_KNOWN, "text", "known", UHN_DECK_BOOL, UHN_DECK_AXIS, "off", NULL, NULL,
+     0, 0, 0, NULL, "-",
+     "text_known: the text coordinates of a query are held and are the cue set of cue-only "
+     "similarity; off: nothing clamped (the paper); `both` = off, on side by side", UHN_AXIS_LINEAR},
+    {UHN_KEY_TEXT_SHARED, "text", "shared", UHN_DECK_DOUBLE, UHN_DECK_AXIS, "0", NULL, NULL,
+     0, 1, 0, NULL, "fraction",
+     "fraction of the stored pairs (2k, 2k+1) whose second memory takes the first one's caption "
+     "(uniqueness violated on purpose)", UHN_AXIS_LINEAR},
     {UHN_KEY_EXPERIMENT_TRIALS, "experiment", "trials", UHN_DECK_INT, UHN_DECK_SCALAR, "10", NULL, NULL,
      1, INT_MAX, 0, NULL, "trials", "trials per sweep point, each with its own random subset", UHN_AXIS_LINEAR},
     {UHN_KEY_EXPERIMENT_THRESHOLD, "experiment", "threshold", UHN_DECK_DOUBLE, UHN_DECK_SCALAR, "50", NULL,
@@ -181,6 +208,6 @@ const deck_key uhn_deck_keys[UHN_KEY_COUNT] = {
 };
 /* clang-format on */
 
-const char *const uhn_deck_sections[] = {"data",  "memory",     "encoder", "network",
-                                         "query", "experiment", "output"};
+const char *const uhn_deck_sections[] = {"data",  "memory", "encoder",    "network",
+                                         "query", "text",   "experiment", "output"};
 const int uhn_deck_nsections = sizeof uhn_deck_sections / sizeof uhn_deck_sections[0];

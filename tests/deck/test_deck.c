@@ -113,13 +113,14 @@ static void test_full(void) {
     CHECK(uhn_deck_str(d, UHN_KEY_MEMORY_N, 3) == NULL);
 
     /* the sweep: 3 n x 2 sim x 2 sep x 2 beta x 2 param x 2 cue_only x 3 level */
-    CHECK_INT(8, uhn_deck_naxes());
-    static const uhn_deck_key_id axes[] = {UHN_KEY_MEMORY_N,           UHN_KEY_ENCODER_NAME,
-                                           UHN_KEY_NETWORK_SIMILARITY, UHN_KEY_NETWORK_SEPARATION,
-                                           UHN_KEY_NETWORK_BETA,       UHN_KEY_NETWORK_PARAM,
-                                           UHN_KEY_NETWORK_CUE_ONLY,   UHN_KEY_QUERY_LEVEL};
-    for (int i = 0; i < 8; ++i) CHECK_INT(axes[i], uhn_deck_axis(i));
-    CHECK_INT(UHN_KEY_COUNT, uhn_deck_axis(8));
+    CHECK_INT(11, uhn_deck_naxes());
+    static const uhn_deck_key_id axes[] = {
+        UHN_KEY_MEMORY_N,           UHN_KEY_ENCODER_NAME, UHN_KEY_NETWORK_SIMILARITY,
+        UHN_KEY_NETWORK_SEPARATION, UHN_KEY_NETWORK_BETA, UHN_KEY_NETWORK_PARAM,
+        UHN_KEY_NETWORK_CUE_ONLY,   UHN_KEY_QUERY_LEVEL,  UHN_KEY_TEXT_SCALE,
+        UHN_KEY_TEXT_KNOWN,         UHN_KEY_TEXT_SHARED};
+    for (int i = 0; i < 11; ++i) CHECK_INT(axes[i], uhn_deck_axis(i));
+    CHECK_INT(UHN_KEY_COUNT, uhn_deck_axis(11));
     CHECK_INT(3 * 2 * 2 * 2 * 2 * 2 * 3, uhn_deck_npoints(d));
     int idx[UHN_KEY_COUNT];
     /* row-major: level fastest, n slowest */
@@ -208,6 +209,13 @@ static void test_defaults(void) {
         [UHN_KEY_QUERY_LEVEL] = {"level", "0.5"},
         [UHN_KEY_QUERY_COUNT] = {"count", "0"},
         [UHN_KEY_QUERY_HOLD] = {"hold", "off"},
+        [UHN_KEY_TEXT_METHOD] = {"method", "none"},
+        [UHN_KEY_TEXT_DIM] = {"dim", "1024"},
+        [UHN_KEY_TEXT_N] = {"n", "3"},
+        [UHN_KEY_TEXT_CODES] = {"codes", "none"},
+        [UHN_KEY_TEXT_SCALE] = {"scale", "auto"},
+        [UHN_KEY_TEXT_KNOWN] = {"known", "off"},
+        [UHN_KEY_TEXT_SHARED] = {"shared", "0"},
         [UHN_KEY_EXPERIMENT_TRIALS] = {"trials", "10"},
         [UHN_KEY_EXPERIMENT_THRESHOLD] = {"threshold", "50"},
         [UHN_KEY_EXPERIMENT_THRESHOLD_SCALE] = {"threshold_scale", "none"},
@@ -322,7 +330,7 @@ static void test_errors(void) {
 
     EXPECT_ERR("[memory]\nn = 1\n[foo]\n", 0, NULL,
                "t.ini:3: [foo]: unknown section (valid: data, memory, encoder, network, query, "
-               "experiment, output)");
+               "text, experiment, output)");
     EXPECT_ERR("n = 1\n[memory]\n", 0, NULL, "t.ini:1: [] n: key outside any section");
     EXPECT_ERR("[memory]\nn = 1\n[network]\nbetta = 2\n", 0, NULL,
                "t.ini:4: [network] betta: unknown key (valid in [network]: similarity, "
@@ -417,7 +425,7 @@ static void test_errors(void) {
     char *ov3[] = {"foo.x=1"};
     EXPECT_ERR(M, 1, ov3,
                "override 'foo.x=1': [foo] x: unknown section [foo] (valid: data, memory, encoder, "
-               "network, query, experiment, output)");
+               "network, query, text, experiment, output)");
     char *ov4[] = {"network.betta=1"};
     EXPECT_ERR(M, 1, ov4,
                "override 'network.betta=1': [network] betta: unknown key (valid in [network]: "
@@ -736,7 +744,7 @@ static void test_list_not_axis(void) {
     CHECK_INT(UHN_DECK_LIST, uhn_deck_key_arity(UHN_KEY_OUTPUT_TRAJECTORY));
     CHECK_INT(UHN_DECK_AXIS, uhn_deck_key_arity(UHN_KEY_NETWORK_BETA));
     CHECK_INT(UHN_DECK_SCALAR, uhn_deck_key_arity(UHN_KEY_NETWORK_STEPS));
-    CHECK_INT(8, uhn_deck_naxes());
+    CHECK_INT(11, uhn_deck_naxes());
     for (int i = 0; i < uhn_deck_naxes(); ++i) CHECK(uhn_deck_axis(i) != UHN_KEY_OUTPUT_TRAJECTORY);
     CHECK_INT(UHN_AXIS_LOG, uhn_deck_key_scale(UHN_KEY_MEMORY_N));
     CHECK_INT(UHN_AXIS_CATEGORY, uhn_deck_key_scale(UHN_KEY_NETWORK_SIMILARITY));
@@ -842,6 +850,63 @@ static void test_print_keys(void) {
     free(buf);
 }
 
+/* [text] (cross-stimulus memories): defaults, auto as NaN, the three axes,
+ * and every combination the deck refuses. */
+static void test_text_keys(void) {
+    check_context("text keys");
+    uhn_deck *d = parse_ok("[memory]\nn = 10\n", 0, NULL);
+    if (d) {
+        CHECK(!strcmp(uhn_deck_str(d, UHN_KEY_TEXT_METHOD, 0), "none"));
+        CHECK(isnan(uhn_deck_double(d, UHN_KEY_TEXT_SCALE, 0)));
+        CHECK(!strcmp(uhn_deck_str(d, UHN_KEY_TEXT_SCALE, 0), "auto"));
+        CHECK_INT(0, uhn_deck_bool(d, UHN_KEY_TEXT_KNOWN, 0));
+        CHECK(uhn_deck_double(d, UHN_KEY_TEXT_SHARED, 0) == 0);
+        CHECK_INT(1024, uhn_deck_int(d, UHN_KEY_TEXT_DIM, 0));
+        CHECK_INT(3, uhn_deck_int(d, UHN_KEY_TEXT_N, 0));
+        uhn_deck_destroy(d);
+    }
+    const char *T = "[memory]\nn = 10\n[query]\ncorruption = none\n[text]\nmethod = ngram\n";
+    char text[512];
+    snprintf(text, sizeof text, "%sscale = auto, 0.5, 2\nknown = both\nshared = 0, 0.25, 1\n", T);
+    d = parse_ok(text, 0, NULL);
+    if (d) {
+        CHECK_INT(3, uhn_deck_count(d, UHN_KEY_TEXT_SCALE));
+        CHECK(isnan(uhn_deck_double(d, UHN_KEY_TEXT_SCALE, 0)));
+        CHECK(uhn_deck_double(d, UHN_KEY_TEXT_SCALE, 2) == 2.0);
+        CHECK_INT(2, uhn_deck_count(d, UHN_KEY_TEXT_KNOWN));
+        CHECK_INT(3 * 2 * 3, uhn_deck_npoints(d));
+        uhn_deck_destroy(d);
+    }
+    EXPECT_ERR("[memory]\nn = 10\n[text]\nknown = on\n", 0, NULL,
+               "t.ini:4: [text] known: on needs text.method (pixel, ngram or external)");
+    EXPECT_ERR("[memory]\nn = 10\n[text]\nshared = 0.5\n", 0, NULL,
+               "t.ini:4: [text] shared: 0.5 needs text.method (pixel, ngram or external)");
+    EXPECT_ERR("[memory]\nn = 10\n[text]\nscale = 2\n", 0, NULL,
+               "t.ini:4: [text] scale: 2 needs text.method (pixel, ngram or external)");
+    snprintf(text, sizeof text, "%sshared = 1.5\n", T);
+    EXPECT_ERR(text, 0, NULL, "t.ini:7: [text] shared: 1.5 is out of range (must be in [0, 1])");
+    snprintf(text, sizeof text, "%sscale = 0\n", T);
+    EXPECT_ERR(text, 0, NULL, "t.ini:7: [text] scale: 0 is out of range (must be > 0)");
+    EXPECT_ERR(
+        "[memory]\nn = 10\n[text]\nmethod = words\n", 0, NULL,
+        "t.ini:4: [text] method: unknown name 'words' (valid: none, pixel, ngram, external)");
+    EXPECT_ERR("[memory]\nn = 10\n[text]\nmethod = ngram\n", 0, NULL,
+               "t.ini: [query] corruption: mask_top: the queries of text.method = ngram are text "
+               "cues with a blank image; set none");
+    snprintf(text, sizeof text, "%s[network]\ncue_only = on\n", T);
+    EXPECT_ERR(text, 0, NULL,
+               "t.ini:8: [network] cue_only: on needs a masking corruption (mask_top, "
+               "random_pixels, inpaint), not none");
+    snprintf(text, sizeof text, "%s[data]\nhetero = halves\n", T);
+    EXPECT_ERR(text, 0, NULL,
+               "t.ini:8: [data] hetero: halves: cross-stimulus memories (text.method = ngram) are "
+               "auto-associative");
+    EXPECT_ERR("[memory]\nn = 10\n[query]\ncorruption = none\n[text]\nmethod = external\n", 0, NULL,
+               "t.ini: [text] codes: text.method = external needs the codes: FILE[:DATASET]");
+    snprintf(text, sizeof text, "%scodes = c.h5\n", T);
+    EXPECT_ERR(text, 0, NULL, "t.ini:7: [text] codes: is for text.method = external, not ngram");
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     if (uhn_ctx_create(MPI_COMM_WORLD, &ctx) != UHN_OK) MPI_Abort(MPI_COMM_WORLD, 1);
@@ -859,6 +924,7 @@ int main(int argc, char **argv) {
     test_list_not_axis();
     test_encoder_keys();
     test_print_keys();
+    test_text_keys();
     int code = check_finish("test_deck");
     uhn_ctx_destroy(ctx);
     MPI_Finalize();

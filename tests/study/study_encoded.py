@@ -206,7 +206,7 @@ def case_values(runner, work, args):
     check(np.all(g["queries"] == N), "queries per point")
     Dmax = g["images/trajectory_code"].shape[-1]
     check(Dmax == 784, f"trajectory_code holds {Dmax} values a state, expected the longest, 784")
-    idx = g["images/image_index"][0, 0, 0, 0, 0, 0, 0, 0]
+    idx = g["images/image_index"][0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
     check(np.array_equal(np.sort(idx), np.unique(idx)) and idx.size == N, "image_index")
     bank = X[idx].astype(np.float64)  # trial 0's stored images in bank order
     known = np.ones((28, 28), bool)
@@ -215,7 +215,7 @@ def case_values(runner, work, args):
     queries = np.where(known, bank, 0.0)
     random_model = os.path.join(work, "random.h5")
     for e, name in enumerate(ENCODERS):
-        at = lambda c: (0, e, 0, 0, 0, 0, c, 0)  # noqa: E731
+        at = lambda c: (0, e, 0, 0, 0, 0, c, 0, 0, 0, 0)  # noqa: E731
         if name == "identity":
             C, V0 = bank, queries
             dec = lambda c: c  # noqa: E731

@@ -65,7 +65,7 @@ quiet = on
 """
 AXES = {"memory.n": ["60", "150"], "encoder.name": ["identity", "random"],
         "network.similarity": ["dot", "euclidean"], "network.beta": ["0.5", "8"]}
-NAXES = 8  # the sweep axes that lead the shape of every per-point dataset; where ours are:
+NAXES = 11  # the sweep axes that lead the shape of every per-point dataset; where ours are:
 AXIS_AT = {"memory.n": 0, "encoder.name": 1, "network.similarity": 2, "network.beta": 4}
 
 

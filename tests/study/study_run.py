@@ -99,8 +99,10 @@ quiet = on
 """
 SMALL_AXES = dict(n=[50, 120], encoder=["identity"], similarity=["dot", "euclidean"],
                   separation=["topk"],
-                  beta=[2.0], param=[5.0, 40.0], cue_only=[0, 1], level=[0.5])
-AXES = ["n", "encoder", "similarity", "separation", "beta", "param", "cue_only", "level"]
+                  beta=[2.0], param=[5.0, 40.0], cue_only=[0, 1], level=[0.5],
+                  scale=[None], known=[0], shared=[0.0])
+AXES = ["n", "encoder", "similarity", "separation", "beta", "param", "cue_only", "level", "scale",
+        "known", "shared"]
 
 # A slower study for the signal test: 8 points of a few tenths of a second.
 # Every point has its own N, so that none shares a bank with another: points
@@ -245,8 +247,8 @@ def compare_prefix(partial, full, nd, what):
     p, r = datasets(partial), datasets(full)
     for name in ("frac_correct", "sq_error", "count_correct", "count_wrong", "count_metastable",
                  "per_trial/frac_correct", "per_trial/sq_error"):
-        P = p[name].reshape(-1, *p[name].shape[8:])[:nd]
-        R = r[name].reshape(-1, *r[name].shape[8:])[:nd]
+        P = p[name].reshape(-1, *p[name].shape[11:])[:nd]
+        R = r[name].reshape(-1, *r[name].shape[11:])[:nd]
         check(P.tobytes() == R.tobytes(), f"{what}: the checkpoint's '{name}' of the done points "
                                           f"differs from the uninterrupted run")
 
@@ -398,7 +400,9 @@ def interrupt_and_resume(runner, work, name, text, sig, want_rc, total, R=2):
     d, deck, out = study_dir(work, name, text)
     partial = out + ".partial"
     cmd = [runner.mpiexec] + runner.pre + [runner.np_flag, str(R), runner.uhn, "run", deck]
-    p = start(cmd, runner.env, d)
+    # Each point then waits 0.25 s after its checkpoint (a test switch of
+    # study.c): the signal arrives before the last point, however fast they run.
+    p = start(cmd, dict(runner.env, UHN_STUDY_POINT_PAUSE="0.25"), d)
     rc, so, se = signal_when_partial(p, partial, sig, runner.timeout, name)
     check(rc == want_rc, f"{name}: exit {rc}, expected {want_rc}\nstdout:\n{so}\nstderr:\n{se}")
     check(not os.path.exists(out), f"{name}: OUT exists after a stopped run")
@@ -427,7 +431,7 @@ def case_signal(runner, work, args):
     # SIGTERM to a singleton (uhn started without mpirun)
     out1 = os.path.join(work, "single.h5")
     deck1 = write_deck(work, "single.ini", SLOW, out=out1)
-    p = start([runner.uhn, "run", deck1], runner.env, work)
+    p = start([runner.uhn, "run", deck1], dict(runner.env, UHN_STUDY_POINT_PAUSE="0.25"), work)
     rc, so, se = signal_when_partial(p, out1 + ".partial", signal.SIGTERM, runner.timeout,
                                      "SIGTERM (singleton)")
     check(rc == EXIT_SIGNAL, f"SIGTERM to a singleton: exit {rc}, expected {EXIT_SIGNAL}\n"
@@ -484,12 +488,15 @@ def case_layout(runner, work, args):
         # how plots draw each axis, from the deck's key table (plot_study.py reads it)
         scales = {a: as_str(f[a].attrs.get("axis_scale", "")) for a in AXES}
         check(scales == dict(n="log", encoder="category", similarity="category", separation="category", beta="log",
-                             param="linear", cue_only="linear", level="linear"),
+                             param="linear", cue_only="linear", level="linear", scale="log",
+                             known="linear", shared="linear"),
               f"axis_scale attributes: {scales}")
         for a in AXES:
             v = f[a][...]
             want = SMALL_AXES[a]
             got = as_str(v) if v.dtype.kind in "OS" else v.tolist()
+            if v.dtype.kind == "f":  # text.scale's auto is NaN on its scale
+                got = [None if np.isnan(x) else x for x in got]
             check(got == want, f"axis '{a}' holds {got}, expected {want}")
         check(f["trial"][...].tolist() == list(range(trials)), f"trial axis {f['trial'][...]}")
 
@@ -503,13 +510,13 @@ def case_layout(runner, work, args):
             text_attr(obj, "description", name)
             text_attr(obj, "units", name)
             if name.startswith("per_trial/"):
-                shape, nscaled = dims + (trials,), 9
+                shape, nscaled = dims + (trials,), len(AXES) + 1
             elif name.startswith("images/"):
                 extra = (28, 28, 1) if name in ("images/retrieved", "images/truth",
                                                 "images/query") else ()
-                shape, nscaled = dims + (save,) + extra, 8
+                shape, nscaled = dims + (save,) + extra, len(AXES)
             else:
-                shape, nscaled = dims, 8
+                shape, nscaled = dims, len(AXES)
             check(obj.shape == shape, f"'{name}' has shape {obj.shape}, expected {shape}")
             for i in range(obj.ndim):
                 scales = list(obj.dims[i].keys())
@@ -589,8 +596,8 @@ def case_layout(runner, work, args):
 # (e) full disk
 # ---------------------------------------------------------------------------
 
-# Four points whose checkpoint (~290 kB with 5 saved 28 x 28 images per point)
-# fits a 400 kB file system once, but not twice: the second checkpoint's
+# Four points whose checkpoint (~410 kB with 5 saved 28 x 28 images per point
+# and 11 attached axes per dataset) fits a 600 kB file system once, but not twice: the second checkpoint's
 # temporary file fills the disk while the first checkpoint is still there.
 DISKFULL = """\
 [memory]
@@ -611,7 +618,7 @@ quiet = on
 
 
 def case_diskfull(runner, work, args):
-    """At 1 and 3 ranks: output.file on a 400 kB tmpfs that fills while the
+    """At 1 and 3 ranks: output.file on a 600 kB tmpfs that fills while the
     second checkpoint is written. Exit 1 (no signal, no core dump), one `uhn:`
     line naming the full disk, the first checkpoint intact and resumable to
     the same results as a run on a roomy disk. Needs mount(2) (root); without
@@ -621,7 +628,7 @@ def case_diskfull(runner, work, args):
         run_ok(runner, R, [deck], ref_dir)
         small = os.path.join(work, f"tmpfs{R}")
         os.mkdir(small)
-        m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", small],
+        m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", small],
                            capture_output=True, text=True)
         if m.returncode != 0:
             print(f"SKIP: cannot mount a small tmpfs (needs root): {m.stderr.strip()}")

@@ -168,7 +168,7 @@ def run_hold(runner, ranks, work, data, hold):
 
     # the stored subset of trial 0, in bank order: the same at every point
     idx = g["images/image_index"]  # [1, E, S, 1, B, 1, C, 1, N]
-    subset = idx[0, 0, 0, 0, 0, 0, 0, 0]
+    subset = idx[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
     check(np.all(idx == subset), "images/image_index differs between points of the same n/trial")
     check(len(set(subset.tolist())) == N and subset.min() >= 0 and subset.max() < data.shape[0],
           f"image_index is not {N} distinct data set indices: {subset}")
@@ -177,7 +177,7 @@ def run_hold(runner, ranks, work, data, hold):
     stats = dict(border=0, compared=0, correct=0, wrong=0, metastable=0, img_err=0.0)
     for (si, sim), (bi, beta), (ci, cue) in itertools.product(
             enumerate(SIMS), enumerate(BETAS), enumerate((0, 1))):
-        at = (0, 0, si, 0, bi, 0, ci, 0)
+        at = (0, 0, si, 0, bi, 0, ci, 0, 0, 0, 0)
         what = f"hold={hold} similarity={sim} beta={beta} cue_only={cue} ({ranks} ranks)"
         ref = reference(bank, sim, beta, cue, hold, H, W)
         got_truth = g["images/truth"][at].reshape(N, -1)
@@ -279,7 +279,7 @@ def run_trajectory(runner, ranks, work, data):
         qry, ret = f["images/query"][...], f["images/retrieved"][...]
         check(traj.shape == idx.shape + (len(steps), 28, 28, 1), f"trajectory shape {traj.shape}")
         for bi, beta in enumerate(BETAS):
-            at = (0, 0, 0, 0, bi, 0, 0, 0)
+            at = (0, 0, 0, 0, bi, 0, 0, 0, 0, 0, 0)
             bank = data[idx[at]].reshape(N, -1)
             for j in range(N):
                 t = traj[at + (j,)].reshape(len(steps), -1)

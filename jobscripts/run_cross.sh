@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Cross-stimulus studies on Fashion-MNIST (README "Cross-stimulus studies"):
+# trains the plain mlp autoencoder if it is missing, runs the decks
+# inputs/cross_{pixel,ngram,shared,trajectory}.ini, and writes their tables and
+# figures.
+#
+#   jobscripts/run_cross.sh [OUT_DIR] [DECK_NAME ...]
+#       (defaults: ./results_cross, and all four decks: pixel ngram shared trajectory)
+#
+# In OUT_DIR: models/mlp.h5, cross_*.h5 (results), cross_*.md (tables),
+# cross_*.png (figures). Running it again resumes an interrupted deck.
+#
+# Environment: UHN_RANKS (default 2), MPIEXEC (default mpirun),
+# OMP_NUM_THREADS (default 1), UHN_BUILD (default ./build).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT=${1:-./results_cross}
+shift $(($# > 1 ? 1 : $#))
+DECKS=("$@")
+[[ ${#DECKS[@]} -gt 0 ]] || DECKS=(pixel ngram shared trajectory)
+BUILD=${UHN_BUILD:-./build}
+RANKS=${UHN_RANKS:-2}
+MPIEXEC=${MPIEXEC:-mpirun}
+PY=/usr/bin/python3
+UHN="$BUILD/uhn"
+
+die() { echo "run_cross.sh: $*" >&2; exit 1; }
+
+[[ -x "$UHN" ]] || die "'$UHN' not found or not executable; build first:
+  cmake -S $HERE -B $BUILD -DCMAKE_BUILD_TYPE=Release && cmake --build $BUILD -j
+or set UHN_BUILD to the build folder"
+command -v "$MPIEXEC" >/dev/null || die "MPI launcher '$MPIEXEC' not found (set MPIEXEC)"
+"$PY" -c 'import h5py, numpy, matplotlib, torch' 2>/dev/null ||
+  die "$PY needs h5py, numpy, matplotlib and torch (Debian: python3-h5py python3-numpy python3-matplotlib python3-torch)"
+
+# shellcheck source=jobscripts/mpi_env.sh
+source "$HERE/jobscripts/mpi_env.sh"
+UHN=$(cd "$(dirname "$UHN")" && pwd)/uhn
+mkdir -p "$OUT"
+cd "$OUT"
+bash "$HERE/jobscripts/train_autoencoders.sh" models plain
+
+CS="$HERE/postprocess/cross_stimulus.py"
+for name in "${DECKS[@]}"; do
+  deck="$HERE/inputs/cross_$name.ini"
+  [[ -f $deck ]] || die "no deck $deck (names: pixel ngram shared trajectory)"
+  echo "== $MPIEXEC -n $RANKS uhn run cross_$name.ini (in $(pwd), OMP_NUM_THREADS=$OMP_NUM_THREADS)"
+  "$MPIEXEC" "${MPIFLAGS[@]}" -n "$RANKS" "$UHN" run "$deck" ||
+    die "uhn run cross_$name.ini failed (exit $?); run it again to resume from the checkpoint"
+  file=cross_$name.h5
+  case $name in
+    pixel | ngram)
+      "$PY" "$CS" table "$file" | tee "cross_$name.md"
+      ;;
+    shared)
+      "$PY" "$CS" shared "$file" | tee cross_shared.md
+      "$PY" "$CS" mixtures "$file" --where shared=0.5 --where known=on --out cross_mixtures.png
+      ;;
+    trajectory)
+      for enc in identity vq; do
+        for j in 0 1; do
+          "$PY" "$HERE/postprocess/plot_encoded.py" trajectory "$file" --where encoder=$enc \
+            --query $j --out "cross_trajectory_${enc}_$j.png"
+        done
+      done
+      ;;
+  esac
+done
+echo "run_cross.sh: results, tables and figures in $(pwd)"
