@@ -59,7 +59,7 @@ for name in "${DECKS[@]}"; do
       ;;
     trajectory)
       for enc in identity vq; do
-        for j in 0 1; do
+        for j in 0 2; do  # saved query 0 has a shared caption, 2 a unique one (seed 1)
           "$PY" "$HERE/postprocess/plot_encoded.py" trajectory "$file" --where encoder=$enc \
             --query $j --out "cross_trajectory_${enc}_$j.png"
         done

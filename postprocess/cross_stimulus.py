@@ -13,7 +13,8 @@ all trials.
 
 shared: per point, the queries whose caption is shared with the other image of
 their pair against the unique ones: their counts, the fraction recalled
-correctly (§7), the fraction ending metastable (§7), and the mean MSE.
+correctly (§7), the fraction ending metastable (§7, and in brackets in code
+space, §10: largest weight below 0.99), and the mean MSE.
 
 mixtures: the saved queries of one point (--where picks it; every axis with
 more than one value must be fixed): per query its true image, the other image
@@ -99,13 +100,13 @@ def cmd_shared(args):
     f = open_results(args.results)
     axes = axes_of(f, "frac_correct")
     multi = [i for i, (a, v) in enumerate(axes) if len(v) > 1]
-    print("| point | shared queries | shared: correct | shared: metastable | shared MSE | "
-          "unique queries | unique: correct | unique: metastable | unique MSE |")
+    print("| point | shared queries | shared: correct | shared: metastable (code) | shared MSE | "
+          "unique queries | unique: correct | unique: metastable (code) | unique MSE |")
     print("|---" * 9 + "|")
-    g = {k: f[f"text/{k}"][...] for k in ("shared_count_correct", "shared_count_wrong",
-                                           "shared_count_metastable", "unique_count_correct",
-                                           "unique_count_wrong", "unique_count_metastable",
-                                           "shared_mse", "unique_mse")}
+    g = {f"{k}_{c}count_{o}": f[f"text/{k}_{c}count_{o}"][...]
+         for k in ("shared", "unique") for c in ("", "code_")
+         for o in ("correct", "wrong", "metastable")}
+    g.update({f"{k}_mse": f[f"text/{k}_mse"][...] for k in ("shared", "unique")})
     for at in np.ndindex(*[len(v) for _, v in axes]):
         if not f["done"][at]:
             continue
@@ -116,7 +117,9 @@ def cmd_shared(args):
             cells += [str(n)]
             if n:
                 cells += [f"{g[f'{k}_count_correct'][at] / n:.2f}",
-                          f"{g[f'{k}_count_metastable'][at] / n:.2f}", f"{g[f'{k}_mse'][at]:.4f}"]
+                          f"{g[f'{k}_count_metastable'][at] / n:.2f} "
+                          f"({g[f'{k}_code_count_metastable'][at] / n:.2f})",
+                          f"{g[f'{k}_mse'][at]:.4f}"]
             else:
                 cells += ["—", "—", "—"]
         print(f"| {label} | " + " | ".join(cells) + " |")

@@ -191,10 +191,12 @@ typedef struct chunk {
     double level;
     uhn_trial_acc *acc;  /* against the true image (this rank's queries) */
     uhn_trial_acc *racc; /* against dec(c_m), with the code-space outcomes */
-    double *tacc;        /* text: [shared, unique][TACC] outcome counts, MSE sum, queries */
+    double *tacc;        /* text: [shared, unique][TACC] (see TACC) */
 } chunk;
 
-enum { TACC = UHN_OUTCOME_COUNT + 2 };
+/* Per kind of caption (shared, unique): outcome counts (spec §7), outcome
+ * counts in code space (§10), the sum of MSE, the queries. */
+enum { TA_CODE = UHN_OUTCOME_COUNT, TA_MSE = 2 * UHN_OUTCOME_COUNT, TA_N, TACC };
 
 typedef struct stage {
     const char *name;
@@ -305,20 +307,22 @@ static int setup_load(study *s) {
 
 /* An encoder's message about a parameter names the deck key ("dim is required
  * for encoder pca" becomes "deck.ini:5: [encoder] dim: dim is required ..."). */
-static int encoder_labelled(const study *s, int st) {
-    static const struct {
-        const char *param;
-        uhn_deck_key_id key;
-    } map[] = {{"encoder", UHN_KEY_ENCODER_NAME},  {"dim", UHN_KEY_ENCODER_DIM},
-               {"whiten", UHN_KEY_ENCODER_WHITEN}, {"patch", UHN_KEY_ENCODER_PATCH},
-               {"codes", UHN_KEY_ENCODER_CODES},   {"seed", UHN_KEY_ENCODER_SEED}};
+int study_relabel(const study *s, int st, const study_param_key *map, int n) {
     if (st == UHN_OK || !s->ctx->param[0]) return st;
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; ++i)
+    for (int i = 0; i < n; ++i)
         if (!strcmp(map[i].param, s->ctx->param)) {
             uhn_relabel(s->ctx, uhn_deck_where(s->d, map[i].key), ": ");
             break;
         }
     return st;
+}
+
+static int encoder_labelled(const study *s, int st) {
+    static const study_param_key map[] = {
+        {"encoder", UHN_KEY_ENCODER_NAME},  {"dim", UHN_KEY_ENCODER_DIM},
+        {"whiten", UHN_KEY_ENCODER_WHITEN}, {"patch", UHN_KEY_ENCODER_PATCH},
+        {"codes", UHN_KEY_ENCODER_CODES},   {"seed", UHN_KEY_ENCODER_SEED}};
+    return study_relabel(s, st, map, (int)(sizeof map / sizeof map[0]));
 }
 
 /* The configuration of table encoder `name` from the [encoder] keys: each
@@ -699,7 +703,7 @@ static int chunk_score(study *s, chunk *c) {
         uhn_trial_acc_add(c->racc, &r);
         if (s->text) { /* shared (0) or unique (1): outcomes, MSE sum, queries */
             double *a = c->tacc + (shared_caption(s, c->c0 + j) ? 0 : 1) * TACC;
-            a[m.outcome] += 1, a[UHN_OUTCOME_COUNT] += m.mse, a[UHN_OUTCOME_COUNT + 1] += 1;
+            a[m.outcome] += 1, a[TA_CODE + r.outcome] += 1, a[TA_MSE] += m.mse, a[TA_N] += 1;
         }
     }
     return UHN_OK;
@@ -745,11 +749,13 @@ static const int trial_stat[NTRIAL] = {ST_FRAC, ST_SQ, ST_MSE, ST_DSSIM, ST_MSE_
 /* Cross-stimulus results ([text]): the scale used, and the outcomes and MSE
  * of the queries whose caption is shared, apart from the unique ones. */
 static void fields_text(study *s, study_field *f, int *n) {
-    static const char *const names[2][UHN_OUTCOME_COUNT + 1] = {
+    static const char *const names[2][2 * UHN_OUTCOME_COUNT + 1] = {
         {"text/shared_count_correct", "text/shared_count_wrong", "text/shared_count_metastable",
-         "text/shared_mse"},
+         "text/shared_code_count_correct", "text/shared_code_count_wrong",
+         "text/shared_code_count_metastable", "text/shared_mse"},
         {"text/unique_count_correct", "text/unique_count_wrong", "text/unique_count_metastable",
-         "text/unique_mse"}};
+         "text/unique_code_count_correct", "text/unique_code_count_wrong",
+         "text/unique_code_count_metastable", "text/unique_mse"}};
     const int64_t P = s->npoints;
     add(f, n, "text/scale", UHN_H5_FLOAT64, SHAPE_TRIAL, s->text_scale,
         "text scale s of the trial's memories [image code ; s * text code] (text.scale, or auto)",
@@ -758,13 +764,20 @@ static void fields_text(study *s, study_field *f, int *n) {
         "queries whose caption is shared with the other memory of their pair, over all trials",
         "queries", HOLD_COUNT);
     for (int k = 0; k < 2; ++k) {
-        for (int o = 0; o < UHN_OUTCOME_COUNT; ++o)
+        for (int o = 0; o < 2 * UHN_OUTCOME_COUNT; ++o)
             add(f, n, names[k][o], UHN_H5_INT64, SHAPE_POINT,
-                s->tcount + (k * UHN_OUTCOME_COUNT + o) * P,
-                k ? "outcomes (spec §7) of the queries with a unique caption, over all trials"
-                  : "outcomes (spec §7) of the queries with a shared caption, over all trials",
+                s->tcount + (k * 2 * UHN_OUTCOME_COUNT + o) * P,
+                o < UHN_OUTCOME_COUNT
+                    ? (k ? "outcomes (spec §7) of the queries with a unique caption, over all "
+                           "trials"
+                         : "outcomes (spec §7) of the queries with a shared caption, over all "
+                           "trials")
+                    : (k ? "outcomes in code space (spec §10) of the queries with a unique "
+                           "caption, over all trials"
+                         : "outcomes in code space (spec §10) of the queries with a shared "
+                           "caption, over all trials"),
                 "queries", HOLD_COUNT);
-        add(f, n, names[k][UHN_OUTCOME_COUNT], UHN_H5_FLOAT64, SHAPE_POINT, s->tmse + k * P,
+        add(f, n, names[k][2 * UHN_OUTCOME_COUNT], UHN_H5_FLOAT64, SHAPE_POINT, s->tmse + k * P,
             k ? "mean squared error per pixel of the queries with a unique caption (NaN: none)"
               : "mean squared error per pixel of the queries with a shared caption (NaN: none)",
             "squared pixel value", HOLD_ANY);
@@ -1266,10 +1279,10 @@ static int point_finish(study *s, int64_t p) {
     s->queries[p] = ps.queries;
     for (int k = 0; s->text && k < 2; ++k) { /* shared (0), unique (1) */
         const double *pt = s->tacc_point + (p * 2 + k) * TACC;
-        for (int o = 0; o < UHN_OUTCOME_COUNT; ++o)
-            s->tcount[(k * UHN_OUTCOME_COUNT + o) * s->npoints + p] = (int64_t)pt[o];
-        double nq = pt[UHN_OUTCOME_COUNT + 1];
-        s->tmse[k * s->npoints + p] = nq > 0 ? pt[UHN_OUTCOME_COUNT] / nq : NAN;
+        for (int o = 0; o < 2 * UHN_OUTCOME_COUNT; ++o) /* §7, then code space */
+            s->tcount[(k * 2 * UHN_OUTCOME_COUNT + o) * s->npoints + p] = (int64_t)pt[o];
+        double nq = pt[TA_N];
+        s->tmse[k * s->npoints + p] = nq > 0 ? pt[TA_MSE] / nq : NAN;
         if (k == 0) s->tqueries[p] = (int64_t)nq;
     }
     double dt = s->group_seconds[p] + uhn_wtime() - t0, dtmax;

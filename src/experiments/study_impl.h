@@ -128,13 +128,13 @@ typedef struct study {
     float *render;        /* [K]: a drawn digest (pixel) */
     uint8_t *qknown;      /* [QB][Dmax]: the text cue set of a chunk (text.known) */
     double *text_scale;   /* [npoints][trials]: s */
-    int64_t *tcount;      /* [2][UHN_OUTCOME_COUNT][npoints]: shared, unique outcomes */
+    int64_t *tcount;      /* [2][2][UHN_OUTCOME_COUNT][npoints]: shared, unique; §7, §10 */
     int64_t *tqueries;    /* [npoints]: queries with a shared caption */
     double *tmse;         /* [2][npoints]: mean MSE of shared, unique queries */
     int32_t *img_shared;  /* [npoints][save]: 1 shared caption, 0 unique, -1 no such query */
     int64_t *img_partner; /* [npoints][save]: data index of the other image of the pair */
     int cur_ti;           /* the point's (text.scale, text.shared) value pair */
-    double *tacc_point;   /* [npoints][2][4 + 1]: shared, unique sums over the trials so far */
+    double *tacc_point;   /* [npoints][2][TACC]: shared, unique sums over the trials so far */
     float *tdec_codes;    /* [ntraj][Dmax]: the image parts of a saved query's states */
 
     /* The sweep. */
@@ -221,6 +221,14 @@ int study_has_codes(const study *s);
  * ("n=100 similarity=dot": the axes with more than one value, n always). */
 int64_t study_point_queries(const study *s, int64_t p);
 void study_point_label(const study *s, int64_t p, char *buf, size_t len);
+
+/* A library message about a parameter (ctx->param) named by the deck key that
+ * set it: "DECK:LINE: [section] key: ...". map lists (parameter, key) pairs. */
+typedef struct study_param_key {
+    const char *param;
+    uhn_deck_key_id key;
+} study_param_key;
+int study_relabel(const study *s, int st, const study_param_key *map, int n);
 
 /* Cross-stimulus memories (study_text.c). */
 /* The [text] set-up, after the encoders are fitted: checks and the external codes. */

@@ -163,7 +163,7 @@ static int alloc_results(study *s) {
     ALLOC(trial, NTRIAL * P * s->trials);
     if (s->text) {
         ALLOC(text_scale, P * s->trials);
-        ALLOC(tcount, 2 * UHN_OUTCOME_COUNT * P);
+        ALLOC(tcount, 4 * UHN_OUTCOME_COUNT * P);
         ALLOC(tqueries, P);
         ALLOC(tmse, 2 * P);
     }

@@ -22,20 +22,11 @@
 
 /* The [text] keys a text encoder's parameter message is about. */
 static int text_labelled(const study *s, int st) {
-    static const struct {
-        const char *param;
-        uhn_deck_key_id key;
-    } map[] = {{"method", UHN_KEY_TEXT_METHOD},
-               {"dim", UHN_KEY_TEXT_DIM},
-               {"n", UHN_KEY_TEXT_N},
-               {"shape", UHN_KEY_DATA_SOURCE}};
-    if (st == UHN_OK || !s->ctx->param[0]) return st;
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; ++i)
-        if (!strcmp(map[i].param, s->ctx->param)) {
-            uhn_relabel(s->ctx, uhn_deck_where(s->d, map[i].key), ": ");
-            break;
-        }
-    return st;
+    static const study_param_key map[] = {{"method", UHN_KEY_TEXT_METHOD},
+                                          {"dim", UHN_KEY_TEXT_DIM},
+                                          {"n", UHN_KEY_TEXT_N},
+                                          {"shape", UHN_KEY_DATA_SOURCE}};
+    return study_relabel(s, st, map, (int)(sizeof map / sizeof map[0]));
 }
 
 /* Every image of the data set has a caption, in valid UTF-8. */

@@ -296,7 +296,10 @@ def check_point(res, at, X, what, shared_frac, n, trials):
             "code_count_metastable": sq_all, "text/shared_queries": sq_all,
             "text/shared_count_correct": 0, "text/shared_count_wrong": 0,
             "text/shared_count_metastable": sq_all, "text/unique_count_correct": uq_all,
-            "text/unique_count_wrong": 0, "text/unique_count_metastable": 0}
+            "text/unique_count_wrong": 0, "text/unique_count_metastable": 0,
+            "text/shared_code_count_correct": 0, "text/shared_code_count_wrong": 0,
+            "text/shared_code_count_metastable": sq_all, "text/unique_code_count_correct": uq_all,
+            "text/unique_code_count_wrong": 0, "text/unique_code_count_metastable": 0}
     for k, v in want.items():
         a = get(res, k)
         if k.startswith("text/"):
@@ -418,7 +421,9 @@ def case_values(runner, work, args):
                                          f"{got[q:]}, expected -1")
         nsh = int(np.sum(res_q["images/shared"][at][:q] == 1))
         for k, v in (("queries", q), ("text/shared_queries", nsh),
-                     ("text/shared_count_metastable", nsh), ("text/unique_count_correct", q - nsh)):
+                     ("text/shared_count_metastable", nsh), ("text/unique_count_correct", q - nsh),
+                     ("text/shared_code_count_metastable", nsh),
+                     ("text/unique_code_count_correct", q - nsh)):
             check(int(res_q[k][at]) == v, f"{what}: {k} = {int(res_q[k][at])}, expected {v}")
         print(f"ok {what}: {nsh} shared queries among the first {q}, slots past them -1")
 
