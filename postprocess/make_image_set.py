@@ -18,7 +18,9 @@ centre-cropped to the target's aspect ratio first (--fit crop).
 
 Captions: a file of lines "FILENAME<TAB>CAPTION" (SRC/captions.txt by default
 when present, or --captions FILE); FILENAME is the path under SRC or the bare
-file name. Images without a caption get "".
+file name. Images without a caption get "". Several lines for one image (COCO
+gives five captions per image) are joined into one caption, in file order,
+separated by a space.
 
 Examples:
   make_image_set.py cifar10/train cifar10.h5 --size 32
@@ -78,7 +80,8 @@ def read_captions(path):
             if "\t" not in line:
                 fail(f"'{path}' line {n}: expected FILENAME<TAB>CAPTION")
             name, caption = line.split("\t", 1)
-            captions[name] = caption
+            # several captions of one image (COCO has five) join into one, in file order
+            captions[name] = f"{captions[name]} {caption}" if name in captions else caption
     return captions
 
 

@@ -38,7 +38,7 @@ with tempfile.TemporaryDirectory() as tmp:
     with open(os.path.join(src, "cat", "notes.txt"), "w") as f:
         f.write("not an image\n")
     with open(os.path.join(src, "captions.txt"), "w", encoding="utf-8") as f:
-        f.write("cat/a.png\tan orange cat\nc.png\ta green dog \u00e9\n")
+        f.write("cat/a.png\tan orange cat\nc.png\ta green dog \u00e9\nc.png\tsitting\n")
 
     out = os.path.join(tmp, "set.h5")
     rc, so, se = run(src, out, "--size", "4x6")
@@ -55,7 +55,8 @@ with tempfile.TemporaryDirectory() as tmp:
         check(f["labels"].dtype == np.int32, "labels are int32")
         check([c.decode() for c in f["classes"][...]] == ["cat", "dog"], "classes")
         caps = [c.decode() for c in f["captions"][...]]
-        check(caps == ["an orange cat", "", "a green dog \u00e9"], f"captions {caps}")
+        # the two lines of c.png joined, in file order
+        check(caps == ["an orange cat", "", "a green dog \u00e9 sitting"], f"captions {caps}")
         files = [c.decode() for c in f["files"][...]]
         check(files == ["cat/a.png", "cat/b.jpg", "dog/c.png"], f"files {files}")
         check(f["images"].attrs["units"] == "1/255", "units attribute")
