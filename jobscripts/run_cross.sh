@@ -19,24 +19,9 @@ OUT=${1:-./results_cross}
 shift $(($# > 1 ? 1 : $#))
 DECKS=("$@")
 [[ ${#DECKS[@]} -gt 0 ]] || DECKS=(pixel ngram shared trajectory)
-BUILD=${UHN_BUILD:-./build}
-RANKS=${UHN_RANKS:-2}
-MPIEXEC=${MPIEXEC:-mpirun}
-PY=/usr/bin/python3
-UHN="$BUILD/uhn"
-
-die() { echo "run_cross.sh: $*" >&2; exit 1; }
-
-[[ -x "$UHN" ]] || die "'$UHN' not found or not executable; build first:
-  cmake -S $HERE -B $BUILD -DCMAKE_BUILD_TYPE=Release && cmake --build $BUILD -j
-or set UHN_BUILD to the build folder"
-command -v "$MPIEXEC" >/dev/null || die "MPI launcher '$MPIEXEC' not found (set MPIEXEC)"
-"$PY" -c 'import h5py, numpy, matplotlib, torch' 2>/dev/null ||
-  die "$PY needs h5py, numpy, matplotlib and torch (Debian: python3-h5py python3-numpy python3-matplotlib python3-torch)"
-
-# shellcheck source=jobscripts/mpi_env.sh
-source "$HERE/jobscripts/mpi_env.sh"
-UHN=$(cd "$(dirname "$UHN")" && pwd)/uhn
+PROG=run_cross.sh
+# shellcheck source=jobscripts/paper_env.sh
+source "$HERE/jobscripts/paper_env.sh"
 mkdir -p "$OUT"
 cd "$OUT"
 bash "$HERE/jobscripts/train_autoencoders.sh" models plain

@@ -176,6 +176,28 @@ static int commit_or_abort(uhn_h5_writer *w, int st) {
     return uhn_h5_writer_commit(w);
 }
 
+/* Root attributes of an output file, named values of two kinds. */
+typedef struct str_attr {
+    const char *name, *value;
+} str_attr;
+typedef struct int_attr {
+    const char *name;
+    int64_t value;
+} int_attr;
+
+/* Writes the root attributes and the provenance group after the datasets (st:
+ * how writing them went), then commits the file or abandons it. */
+static int finish_output(encode_run *r, uhn_h5_writer *w, int st, const str_attr *strings,
+                         size_t nstr, const int_attr *ints, size_t nint) {
+    for (size_t i = 0; st == UHN_OK && i < nstr; ++i)
+        st = uhn_h5_attr_string(w, "/", strings[i].name, strings[i].value);
+    for (size_t i = 0; st == UHN_OK && i < nint; ++i)
+        st = uhn_h5_attr_int64(w, "/", ints[i].name, ints[i].value);
+    if (st == UHN_OK)
+        st = uhn_h5_write_provenance(w, "provenance", r->wall_start, r->argc, r->argv);
+    return commit_or_abort(w, st);
+}
+
 /* ------------------------------------------------------------------------ */
 /* fit                                                                      */
 
@@ -183,13 +205,11 @@ static int write_model(encode_run *r) {
     uhn_h5_writer *w = NULL;
     UHN_CALL(uhn_h5_writer_create(r->ctx, r->a.model, &w));
     int st = uhn_encoder_save(r->enc, w, "/");
-    if (st == UHN_OK) st = uhn_h5_attr_string(w, "/", "command", "encode fit");
-    if (st == UHN_OK) st = uhn_h5_attr_string(w, "/", "input", r->in.name.label);
-    if (st == UHN_OK) st = uhn_h5_attr_int64(w, "/", "ranks", r->ctx->size);
-    if (st == UHN_OK) st = uhn_h5_attr_string(w, "/", "uhn_version", UHN_VERSION_STRING);
-    if (st == UHN_OK)
-        st = uhn_h5_write_provenance(w, "provenance", r->wall_start, r->argc, r->argv);
-    return commit_or_abort(w, st);
+    const str_attr strings[] = {{"command", "encode fit"},
+                                {"input", r->in.name.label},
+                                {"uhn_version", UHN_VERSION_STRING}};
+    const int_attr ints[] = {{"ranks", r->ctx->size}};
+    return finish_output(r, w, st, strings, 3, ints, 1);
 }
 
 static int run_fit(encode_run *r) {
@@ -302,33 +322,23 @@ static int write_apply(encode_run *r, const float *all, int64_t cols) {
                         r->a.decode ? "pixel value" : "code value",
                         r->a.decode ? "image,pixel" : "image,component"};
     int st = uhn_h5_write_dataset(w, &d);
-    const struct {
-        const char *name, *value;
-    } strings[] = {{"command", r->a.decode ? "encode apply --decode" : "encode apply"},
-                   {"encoder", uhn_encoder_name(r->enc)},
-                   {"model", r->a.model},
-                   {"input", r->in.name.label},
-                   {"uhn_version", UHN_VERSION_STRING}};
-    for (size_t i = 0; st == UHN_OK && i < sizeof strings / sizeof strings[0]; ++i)
-        st = uhn_h5_attr_string(w, "/", strings[i].name, strings[i].value);
-    const struct {
-        const char *name;
-        int64_t value;
-    } ints[] = {{"dim", uhn_encoder_dim(r->enc)},
-                {"input_length", uhn_encoder_k(r->enc)},
-                {"height", c->height},
-                {"width", c->width},
-                {"channels", c->channels},
-                {"whiten", c->whiten},
-                {"seed", (int64_t)c->seed},
-                {"decode", r->a.decode},
-                {"n", r->in.n},
-                {"ranks", r->ctx->size}};
-    for (size_t i = 0; st == UHN_OK && i < sizeof ints / sizeof ints[0]; ++i)
-        st = uhn_h5_attr_int64(w, "/", ints[i].name, ints[i].value);
-    if (st == UHN_OK)
-        st = uhn_h5_write_provenance(w, "provenance", r->wall_start, r->argc, r->argv);
-    return commit_or_abort(w, st);
+    const str_attr strings[] = {{"command", r->a.decode ? "encode apply --decode" : "encode apply"},
+                                {"encoder", uhn_encoder_name(r->enc)},
+                                {"model", r->a.model},
+                                {"input", r->in.name.label},
+                                {"uhn_version", UHN_VERSION_STRING}};
+    const int_attr ints[] = {{"dim", uhn_encoder_dim(r->enc)},
+                             {"input_length", uhn_encoder_k(r->enc)},
+                             {"height", c->height},
+                             {"width", c->width},
+                             {"channels", c->channels},
+                             {"whiten", c->whiten},
+                             {"seed", (int64_t)c->seed},
+                             {"decode", r->a.decode},
+                             {"n", r->in.n},
+                             {"ranks", r->ctx->size}};
+    return finish_output(r, w, st, strings, sizeof strings / sizeof strings[0], ints,
+                         sizeof ints / sizeof ints[0]);
 }
 
 static int run_apply(encode_run *r) {
@@ -457,34 +467,24 @@ static int write_text(encode_run *r, const float *all, const char *digests, int6
                                       "1", "caption");
     }
     free(rows);
-    const struct {
-        const char *name, *value;
-    } strings[] = {{"command", "encode text"},
-                   {"method", c->method},
-                   {"input", r->in_name.label},
-                   {"hash", "sha256"},
-                   {"uhn_version", UHN_VERSION_STRING}};
-    for (size_t i = 0; st == UHN_OK && i < sizeof strings / sizeof strings[0]; ++i)
-        st = uhn_h5_attr_string(w, "/", strings[i].name, strings[i].value);
-    const struct {
-        const char *name;
-        int64_t value;
-    } ints[] = {{"dim", dim},
-                {"height", c->height},
-                {"width", c->width},
-                {"channels", c->channels},
-                {"n", pixel ? 0 : (c->n > 0 ? c->n : UHN_TEXT_NGRAM_N)},
-                {"glyph_width", pixel ? UHN_TEXT_GLYPH_W : 0},
-                {"glyph_height", pixel ? UHN_TEXT_GLYPH_H : 0},
-                {"cell_width", pixel ? UHN_TEXT_CELL_W : 0},
-                {"cell_height", pixel ? UHN_TEXT_CELL_H : 0},
-                {"rows", n},
-                {"ranks", r->ctx->size}};
-    for (size_t i = 0; st == UHN_OK && i < sizeof ints / sizeof ints[0]; ++i)
-        st = uhn_h5_attr_int64(w, "/", ints[i].name, ints[i].value);
-    if (st == UHN_OK)
-        st = uhn_h5_write_provenance(w, "provenance", r->wall_start, r->argc, r->argv);
-    return commit_or_abort(w, st);
+    const str_attr strings[] = {{"command", "encode text"},
+                                {"method", c->method},
+                                {"input", r->in_name.label},
+                                {"hash", "sha256"},
+                                {"uhn_version", UHN_VERSION_STRING}};
+    const int_attr ints[] = {{"dim", dim},
+                             {"height", c->height},
+                             {"width", c->width},
+                             {"channels", c->channels},
+                             {"n", pixel ? 0 : (c->n > 0 ? c->n : UHN_TEXT_NGRAM_N)},
+                             {"glyph_width", pixel ? UHN_TEXT_GLYPH_W : 0},
+                             {"glyph_height", pixel ? UHN_TEXT_GLYPH_H : 0},
+                             {"cell_width", pixel ? UHN_TEXT_CELL_W : 0},
+                             {"cell_height", pixel ? UHN_TEXT_CELL_H : 0},
+                             {"rows", n},
+                             {"ranks", r->ctx->size}};
+    return finish_output(r, w, st, strings, sizeof strings / sizeof strings[0], ints,
+                         sizeof ints / sizeof ints[0]);
 }
 
 static int run_text(encode_run *r) {

@@ -689,11 +689,6 @@ static void score_record(const study *s, const chunk *c, int64_t j, uhn_query_me
     r->outcome = code_outcome(n, w, g);
 }
 
-/* 1 when stored position g (a query) has a caption shared with its pair. */
-static int shared_caption(const study *s, int64_t g) {
-    return s->text && g / 2 < s->bank_n / 2 && s->pair_shared[g / 2];
-}
-
 static int chunk_score(study *s, chunk *c) {
     for (int64_t j = 0; j < c->nb; ++j) {
         if (!scored_here(s, c->c0 + j)) continue;
@@ -702,7 +697,7 @@ static int chunk_score(study *s, chunk *c) {
         uhn_trial_acc_add(c->acc, &m);
         uhn_trial_acc_add(c->racc, &r);
         if (s->text) { /* shared (0) or unique (1): outcomes, MSE sum, queries */
-            double *a = c->tacc + (shared_caption(s, c->c0 + j) ? 0 : 1) * TACC;
+            double *a = c->tacc + (study_text_shared(s, c->c0 + j) ? 0 : 1) * TACC;
             a[m.outcome] += 1, a[TA_CODE + r.outcome] += 1, a[TA_MSE] += m.mse, a[TA_N] += 1;
         }
     }
@@ -874,7 +869,7 @@ static int chunk_record(study *s, chunk *c) {
         s->img_outcome[at] = (int32_t)m.outcome;
         s->img_code_outcome[at] = (int32_t)r.outcome;
         if (s->text) {
-            int sh = shared_caption(s, g);
+            int sh = study_text_shared(s, g);
             s->img_shared[at] = sh;
             s->img_partner[at] = sh ? s->subset[g ^ 1] : -1;
         }

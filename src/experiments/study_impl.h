@@ -125,7 +125,7 @@ typedef struct study {
     uint8_t *pair_shared; /* [max n / 2]: uhn_shared_pairs of the bank's (n, trial) */
     float *tcodes;        /* [max(local rows, QB)][DTmax]: text codes, unscaled */
     float *icodes;        /* [local rows][DImax]: image codes of the bank's rows */
-    float *render;        /* [K]: a drawn digest (pixel) */
+    float *render;        /* [RENDER_ROWS][K]: drawn digests (pixel) */
     uint8_t *qknown;      /* [QB][Dmax]: the text cue set of a chunk (text.known) */
     double *text_scale;   /* [npoints][trials]: s */
     int64_t *tcount;      /* [2][2][UHN_OUTCOME_COUNT][npoints]: shared, unique; §7, §10 */
@@ -235,10 +235,9 @@ int study_relabel(const study *s, int st, const study_param_key *map, int n);
 int study_text_setup(study *s);
 /* The text code length of encoder i (pixel: its image code length). */
 int64_t study_text_dim(const study *s, int i);
-/* The caption position that stored position i takes (its pair's first when shared). */
-int64_t study_text_src(const study *s, int64_t i);
-/* The unscaled text code of data image `index` under the current encoder. */
-int study_text_code(study *s, int64_t index, float *out);
+/* 1 when the memory at stored position i shares its caption with the other of its
+ * pair (2k, 2k + 1) in the bank now (uhn_shared_pairs); 0 without text. */
+int study_text_shared(const study *s, int64_t i);
 /* Fills the bank's local keys [image code ; s * text code] from the image codes
  * in s->icodes, resolving s (auto). Collective (agreed). */
 int study_text_store(study *s, uhn_bank *b, int64_t t);

@@ -20,6 +20,9 @@
 
 #include "experiments/study_impl.h"
 
+/* Digests drawn per call of the image encoder (pixel). */
+#define RENDER_ROWS 256
+
 /* The [text] keys a text encoder's parameter message is about. */
 static int text_labelled(const study *s, int st) {
     static const study_param_key map[] = {{"method", UHN_KEY_TEXT_METHOD},
@@ -130,7 +133,7 @@ int study_text_setup(study *s) {
     s->pair_shared = malloc((size_t)(nmax / 2 + 1));
     s->tcodes = malloc((size_t)(rows * dtmax) * sizeof(float) + 1);
     s->icodes = malloc((size_t)(nloc * dimax) * sizeof(float) + 1);
-    s->render = malloc((size_t)s->K * sizeof(float) + 1);
+    s->render = malloc((size_t)(RENDER_ROWS * s->K) * sizeof(float) + 1);
     s->qknown = malloc((size_t)(QUERY_CHUNK * s->Dmax) + 1);
     int ok = s->pair_shared && s->tcodes && s->icodes && s->render && s->qknown;
     return uhn_agree(ctx,
@@ -142,25 +145,42 @@ void study_text_free(study *s) {
     free(s->qknown);
 }
 
-int64_t study_text_src(const study *s, int64_t i) {
-    return (i & 1) && s->pair_shared[i / 2] ? i - 1 : i;
+int study_text_shared(const study *s, int64_t i) {
+    return s->text && i / 2 < s->subset_n / 2 && s->pair_shared[i / 2]; /* the drawn n */
 }
 
-int study_text_code(study *s, int64_t index, float *out) {
-    if (s->ext) {
-        memcpy(out, s->ext + index * s->DText, (size_t)s->DText * sizeof(float));
-        return UHN_OK;
+/* The stored position whose caption position i takes: its pair's first when shared. */
+static int64_t text_src(const study *s, int64_t i) {
+    return (i & 1) && study_text_shared(s, i) ? i - 1 : i;
+}
+
+/*
+ * The unscaled text codes of the memories at stored positions p0 .. p0 + n - 1
+ * (the caption of src(p): the pair's first when shared) under the current
+ * encoder, into out (n x DT). pixel draws RENDER_ROWS digests at a time and
+ * encodes them with one call of the image encoder.
+ */
+static int text_codes(study *s, int64_t p0, int64_t n, float *out) {
+    const int64_t DT = s->DT;
+    const int pixel = !s->ext && !strcmp(s->tcfg.method, "pixel");
+    const int identity = !strcmp(uhn_deck_str(s->d, UHN_KEY_ENCODER_NAME, s->cur), "identity");
+    for (int64_t a = 0; a < n; a += RENDER_ROWS) {
+        const int64_t m = n - a < RENDER_ROWS ? n - a : RENDER_ROWS;
+        for (int64_t i = a; i < a + m; ++i) {
+            const int64_t index = s->subset[text_src(s, p0 + i)];
+            if (s->ext) {
+                memcpy(out + i * DT, s->ext + index * s->DText, (size_t)DT * sizeof(float));
+                continue;
+            }
+            const char *c = uhn_dataset_caption(s->ds, index);
+            /* pixel: the drawn digest, as an image, for the image encoder below */
+            float *dst = pixel && !identity ? s->render + (i - a) * s->K : out + i * DT;
+            UHN_CALL(uhn_text_encode(s->ctx, &s->tcfg, c, strlen(c), index, dst, NULL));
+        }
+        if (pixel && !identity)
+            UHN_CALL(uhn_encoder_encode(s->ctx, s->enc[s->cur], s->render, m, out + a * DT));
     }
-    const char *c = uhn_dataset_caption(s->ds, index);
-    if (strcmp(s->tcfg.method, "pixel"))
-        return uhn_text_encode(s->ctx, &s->tcfg, c, strlen(c), index, out, NULL);
-    /* pixel: the drawn digest, as an image, through the image encoder */
-    UHN_CALL(uhn_text_encode(s->ctx, &s->tcfg, c, strlen(c), index, s->render, NULL));
-    if (!strcmp(uhn_deck_str(s->d, UHN_KEY_ENCODER_NAME, s->cur), "identity")) {
-        memcpy(out, s->render, (size_t)s->K * sizeof(float));
-        return UHN_OK;
-    }
-    return uhn_encoder_encode(s->ctx, s->enc[s->cur], s->render, 1, out);
+    return UHN_OK;
 }
 
 static double norm2(const float *x, int64_t n) {
@@ -176,9 +196,8 @@ int study_text_store(study *s, uhn_bank *b, int64_t t) {
                  ? UHN_OK
                  : uhn_fail(ctx, UHN_ENOMEM, "out of memory drawing the shared captions");
     double sums[2] = {0, 0}; /* sum ||c_I||, sum ||t|| over this rank's rows */
+    if (st == UHN_OK) st = text_codes(s, b->row0, b->n_local, s->tcodes);
     for (int64_t i = 0; st == UHN_OK && i < b->n_local; ++i) {
-        int64_t src = study_text_src(s, b->row0 + i);
-        st = study_text_code(s, s->subset[src], s->tcodes + i * DT);
         sums[0] += norm2(s->icodes + i * DI, DI);
         sums[1] += norm2(s->tcodes + i * DT, DT);
     }
@@ -204,10 +223,8 @@ int study_text_store(study *s, uhn_bank *b, int64_t t) {
 
 int study_text_queries(study *s, int64_t c0, int64_t nb) {
     const int64_t DI = s->DI, DT = s->DT, D = DI + DT;
-    int st = UHN_OK;
+    int st = text_codes(s, c0, nb, s->tcodes);
     for (int64_t j = 0; st == UHN_OK && j < nb; ++j) {
-        int64_t src = study_text_src(s, c0 + j);
-        st = study_text_code(s, s->subset[src], s->tcodes + j * DT);
         float *q = s->qcode + j * D;
         memset(q, 0, (size_t)DI * sizeof(float));
         for (int64_t k = 0; k < DT; ++k) q[DI + k] = (float)(s->scale_used * s->tcodes[j * DT + k]);
