@@ -22,7 +22,8 @@
 #   BENCH_OPENBLAS_CORETYPE  OpenBLAS kernel family to force; by default
 #                         OPENBLAS_CORETYPE is unset so that OpenBLAS picks the
 #                         CPU's own (forcing Haswell halves SGEMM on AVX-512 CPUs)
-#   MPIRUN                the launcher (default mpirun)
+#   UHN_LAUNCHER, UHN_LAUNCHER_FLAGS  the launcher environment of every script
+#                         (jobscripts/mpi_env.sh; default mpirun)
 #   PYTHON                the Python with numpy (default /usr/bin/python3)
 #   BENCH_PEERS           0: leave out the bench_peers.py run (default 1)
 #   BENCH_PEERS_ARGS      extra bench_peers.py options, e.g. "--l1-batch 100"
@@ -30,21 +31,25 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Under sbatch this runs from Slurm's copy of the script: the repository is then
+# the one of the job's Command.
+[[ -f $root/jobscripts/mpi_env.sh ]] || root=$(cd "$(dirname "$(scontrol show job -o "${SLURM_JOB_ID:-0}" |
+  grep -o ' Command=[^ ]*' | head -n 1 | cut -d= -f2)")/.." && pwd)
 # shellcheck source=jobscripts/find_uhn.sh
 source "$root/jobscripts/find_uhn.sh"
 out=${BENCH_OUT:-$PWD/bench-results}
 mkdir -p "$out"
-cores=${BENCH_CORES:-$(nproc)}
-mpirun=${MPIRUN:-mpirun}
+cores=${BENCH_CORES:-$(getconf _NPROCESSORS_ONLN)} # not nproc: it reports OMP_NUM_THREADS
 python=${PYTHON:-/usr/bin/python3}
+PROG=bench.sh
+# shellcheck source=jobscripts/mpi_env.sh
+source "$root/jobscripts/mpi_env.sh"
+uhn_launcher_check
 
 if [[ -n ${BENCH_OPENBLAS_CORETYPE:-} ]]; then
     export OPENBLAS_CORETYPE=$BENCH_OPENBLAS_CORETYPE
 else
     unset OPENBLAS_CORETYPE
-fi
-if [[ $(id -u) == 0 ]]; then
-    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 
 # Percentage of the node's CPU time that was idle over one second: the figures
@@ -69,14 +74,11 @@ echo
 for ranks in ${BENCH_RANKS:-1 2}; do
     threads=$((cores / ranks))
     ((threads >= 1)) || threads=1
-    # One rank owns the whole node: no binding, or its threads share one core.
-    # Several ranks: each bound to its own cores.
-    if ((ranks == 1)); then bind=(--bind-to none); else bind=(--map-by "slot:PE=$threads" --bind-to core); fi
+    # One rank owns the whole node (no binding: its threads would share one
+    # core); several ranks are bound to their own cores (mpi_env.sh).
     echo "== uhn bench: $ranks rank(s) x $threads thread(s); node idle $(idle)% over the last second"
     OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads \
-        "$mpirun" --oversubscribe "${bind[@]}" -n "$ranks" \
-        -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS ${OPENBLAS_CORETYPE:+-x OPENBLAS_CORETYPE} \
-        "$uhn" bench --csv "$out/uhn_bench_r${ranks}.csv" "$@"
+        uhn_launch "$ranks" "$uhn" bench --csv "$out/uhn_bench_r${ranks}.csv" "$@"
     echo
 done
 
@@ -103,7 +105,7 @@ if [[ ${BENCH_PEERS:-1} != 0 ]]; then
     done
     echo "== uhn beside numpy, torch and FAISS (postprocess/bench_peers.py); node idle $(idle)% over the last second"
     # shellcheck disable=SC2086  # BENCH_PEERS_ARGS is a list of options
-    "$python" "$root/postprocess/bench_peers.py" --uhn "$uhn" --mpirun "$mpirun" \
+    "$python" "$root/postprocess/bench_peers.py" --uhn "$uhn" --mpirun "$UHN_LAUNCHER" \
         --configs "$(IFS=,; echo "${configs[*]}")" --cores "$cores" "${npargs[@]}" \
         --csv "$out/peers.csv" --json "$out/peers.json" ${BENCH_PEERS_ARGS:-}
     echo

@@ -22,16 +22,21 @@
 # sharpness but that it is no distance (it prefers bright images), which a
 # larger beta would not cure.
 #
-# Environment: UHN_DEMO_RANKS (default 2), MPIEXEC (default mpirun).
+# Environment: the launcher environment of every script
+# (jobscripts/mpi_env.sh: UHN_LAUNCHER, default mpirun; UHN_RANKS, default 2).
 # Takes well under a minute on 2 cores.
 set -euo pipefail
 
 BUILD=${1:-./build}
 OUT=${2:-./demo}
-RANKS=${UHN_DEMO_RANKS:-2}
-MPIEXEC=${MPIEXEC:-mpirun}
+RANKS=${UHN_RANKS:-${UHN_DEMO_RANKS:-2}}
+PROG=demo.sh
 PY=/usr/bin/python3
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Under sbatch this runs from Slurm's copy of the script: the repository is then
+# the one of the job's Command.
+[[ -f $HERE/jobscripts/mpi_env.sh ]] || HERE=$(cd "$(dirname "$(scontrol show job -o "${SLURM_JOB_ID:-0}" |
+  grep -o ' Command=[^ ]*' | head -n 1 | cut -d= -f2)")/.." && pwd)
 UHN="$BUILD/uhn"
 
 die() { echo "demo.sh: $*" >&2; exit 1; }
@@ -41,7 +46,6 @@ die() { echo "demo.sh: $*" >&2; exit 1; }
 or give the build folder: $0 BUILD_DIR [OUT_DIR]"
 [[ -x "$UHN" ]] || die "'$UHN' not found or not executable; build it first:
   cmake --build $BUILD -j"
-command -v "$MPIEXEC" >/dev/null || die "MPI launcher '$MPIEXEC' not found (set MPIEXEC)"
 [[ -x "$PY" ]] || die "$PY not found"
 "$PY" -c 'import h5py, numpy, matplotlib' 2>/dev/null ||
   die "$PY needs h5py, numpy and matplotlib (Debian: python3-h5py python3-numpy python3-matplotlib)"
@@ -49,6 +53,7 @@ command -v "$MPIEXEC" >/dev/null || die "MPI launcher '$MPIEXEC' not found (set 
 # Open MPI: allow more ranks than cores, and running as root in containers.
 # shellcheck source=jobscripts/mpi_env.sh
 source "$HERE/jobscripts/mpi_env.sh"
+uhn_launcher_check
 
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -68,7 +73,7 @@ CONFIGS=(
   "cosine 10000"
 )
 
-echo "== recall: $MPIEXEC -n $RANKS $UHN recall ..."
+echo "== recall: $UHN_LAUNCHER -n $RANKS $UHN recall ..."
 for cfg in "${CONFIGS[@]}"; do
   read -r sim beta <<<"$cfg"
   for cue in 0 1; do
@@ -77,7 +82,7 @@ for cfg in "${CONFIGS[@]}"; do
     extra=()
     [[ $cue -eq 1 ]] && extra+=(--cue-only)
     t0=$(date +%s.%N)
-    "$MPIEXEC" "${MPIFLAGS[@]}" -n "$RANKS" "$UHN" recall \
+    uhn_launch "$RANKS" "$UHN" recall \
       --memories "$INPUT:memories" --queries "$INPUT:queries" --clamp "$INPUT:clamp" \
       --similarity "$sim" --separation softmax --beta "$beta" "${extra[@]}" \
       --output "$OUT/$file" ||

@@ -10,11 +10,15 @@
 # In OUT_DIR: models/mlp.h5, cross_*.h5 (results), cross_*.md (tables),
 # cross_*.png (figures). Running it again resumes an interrupted deck.
 #
-# Environment: UHN_RANKS (default 2), MPIEXEC (default mpirun),
+# Environment: UHN_RANKS (default 2), UHN_LAUNCHER (default mpirun; see mpi_env.sh),
 # OMP_NUM_THREADS (default 1), UHN_BUILD (default ./build).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Under sbatch this runs from Slurm's copy of the script: the repository is then
+# the one of the job's Command.
+[[ -f $HERE/jobscripts/mpi_env.sh ]] || HERE=$(cd "$(dirname "$(scontrol show job -o "${SLURM_JOB_ID:-0}" |
+  grep -o ' Command=[^ ]*' | head -n 1 | cut -d= -f2)")/.." && pwd)
 OUT=${1:-./results_cross}
 shift $(($# > 1 ? 1 : $#))
 DECKS=("$@")
@@ -30,8 +34,8 @@ CS="$HERE/postprocess/cross_stimulus.py"
 for name in "${DECKS[@]}"; do
   deck="$HERE/inputs/cross_$name.ini"
   [[ -f $deck ]] || die "no deck $deck (names: pixel ngram shared trajectory)"
-  echo "== $MPIEXEC -n $RANKS uhn run cross_$name.ini (in $(pwd), OMP_NUM_THREADS=$OMP_NUM_THREADS)"
-  "$MPIEXEC" "${MPIFLAGS[@]}" -n "$RANKS" "$UHN" run "$deck" ||
+  echo "== $UHN_LAUNCHER -n $UHN_RANKS uhn run cross_$name.ini (in $(pwd), OMP_NUM_THREADS=$OMP_NUM_THREADS)"
+  uhn_launch "$UHN_RANKS" "$UHN" run "$deck" ||
     die "uhn run cross_$name.ini failed (exit $?); run it again to resume from the checkpoint"
   file=cross_$name.h5
   case $name in

@@ -12,12 +12,16 @@
 # (tables) and hen_*.png (figures). Running it again resumes an interrupted
 # deck and reuses trained models.
 #
-# Environment: UHN_RANKS (default 2), MPIEXEC (default mpirun),
+# Environment: UHN_RANKS (default 2), UHN_LAUNCHER (default mpirun; see mpi_env.sh),
 # OMP_NUM_THREADS (default 1), UHN_BUILD (default ./build),
 # UHN_AE_EPOCHS (default: the trainer's).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Under sbatch this runs from Slurm's copy of the script: the repository is then
+# the one of the job's Command.
+[[ -f $HERE/jobscripts/mpi_env.sh ]] || HERE=$(cd "$(dirname "$(scontrol show job -o "${SLURM_JOB_ID:-0}" |
+  grep -o ' Command=[^ ]*' | head -n 1 | cut -d= -f2)")/.." && pwd)
 OUT=${1:-./results_hen}
 shift $(($# > 1 ? 1 : $#))
 DECKS=("$@")
@@ -34,8 +38,8 @@ bash "$HERE/jobscripts/train_autoencoders.sh" models plain masked
 for name in "${DECKS[@]}"; do
   deck="$HERE/inputs/hen_$name.ini"
   [[ -f $deck ]] || die "no deck $deck (names: beta n trajectory)"
-  echo "== $MPIEXEC -n $RANKS uhn run hen_$name.ini (in $(pwd), OMP_NUM_THREADS=$OMP_NUM_THREADS)"
-  "$MPIEXEC" "${MPIFLAGS[@]}" -n "$RANKS" "$UHN" run "$deck" ||
+  echo "== $UHN_LAUNCHER -n $UHN_RANKS uhn run hen_$name.ini (in $(pwd), OMP_NUM_THREADS=$OMP_NUM_THREADS)"
+  uhn_launch "$UHN_RANKS" "$UHN" run "$deck" ||
     die "uhn run hen_$name.ini failed (exit $?); run it again to resume from the checkpoint"
   file=hen_$name.h5
   case $name in

@@ -11,40 +11,45 @@
 # again resumes an interrupted study, or only reprints a finished one (pass
 # --fresh as an override-position argument to start over).
 #
-# Environment: UHN_RANKS (default 2), MPIEXEC (default mpirun),
-# OMP_NUM_THREADS (default 1), UHN_BUILD (default ./build).
+# Environment: UHN (the uhn program; default UHN_BUILD/uhn), UHN_BUILD (default
+# ./build), and the launcher environment of
+# every script (jobscripts/mpi_env.sh): UHN_LAUNCHER (default mpirun),
+# UHN_LAUNCHER_FLAGS, UHN_RANKS (default 2), OMP_NUM_THREADS (default 1).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Under sbatch this runs from Slurm's copy of the script: the repository is then
+# the one of the job's Command.
+[[ -f $HERE/jobscripts/mpi_env.sh ]] || HERE=$(cd "$(dirname "$(scontrol show job -o "${SLURM_JOB_ID:-0}" |
+  grep -o ' Command=[^ ]*' | head -n 1 | cut -d= -f2)")/.." && pwd)
 DECK=${1:-$HERE/inputs/quickstart.ini}
 OUT=${2:-./results}
 shift $(($# > 2 ? 2 : $#))
 BUILD=${UHN_BUILD:-./build}
-RANKS=${UHN_RANKS:-2}
-MPIEXEC=${MPIEXEC:-mpirun}
 PY=/usr/bin/python3
-UHN="$BUILD/uhn"
+PROG=run_study.sh
+UHN=${UHN:-$BUILD/uhn} # the uhn program: UHN, else UHN_BUILD/uhn
 
 die() { echo "run_study.sh: $*" >&2; exit 1; }
 
 [[ -f "$DECK" ]] || die "deck '$DECK' not found"
 [[ -x "$UHN" ]] || die "'$UHN' not found or not executable; build first:
   cmake -S $HERE -B $BUILD -DCMAKE_BUILD_TYPE=Release && cmake --build $BUILD -j
-or set UHN_BUILD to the build folder"
-command -v "$MPIEXEC" >/dev/null || die "MPI launcher '$MPIEXEC' not found (set MPIEXEC)"
+or set UHN_BUILD to the build folder (or UHN to the program)"
 "$PY" -c 'import h5py, numpy, matplotlib' 2>/dev/null ||
   die "$PY needs h5py, numpy and matplotlib (Debian: python3-h5py python3-numpy python3-matplotlib)"
 
 # shellcheck source=jobscripts/mpi_env.sh
 source "$HERE/jobscripts/mpi_env.sh"
+uhn_launcher_check
 
 DECK=$(cd "$(dirname "$DECK")" && pwd)/$(basename "$DECK")
-UHN=$(cd "$(dirname "$UHN")" && pwd)/uhn
+UHN=$(cd "$(dirname "$UHN")" && pwd)/$(basename "$UHN")
 mkdir -p "$OUT"
 cd "$OUT"
 
-echo "== $MPIEXEC -n $RANKS uhn run $(basename "$DECK") $* (in $(pwd), OMP_NUM_THREADS=$OMP_NUM_THREADS)"
-"$MPIEXEC" "${MPIFLAGS[@]}" -n "$RANKS" "$UHN" run "$DECK" --quiet "$@" ||
+echo "== $UHN_LAUNCHER -n $UHN_RANKS uhn run $(basename "$DECK") $* (in $(pwd), OMP_NUM_THREADS=$OMP_NUM_THREADS)"
+uhn_launch "$UHN_RANKS" "$UHN" run "$DECK" --quiet "$@" ||
   die "uhn run failed (exit $?); run it again to resume from the checkpoint"
 
 # The results file named by the deck (output.file, or the deck name with .h5).

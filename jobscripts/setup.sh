@@ -11,7 +11,8 @@ packages=(build-essential cmake pkg-config git
           libscalapack-openmpi-dev libopenblas-dev libinih-dev nettle-dev zlib1g-dev
           dataset-fashion-mnist
           python3-h5py python3-numpy python3-matplotlib python3-pytest
-          python3-skimage python3-torch python3-faiss)
+          python3-skimage python3-torch python3-faiss python3-xarray python3-h5netcdf
+          slurm-wlm munge)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

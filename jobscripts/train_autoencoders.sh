@@ -10,6 +10,10 @@
 # Environment: UHN_AE_EPOCHS (default: the trainer's).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Under sbatch this runs from Slurm's copy of the script: the repository is then
+# the one of the job's Command.
+[[ -f $HERE/jobscripts/mpi_env.sh ]] || HERE=$(cd "$(dirname "$(scontrol show job -o "${SLURM_JOB_ID:-0}" |
+  grep -o ' Command=[^ ]*' | head -n 1 | cut -d= -f2)")/.." && pwd)
 DIR=${1:?usage: train_autoencoders.sh MODEL_DIR plain|masked...}
 shift
 EPOCHS=()

@@ -45,7 +45,6 @@ usage: bench_peers.py --uhn build/uhn [--n 60000] [--batch 1000] [--repeat 3]
 
 import argparse
 import csv
-import gzip
 import json
 import os
 import platform
@@ -67,9 +66,10 @@ NOMINAL_L1 = 112.0
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--uhn", required=True, help="the uhn program")
-    p.add_argument("--mpirun", default=os.environ.get("MPIRUN", "mpirun"))
-    p.add_argument("--mpirun-flags", default="--oversubscribe",
-                   help="extra launcher flags, one string (default --oversubscribe)")
+    p.add_argument("--mpirun", default=os.environ.get("UHN_LAUNCHER", "mpirun"))
+    p.add_argument("--mpirun-flags", default=None,
+                   help="extra launcher flags, one string (default: UHN_LAUNCHER_FLAGS, and "
+                        "--oversubscribe for Open MPI)")
     p.add_argument("--bind", choices=("auto", "none"), default="auto",
                    help="auto: one rank unbound, several ranks each bound to its cores "
                         "(as jobscripts/bench.sh); none: no binding")
@@ -124,18 +124,18 @@ def set_peer_threads(cores):
 # ------------------------------------------------------------------ data
 
 def load_images(path, n):
-    """The first n images of an IDX file as float32 [n][rows*cols] in [0, 1]."""
+    """The first n images of an IDX file as float32 [n][rows*cols] in [0, 1]
+    (uhnpy.idx: the one IDX reader)."""
     import numpy as np
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        head = f.read(16)
-        if len(head) != 16 or int.from_bytes(head[:4], "big") != 0x803:
-            sys.exit("bench_peers.py: %s is not an IDX image file" % path)
-        count, rows, cols = (int.from_bytes(head[i:i + 4], "big") for i in (4, 8, 12))
-        if n > count:
-            sys.exit("bench_peers.py: --n %d but %s holds %d images" % (n, path, count))
-        raw = f.read(n * rows * cols)
-    return np.frombuffer(raw, np.uint8).reshape(n, rows * cols).astype(np.float32) / 255.0
+    sys.path.insert(0, HERE)
+    from uhnpy import idx
+    try:
+        data = idx.read_idx(path, idx.IMAGES, count=n)
+    except idx.IdxError as e:
+        if e.kind == "count":
+            sys.exit("bench_peers.py: --n %d but %s holds %d images" % (n, path, e.held))
+        sys.exit("bench_peers.py: %s is not an IDX image file" % path)
+    return data.reshape(n, -1).astype(np.float32) / 255.0
 
 
 def make_data(a):
@@ -173,14 +173,24 @@ def write_inputs(path, M, Q, a):
 # ------------------------------------------------------------ uhn runs
 
 def launcher(a, ranks, threads):
-    cmd = [a.mpirun] + a.mpirun_flags.split()
+    """The launch of `ranks` ranks of `threads` threads: Slurm's srun (inside an
+    allocation), or Open MPI's mpirun/mpiexec, as jobscripts/mpi_env.sh does."""
+    flags = a.mpirun_flags
+    if flags is None:
+        flags = os.environ.get("UHN_LAUNCHER_FLAGS", "")
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    if os.path.basename(a.mpirun) == "srun":
+        return [a.mpirun, "--ntasks=%d" % ranks, "--cpus-per-task=%d" % threads] + \
+            flags.split(), env
+    if a.mpirun_flags is None:
+        flags = "--oversubscribe " + flags
+    cmd = [a.mpirun] + flags.split()
     if a.bind == "auto":
         cmd += ["--bind-to", "none"] if ranks == 1 else \
             ["--map-by", "slot:PE=%d" % threads, "--bind-to", "core"]
     cmd += ["-n", str(ranks), "-x", "OMP_NUM_THREADS", "-x", "OPENBLAS_NUM_THREADS"]
     if os.environ.get("OPENBLAS_CORETYPE"):
         cmd += ["-x", "OPENBLAS_CORETYPE"]
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
     if os.geteuid() == 0:
         env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     return cmd, env

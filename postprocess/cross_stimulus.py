@@ -26,8 +26,13 @@ Axes are read from the file's dimension scales (the root datasets named by the
 import argparse
 import sys
 
+import os
+
 import h5py
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from uhnpy.reader import dimensions  # noqa: E402
 
 
 def fail(msg):
@@ -36,19 +41,13 @@ def fail(msg):
 
 
 def axes_of(f, name):
-    """[(axis name, values)] of the sweep dimensions of dataset `name`."""
-    d = f[name]
+    """[(axis name, values)] of the sweep dimensions of dataset `name` (uhnpy.reader:
+    the dimension scales, up to `trial`)."""
     out = []
-    for i in range(d.ndim):
-        if len(d.dims[i]) == 0:
+    for label, c in dimensions(f[name]):
+        if c is None or label == "trial":
             break
-        scale = d.dims[i][0]
-        label = d.dims[i].label or scale.name.strip("/")
-        if label == "trial":
-            break
-        v = scale[...]
-        v = [x.decode() if isinstance(x, bytes) else x for x in v.tolist()]
-        out.append((label, v))
+        out.append((label, [x.item() if isinstance(x, np.generic) else x for x in c.tolist()]))
     return out
 
 
@@ -130,7 +129,7 @@ def cmd_mixtures(args):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     f = open_results(args.results)
-    if "images/shared" not in f:
+    if "images/caption_shared" not in f:
         fail(f"'{args.results}' saved no images: run the study with output.save_images > 0")
     axes = axes_of(f, "frac_correct")
     want = dict(w.split("=", 1) for w in args.where)
@@ -146,7 +145,7 @@ def cmd_mixtures(args):
         else:
             at.append(0)
     at = tuple(at)
-    shared = f["images/shared"][at]
+    shared = f["images/caption_shared"][at]
     keep = np.nonzero(shared >= 0)[0][:args.queries]
     truth, got = f["images/truth"][at], f["images/retrieved"][at]
     partner, index = f["images/partner_index"][at], f["images/image_index"][at]

@@ -13,29 +13,21 @@ The IDX files are read with gzip + numpy (no download: the Debian package
 dataset-fashion-mnist installs them under /usr/share/datasets/fashion-mnist).
 """
 import argparse
-import gzip
 import os
 import sys
 
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from uhnpy import idx as _idx  # noqa: E402
+
 DEFAULT_DIR = "/usr/share/datasets/fashion-mnist"
 
 
 def read_idx(path):
-    """An IDX file (the MNIST format): big-endian magic, dims, then uint8 data."""
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    magic = int.from_bytes(raw[0:4], "big")
-    if magic >> 8 != 0x08:  # 0x08 = unsigned byte
-        raise ValueError(f"{path}: not an unsigned-byte IDX file (magic {magic:#x})")
-    ndim = magic & 0xFF
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    data = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(dims)):
-        raise ValueError(f"{path}: {data.size} bytes of data for dims {dims}")
-    return data.reshape(dims)
+    """An IDX file (the MNIST format), through uhnpy.idx (the one IDX reader)."""
+    return _idx.read_idx(path)
 
 
 def main():

@@ -5,6 +5,7 @@ the number of ranks, written as one self-describing HDF5 file.
 
     python3 postprocess/scaling.py run --uhn build/uhn --out scaling.h5 \\
         [--n 1e4,1e5,1e6,1e7] [--n-ranks 2] [--ranks 1,2,4] [--ranks-n 1e6] \\
+        [--weak-ranks 1,2,4 --weak-n-per-rank 2.5e5] \\
         [--k 64] [--batch 1,64] [--steps 10] [--repeat 3] [--workdir DIR]
 
     mpirun -n P python3 postprocess/scaling.py allreduce --bytes 8,384,24576 ...
@@ -16,6 +17,9 @@ in chunks so that 10^7 x 64 needs no 2.56 GB array in memory) and query files
 `mpirun -n R uhn recall --verbose --no-energy` (softmax, dot, beta = 1/K so
 that every row carries weight and the dense path runs) `--repeat` times for
 each (N, R, B), keeping the run with the smallest wall time that uhn reported.
+Three sweeps: N at fixed ranks (vs_n), ranks at fixed N (strong scaling,
+vs_ranks) and, with --weak-ranks, ranks at fixed rows per rank, N = R x
+--weak-n-per-rank (weak scaling, group weak).
 uhn's phase timers (min / mean / max over ranks) are per recall; per step is
 compute / T and reduce / T. I/O (reading the bank shard and the queries,
 writing the result) happens once per recall: it is stored per recall and,
@@ -143,6 +147,10 @@ def parse_recall(text):
 
 
 def mpi_cmd(args, ranks):
+    """The launch of `ranks` ranks: Open MPI's mpirun (or mpiexec) oversubscribed
+    when the ranks exceed the cores, or Slurm's srun inside an allocation."""
+    if os.path.basename(args.mpirun) == "srun":
+        return [args.mpirun, f"--ntasks={ranks}", *args.mpirun_args.split()]
     return [args.mpirun, "--oversubscribe", "-n", str(ranks), *args.mpirun_args.split()]
 
 
@@ -276,7 +284,7 @@ def provenance(args):
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "(unset)"),
         "threads_per_rank": threads_per_rank(),
         "cores": os.cpu_count() or 0,
-        "mpirun": " ".join([args.mpirun, "--oversubscribe", "-n", "R", *args.mpirun_args.split()]),
+        "mpirun": " ".join(mpi_cmd(args, "R")),
         "command": " ".join(sys.argv),
     }
 
@@ -294,6 +302,8 @@ def check_args(args):
     args.ranks = int_list(args.ranks, "--ranks")
     args.batch = int_list(args.batch, "--batch")
     args.ranks_n = int_list(args.ranks_n, "--ranks-n")[0]
+    args.weak_ranks = int_list(args.weak_ranks, "--weak-ranks") if args.weak_ranks else []
+    args.weak_n_per_rank = int_list(args.weak_n_per_rank, "--weak-n-per-rank")[0]
     for name in ("k", "steps", "repeat", "n_ranks"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
@@ -307,11 +317,15 @@ def check_args(args):
 
 
 def dataset(g, name, data, units, description, dims=()):
+    """dims[i]: the scale of dimension i, or a tuple of scales attached in
+    order (xarray's h5netcdf names the dimension after the last one)."""
     d = g.create_dataset(name, data=data)
     d.attrs["units"] = units
     d.attrs["description"] = description
-    for i, scale in enumerate(dims):
-        d.dims[i].attach_scale(scale)
+    for i, scales in enumerate(dims):
+        for scale in scales if isinstance(scales, tuple) else (scales,):
+            d.dims[i].attach_scale(scale)
+            d.dims[i].label = scale.name.split("/")[-1]
     return d
 
 
@@ -321,7 +335,7 @@ def coord(g, name, data, units, description):
     return d
 
 
-def write_h5(path, args, prov, vs_n, vs_r, ar, load0, load1):
+def write_h5(path, args, prov, vs_n, vs_r, weak, ar, load0, load1):
     import h5py
     import numpy as np
     tmp = path + ".part"
@@ -332,7 +346,8 @@ def write_h5(path, args, prov, vs_n, vs_r, ar, load0, load1):
         f.attrs["load_average_end"] = load1
         f.attrs["description"] = ("uhn scaling benchmark: time per recall step split into local "
                                   "compute, reduction (MPI_Allreduce of the partial records) and "
-                                  "I/O, vs N and vs ranks; softmax, dot, beta = 1/K, energy off")
+                                  "I/O, vs N, vs ranks at fixed N (strong) and at fixed N per "
+                                  "rank (weak); softmax, dot, beta = 1/K, energy off")
         for k, v in (("K", args.k), ("steps", args.steps), ("repeat", args.repeat),
                      ("beta", 1.0 / args.k), ("noise", NOISE)):
             f.attrs[k] = v
@@ -345,22 +360,39 @@ def write_h5(path, args, prov, vs_n, vs_r, ar, load0, load1):
         stat = coord(g0, "rank_stat", np.array(STATS, "S4"), "1",
                       "min / mean / max over ranks of uhn's phase timers")
         phase_units = "s (compute, reduce: per step; io: per recall)"
-        for gname, axis, axis_name, axis_units, axis_desc, rows, fixed in (
-                ("vs_n", args.n, "n_memories", "rows", "memories N in the bank", vs_n,
-                 ("ranks", args.n_ranks)),
-                ("vs_ranks", args.ranks, "ranks", "MPI ranks",
-                 "MPI ranks (more than the cores: oversubscribed)", vs_r,
-                 ("n_memories", args.ranks_n))):
+        sweeps = [("vs_n", args.n, "n_memories", "rows", "memories N in the bank", vs_n,
+                   ("ranks", args.n_ranks)),
+                  ("vs_ranks", args.ranks, "ranks", "MPI ranks",
+                   "MPI ranks (more than the cores: oversubscribed)", vs_r,
+                   ("n_memories", args.ranks_n))]
+        if args.weak_ranks:
+            sweeps.append(("weak", args.weak_ranks, "ranks", "MPI ranks",
+                           "MPI ranks (more than the cores: oversubscribed); N = ranks x "
+                           "n_per_rank", weak, ("n_per_rank", args.weak_n_per_rank)))
+        for gname, axis, axis_name, axis_units, axis_desc, rows, fixed in sweeps:
             g = f.create_group(gname)
             g.attrs[fixed[0]] = fixed[1]
             ax = coord(g, axis_name, np.array(axis, "i8"), axis_units, axis_desc)
+            # The shared scales of coords/ stay first on each dimension (h5py's
+            # dims[i][0]); a copy in this group is attached after them, because
+            # xarray (h5netcdf) looks a dimension up in the variable's own group
+            # and its parents only, never in a sibling such as coords/.
+            local = {}
+            for c in (batch, phase, stat):
+                cname = c.name.split("/")[-1]
+                local[cname] = coord(g, cname, c[()], c.attrs["units"], c.attrs["description"])
+            batch_, phase_, stat_ = ((c, local[c.name.split("/")[-1]])
+                                     for c in (batch, phase, stat))
             t = np.array([[phase_row(rows[b, x], args.steps) for x in axis] for b in args.batch])
             dataset(g, "time", t, phase_units,
                     "uhn recall phase timers [batch][axis][phase][rank_stat]: compute and "
                     "reduce divided by the steps, io per recall",
-                    (batch, ax, phase, stat))
+                    (batch_, ax, phase_, stat_))
             comp, red, io = t[..., 0, 2], t[..., 1, 2], t[..., 2, 2]
-            dims = (batch, ax)
+            dims = (batch_, ax)
+            if gname == "weak":
+                dataset(g, "n_memories", np.array([r * args.weak_n_per_rank for r in axis], "i8"),
+                        "rows", "memories N of the point: ranks x n_per_rank", (ax,))
             dataset(g, "compute_s_per_step", comp, "s", "local compute per step, slowest rank", dims)
             dataset(g, "reduce_s_per_step", red, "s",
                     "reduction per step (MPI_Allreduce of the partial records, with the wait "
@@ -379,7 +411,7 @@ def write_h5(path, args, prov, vs_n, vs_r, ar, load0, load1):
                     "runs (larger of before and after); above the core count the point ran on a "
                     "busy node", dims)
             dataset(g, "record_bytes", np.array([record_bytes(args.k, b) for b in args.batch], "i8"),
-                    "bytes", "bytes each rank contributes to one step's MPI_Allreduce", (batch,))
+                    "bytes", "bytes each rank contributes to one step's MPI_Allreduce", (batch_,))
         if ar:
             g = f.create_group("allreduce")
             ps = sorted(ar)
@@ -419,6 +451,10 @@ def run_main(argv):
     ap.add_argument("--n-ranks", type=int, default=2, help="ranks of the N sweep (default 2)")
     ap.add_argument("--ranks", default="1,2,4", help="ranks of the rank sweep (default 1,2,4)")
     ap.add_argument("--ranks-n", default="1e6", help="N of the rank sweep (default 1e6)")
+    ap.add_argument("--weak-ranks", default="",
+                    help="ranks of the weak-scaling sweep (default: none)")
+    ap.add_argument("--weak-n-per-rank", default="2.5e5",
+                    help="memories per rank of the weak-scaling sweep (default 2.5e5)")
     ap.add_argument("--k", type=int, default=64, help="key length K (default 64)")
     ap.add_argument("--batch", default="1,64", help="queries per recall (default 1,64)")
     ap.add_argument("--steps", type=int, default=10, help="recall steps T (default 10)")
@@ -442,8 +478,9 @@ def run_main(argv):
           f"{prov['cores']} cores, load average {load0}; OPENBLAS_CORETYPE "
           f"{prov['OPENBLAS_CORETYPE']}; OMP_NUM_THREADS {prov['OMP_NUM_THREADS']}", flush=True)
 
-    banks = sorted(set(args.n + [args.ranks_n]))
-    vs_n, vs_r = {}, {}
+    weak_n = {r * args.weak_n_per_rank: r for r in args.weak_ranks}
+    banks = sorted(set(args.n + [args.ranks_n] + list(weak_n)))
+    vs_n, vs_r, weak = {}, {}, {}
     for n in banks:
         bank = os.path.join(workdir, f"scaling_bank_{n}_{args.k}.h5")
         t0 = time.time()
@@ -456,13 +493,16 @@ def run_main(argv):
             q = os.path.join(workdir, f"scaling_q_{n}_{b}.h5")
             write_queries(bank, q, b)
             jobs = ([args.n_ranks] if n in args.n else []) + \
-                   ([r for r in args.ranks] if n == args.ranks_n else [])
+                   ([r for r in args.ranks] if n == args.ranks_n else []) + \
+                   ([weak_n[n]] if n in weak_n else [])
             for r in sorted(set(jobs)):
                 res = best_recall(args, r, bank, q, out)
                 if n in args.n and r == args.n_ranks:
                     vs_n[b, n] = res
                 if n == args.ranks_n:
                     vs_r[b, r] = res
+                if weak_n.get(n) == r:
+                    weak[b, r] = res
                 print(f"scaling.py:   N = {n}, B = {b}, {r} rank(s): compute {res['compute'][2]:.4g} s,"
                       f" reduce {res['reduce'][2]:.4g} s, io {res['io'][2]:.4g} s, wall "
                       f"{res['wall']:.4g} s ({args.steps} steps; load {res['load']:.2f})",
@@ -475,18 +515,22 @@ def run_main(argv):
 
     ar = {}
     sizes = sorted(set(ladder + [record_bytes(args.k, b) for b in args.batch]))
-    for p in sorted(set(r for r in args.ranks + [args.n_ranks] if r > 1)):
+    for p in sorted(set(r for r in args.ranks + args.weak_ranks + [args.n_ranks] if r > 1)):
         ar[p] = {"bytes": sizes, "seconds": run_allreduce(args, p, sizes)}
         print(f"scaling.py: MPI_Allreduce at {p} ranks: " + ", ".join(
             f"{s} B {t * 1e6:.1f} us" for s, t in zip(sizes, ar[p]["seconds"])), flush=True)
     load1 = loadavg()
-    write_h5(args.out, args, prov, vs_n, vs_r, ar, load0, load1)
+    write_h5(args.out, args, prov, vs_n, vs_r, weak, ar, load0, load1)
 
     print_table(f"time per step vs N ({args.n_ranks} ranks x {prov['OMP_NUM_THREADS']} thread(s), "
                 f"K = {args.k}, T = {args.steps}, best of {args.repeat})",
                 args, vs_n, [(n, n, args.n_ranks) for n in args.n])
     print_table(f"time per step vs ranks (N = {args.ranks_n}; ranks > cores: oversubscribed)",
                 args, vs_r, [(r, args.ranks_n, r) for r in args.ranks])
+    if args.weak_ranks:
+        print_table(f"weak scaling: time per step vs ranks at N = ranks x {args.weak_n_per_rank} "
+                    "(the same rows per rank)", args, weak,
+                    [(r, r * args.weak_n_per_rank, r) for r in args.weak_ranks])
     print(f"\nload average at start {load0}, at end {load1} on {prov['cores']} cores "
           "(above the core count: a busy machine, every figure is slower than on an idle one)")
     print(f"wrote {args.out}")

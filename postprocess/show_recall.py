@@ -14,6 +14,7 @@ the true memory, the mean squared error per pixel, the median weight at n*
 import argparse
 import csv
 import os
+import sys
 
 import h5py
 import matplotlib
@@ -21,6 +22,9 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from uhnpy import outcome  # noqa: E402  (the one correctness rule, spec §7)
 
 
 def read_runs(path):
@@ -40,7 +44,7 @@ def main():
     ap.add_argument("--input", required=True, help="the demo input (make_recall_demo.py)")
     ap.add_argument("--runs", required=True, help="runs.tsv written by demo.sh")
     ap.add_argument("--png", help="figure to write")
-    ap.add_argument("--theta", type=float, default=50.0, help="correctness threshold on the SSE")
+    ap.add_argument("--theta", type=float, default=outcome.THETA, help="correctness threshold on the SSE")
     ap.add_argument("--show", type=int, default=6, help="queries shown in the figure")
     args = ap.parse_args()
 
@@ -60,8 +64,8 @@ def main():
             w = f["weight"][()]
         if z.shape != target.shape:
             raise SystemExit(f"show_recall: {r['file']}: output shape {z.shape}, expected {target.shape}")
-        sse = np.sum((z - target) ** 2, axis=1)
-        r.update(z=z, sse=sse, correct=np.mean(sse < args.theta), hit=np.mean(idx == truth),
+        sse = outcome.sq_error(z, target)
+        r.update(z=z, sse=sse, correct=np.mean(outcome.is_correct(sse, args.theta)), hit=np.mean(idx == truth),
                  mse=np.mean((z - target) ** 2), wmed=float(np.median(w)))
         rows.append(r)
 
@@ -92,7 +96,7 @@ def main():
                 if i == 0:
                     ax.set_title(titles[j], fontsize=7)
                 if j >= 2:
-                    ok = rows[j - 2]["sse"][i] < args.theta
+                    ok = outcome.is_correct(rows[j - 2]["sse"][i], args.theta)
                     for s in ax.spines.values():
                         s.set_edgecolor("tab:green" if ok else "tab:red")
                         s.set_linewidth(2)

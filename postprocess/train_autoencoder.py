@@ -68,7 +68,6 @@ Examples:
 """
 import argparse
 import datetime
-import gzip
 import math
 import os
 import shlex
@@ -83,6 +82,9 @@ import time
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from uhnpy import idx as _idx  # noqa: E402
 
 PROG = "train_autoencoder.py"
 FMNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -119,20 +121,15 @@ class Images:
 
 
 def read_idx(path, magic, what):
+    """The rows [n][h*w] of an IDX file of images (uhnpy.idx: the one IDX reader)."""
     try:
-        with gzip.open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise UsageError(f"--input: no such file: {path}")
-    except (OSError, EOFError) as e:
-        raise UsageError(f"--input: {path} is not a gzipped IDX file ({e})")
-    if len(raw) < 16 or int.from_bytes(raw[0:4], "big") != magic:
-        raise UsageError(f"--input: {path} is not an IDX file of {what}")
-    n, h, w = (int.from_bytes(raw[i:i + 4], "big") for i in (4, 8, 12))
-    if len(raw) != 16 + n * h * w:
-        raise UsageError(f"--input: {path} is truncated ({len(raw)} bytes, expected "
-                         f"{16 + n * h * w})")
-    return np.frombuffer(raw, np.uint8, offset=16).reshape(n, h * w), h, w
+        data = _idx.read_idx(path, magic)
+    except _idx.IdxError as e:
+        if e.kind == "magic":
+            raise UsageError(f"--input: {path} is not an IDX file of {what}")
+        raise UsageError(f"--input: {e}")
+    n, h, w = data.shape
+    return data.reshape(n, h * w), h, w
 
 
 def read_fashion_mnist(spec):

@@ -178,6 +178,13 @@ typedef struct uhn_h5_writer uhn_h5_writer; /* opaque; owned by its creator */
 
 int uhn_h5_writer_create(uhn_ctx *ctx, const char *path, uhn_h5_writer **out);
 
+/* A writer whose file starts as a copy of the HDF5 file image `image` (size
+ * bytes, the whole of an existing file; copied, not owned): its objects are
+ * then changed through uhn_h5_writer_fid and the attribute functions, and
+ * commit writes the result to `path` as above. */
+int uhn_h5_writer_from_image(uhn_ctx *ctx, const char *path, const void *image, size_t size,
+                             uhn_h5_writer **out);
+
 /* A dataset to write: rank dims of type `type` from `data` (row-major, not
  * owned). description and units are required string attributes; axes (for
  * example "query,coordinate") may be NULL. */
@@ -207,6 +214,41 @@ int64_t uhn_h5_writer_fid(const uhn_h5_writer *w);
 int64_t uhn_h5_native_type(uhn_h5_type t);
 /* Creates a group (parents must exist). */
 int uhn_h5_write_group(uhn_h5_writer *w, const char *path);
+
+/*
+ * Dimension scales, so that h5py and xarray (engine "h5netcdf") users see
+ * labelled arrays: xarray names a dimension after the scale attached to it
+ * and refuses a dataset with some dimensions labelled and others not.
+ *
+ * uhn_h5_make_scale marks an existing 1-D dataset as a dimension scale whose
+ * name (the dimension's) is `label`. uhn_h5_attach_scale attaches the scale
+ * `scale` to dimension `dim` of `dataset` and labels that dimension with the
+ * scale's last path component. Both are internal errors (UHN_EINTERNAL) when
+ * an object is missing or the lengths differ.
+ */
+int uhn_h5_make_scale(uhn_h5_writer *w, const char *dataset, const char *label);
+int uhn_h5_attach_scale(uhn_h5_writer *w, const char *dataset, int dim, const char *scale);
+
+/* What one dimension of uhn_h5_label_axes means: its name (as written in the
+ * datasets' `axes` attributes) and the description of its index scale. */
+typedef struct uhn_h5_axis {
+    const char *name;
+    const char *description;
+} uhn_h5_axis;
+
+/*
+ * Labels every dimension of every dataset in `group` and its subgroups that
+ * has an `axes` attribute ("query,coordinate": one name per dimension):
+ * dimension i gets the scale named axes[i] in the dataset's own group. That
+ * scale is made there when missing, as int64 [extent] = 0 .. extent - 1 with
+ * units "1" and the description axes[] gives for its name (or "index along
+ * the NAME dimension"); an existing dataset of that name is used when it is a
+ * 1-D scale of the same extent (a scale of strings, say), and is otherwise an
+ * internal error (a name clash). Dimensions that already have a scale are
+ * left alone; datasets without `axes` (scalars) are skipped. Call it once the
+ * group's datasets are written, before the commit.
+ */
+int uhn_h5_label_axes(uhn_h5_writer *w, const char *group, const uhn_h5_axis *axes, int naxes);
 
 /* Attributes on an existing object ("/" is the file's root group); an
  * attribute of the same name is replaced. Strings are variable-length UTF-8. */

@@ -21,6 +21,7 @@
 #ifndef UHN_STUDY_H
 #define UHN_STUDY_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "uhn/context.h"
 #include "uhn/deck.h"
@@ -65,6 +66,8 @@ typedef struct uhn_study_opts {
     int fresh;          /* 1: ignore earlier results and start over (OUT is replaced at the end) */
     int64_t max_points; /* > 0: compute at most this many new points, then stop (UHN_ESIGNAL) */
     int quiet;          /* 1: no progress lines and no table (as output.quiet = on) */
+    int64_t part_index; /* with part_count > 0: compute share part_index of part_count ... */
+    int64_t part_count; /* ... (uhn_study_share) into its own file (uhn_study_part_path) */
     int argc;           /* the command line, recorded in the provenance (not owned) */
     char **argv;
 } uhn_study_opts;
@@ -75,6 +78,36 @@ typedef struct uhn_study_opts {
  * stopped by SIGTERM/SIGUSR1 or max_points after a clean checkpoint.
  */
 int uhn_study_run(uhn_ctx *ctx, const uhn_deck *d, const uhn_study_opts *o);
+
+/*
+ * The file of share i of k of a sweep whose results file is out: out without
+ * a final ".h5", then ".part<i>of<k>.h5" ("results.h5" -> "results.part0of4.h5").
+ * Returns 0, or -1 when it does not fit in len bytes.
+ */
+int uhn_study_part_path(const char *out, int64_t i, int64_t k, char *buf, size_t len);
+
+/*
+ * Which of k shares each of the n points of a sweep belongs to, from the work
+ * of each point (work[p] >= 0, in point order): k runs of consecutive points
+ * (so that points which share a memory bank mostly share a part), the
+ * heaviest run as light as runs of consecutive points allow, and none empty
+ * when n >= k (shares k - n .. k - 1 are empty when n < k). share[p] is in
+ * [0, k). Deterministic.
+ */
+void uhn_study_shares(int64_t n, const double *work, int64_t k, int64_t *share);
+
+/*
+ * `uhn merge`: combines the complete part files parts[0 .. nparts-1] of one
+ * sweep (uhn run --part I/K, every I of 0 .. K-1 once) into out, a file of the
+ * same layout and values as a single run's: a copy of the first part with
+ * every point's data taken from the part that computed it, marked complete.
+ * Refuses, with one line and nothing written, files that are not parts of
+ * uhn runs, parts of different decks or sweeps, missing, repeated or
+ * unfinished parts, and points done in no part or in two. The file is written
+ * under a temporary name and renamed. Collective (rank 0 works); agreed.
+ */
+int uhn_study_merge(uhn_ctx *ctx, const char *out, int nparts, char *const *parts, int argc,
+                    char **argv);
 
 /* Installs the SIGTERM and SIGUSR1 handlers that ask a running study to stop
  * after its current point. Not collective; call once per process. */

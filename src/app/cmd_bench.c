@@ -54,6 +54,7 @@ typedef struct bench_opts {
     int energy;      /* also compute E (one more scoring pass per recall) */
     int limits_only; /* measure the machine limits, run no engine case */
     const char *csv;
+    const char *h5; /* --h5: the table as an HDF5 file (rank 0, atomic) */
     int nsims;
     const uhn_similarity *sims[BENCH_MAX_SIMS];
 } bench_opts;
@@ -109,6 +110,9 @@ static void usage(void) {
            "                     element rate) and stop: the limits of a run whose\n"
            "                     workloads are timed elsewhere (postprocess/bench_peers.py)\n"
            "  --csv FILE         also write the table as CSV (rank 0)\n"
+           "  --h5 FILE          also write the table as HDF5 (rank 0, atomically): one\n"
+           "                     row per case along the dimension scale `case`, the\n"
+           "                     environment and machine limits as attributes\n"
            "  --quiet            no progress lines on standard error\n");
 }
 
@@ -221,6 +225,8 @@ static int parse_opts(uhn_ctx *ctx, int argc, char **argv, bench_opts *o) {
             UHN_CALL(parse_sims(ctx, v, o));
         else if (!strcmp(a, "--csv"))
             o->csv = v;
+        else if (!strcmp(a, "--h5"))
+            o->h5 = v;
         else if (!strcmp(a, "--seed")) {
             UHN_CALL(parse_i64(ctx, a, v, 0, &seed));
             o->seed = (uint64_t)seed;
@@ -266,9 +272,18 @@ static void first_line_of(const char *path, char *out, size_t len) {
     fclose(f);
 }
 
-/* Prints where the run happened, from rank 0. Collective (gathers the CPU
- * affinity of every rank: two ranks pinned to one core halve every figure). */
-static int print_env(uhn_ctx *ctx, const bench_opts *o) {
+/* Where the run happened (filled on rank 0): the lines print_env prints,
+ * kept for the attributes of --h5. */
+typedef struct bench_env {
+    char model[256], family[32], cmodel[32], host[256], thp[128], load[128], date[64];
+    char mpiv[MPI_MAX_LIBRARY_VERSION_STRING], cpus[256], openblas[256];
+    long online;
+} bench_env;
+
+/* Prints where the run happened, from rank 0, and keeps it in *env.
+ * Collective (gathers the CPU affinity of every rank: two ranks pinned to one
+ * core halve every figure). */
+static int print_env(uhn_ctx *ctx, const bench_opts *o, bench_env *env) {
     cpu_set_t set;
     int ncpu = -1;
     if (sched_getaffinity(0, sizeof set, &set) == 0) ncpu = CPU_COUNT(&set);
@@ -277,38 +292,44 @@ static int print_env(uhn_ctx *ctx, const bench_opts *o) {
     UHN_CALL(uhn_agree(ctx, st));
     UHN_MPI(ctx, MPI_Gather(&ncpu, 1, MPI_INT, all, 1, MPI_INT, 0, ctx->comm));
     if (ctx->rank == 0) {
-        char model[256], family[32], cmodel[32], host[256] = "unknown", thp[128], load[128],
-                                                 mpiv[MPI_MAX_LIBRARY_VERSION_STRING];
+        char *model = env->model, *family = env->family, *cmodel = env->cmodel, *host = env->host,
+             *thp = env->thp, *load = env->load, *mpiv = env->mpiv, *date = env->date;
         int mlen = 0;
-        cpuinfo_field("model name", model, sizeof model);
-        cpuinfo_field("cpu family", family, sizeof family);
-        cpuinfo_field("model", cmodel, sizeof cmodel);
-        gethostname(host, sizeof host - 1);
-        first_line_of("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof thp);
-        first_line_of("/proc/loadavg", load, sizeof load);
+        snprintf(host, sizeof env->host, "unknown");
+        cpuinfo_field("model name", model, sizeof env->model);
+        cpuinfo_field("cpu family", family, sizeof env->family);
+        cpuinfo_field("model", cmodel, sizeof env->cmodel);
+        gethostname(host, sizeof env->host - 1);
+        first_line_of("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof env->thp);
+        first_line_of("/proc/loadavg", load, sizeof env->load);
         MPI_Get_library_version(mpiv, &mlen);
         mpiv[strcspn(mpiv, "\n,")] = '\0';
         time_t now = time(NULL);
-        char date[64];
-        strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S %Z", localtime(&now));
+        strftime(date, sizeof env->date, "%Y-%m-%d %H:%M:%S %Z", localtime(&now));
+        env->online = sysconf(_SC_NPROCESSORS_ONLN);
+        size_t at = 0;
+        for (int r = 0; r < ctx->size && r < 16 && at < sizeof env->cpus; ++r)
+            at += (size_t)snprintf(env->cpus + at, sizeof env->cpus - at, "%s%d", r ? " " : "",
+                                   all[r]);
+        if (ctx->size > 16 && at < sizeof env->cpus)
+            snprintf(env->cpus + at, sizeof env->cpus - at, " ...");
+        snprintf(env->openblas, sizeof env->openblas, "%s; core %s; %d thread(s)",
+                 openblas_get_config(), openblas_get_corename(), openblas_get_num_threads());
 
         printf("uhn bench\n");
         printf("  uhn                  %s (commit %s, %s, %s)\n", UHN_VERSION_STRING,
                UHN_GIT_COMMIT, UHN_COMPILER, UHN_BUILD_TYPE);
         printf("  date, host           %s, %s\n", date, host);
         printf("  cpu                  %s (family %s, model %s), %ld online\n", model, family,
-               cmodel, sysconf(_SC_NPROCESSORS_ONLN));
+               cmodel, env->online);
         printf("  mpi                  %s\n", mpiv);
         printf("  ranks x threads      %d x %d (OpenMP threads per rank)\n", ctx->size,
                ctx->nthreads);
-        printf("  cpus allowed/rank   ");
-        for (int r = 0; r < ctx->size && r < 16; ++r) printf(" %d", all[r]);
-        printf("%s\n", ctx->size > 16 ? " ..." : "");
+        printf("  cpus allowed/rank    %s\n", env->cpus);
         printf("  OMP_NUM_THREADS      %s\n", env_or("OMP_NUM_THREADS"));
         printf("  OPENBLAS_NUM_THREADS %s\n", env_or("OPENBLAS_NUM_THREADS"));
         printf("  OPENBLAS_CORETYPE    %s\n", env_or("OPENBLAS_CORETYPE"));
-        printf("  openblas             %s; core %s; %d thread(s)\n", openblas_get_config(),
-               openblas_get_corename(), openblas_get_num_threads());
+        printf("  openblas             %s\n", env->openblas);
         printf("  transparent hugepage %s\n", thp);
         printf("  load average         %s (other work on the node skews every figure)\n", load);
         printf("  problem              N = %lld, K = %lld, batch = %lld, steps = %d, beta = %.6g, "
@@ -705,6 +726,180 @@ static int write_csv(uhn_ctx *ctx, const bench_opts *o, const bench_limits *L,
     return UHN_OK;
 }
 
+/* What --h5 records besides the table: where and how the run happened. */
+typedef struct bench_record {
+    const bench_env *env;
+    int argc;
+    char **argv;
+    time_t start;
+} bench_record;
+
+/* The table's columns, one dataset each along `case`. */
+typedef struct bench_column {
+    const char *name;
+    uhn_h5_type type;
+    const void *data;
+    const char *description, *units;
+} bench_column;
+
+static int write_h5_contents(uhn_ctx *ctx, const bench_opts *o, const bench_limits *L,
+                             const bench_row *rows, int nrows, const bench_record *rec,
+                             uhn_h5_writer *w) {
+    int64_t C = nrows, *B = calloc((size_t)C + 1, sizeof *B);
+    int32_t *T = calloc((size_t)C + 1, sizeof *T);
+    double *col = calloc(11 * ((size_t)C + 1), sizeof *col);
+    const char **names = calloc((size_t)C + 1, sizeof *names), **units = NULL, **checks = NULL;
+    units = calloc((size_t)C + 1, sizeof *units);
+    checks = calloc((size_t)C + 1, sizeof *checks);
+    int st = B && T && col && names && units && checks
+                 ? UHN_OK
+                 : uhn_fail(ctx, UHN_ENOMEM, "out of memory writing %s", o->h5);
+    double *best = col, *median = col + C, *step = col + 2 * C, *rb = col + 3 * C,
+           *rm = col + 4 * C, *limit = col + 5 * C, *plim = col + 6 * C, *target = col + 7 * C,
+           *comp = col + 8 * C, *red = col + 9 * C;
+    for (int64_t i = 0; st == UHN_OK && i < C; ++i) {
+        const bench_row *r = &rows[i];
+        names[i] = r->name, units[i] = r->unit, checks[i] = r->check;
+        B[i] = r->B, T[i] = r->T, best[i] = r->best, median[i] = r->median;
+        step[i] = 1e3 * r->best / r->T;
+        rb[i] = r->work / r->best / 1e9, rm[i] = r->work / r->median / 1e9;
+        limit[i] = r->limit, plim[i] = pct(rb[i], r->limit), target[i] = r->target;
+        comp[i] = r->compute, red[i] = r->reduce;
+    }
+    const char *rate_units = "10^9 of unit per second (unit: bytes (GB/s), flops (GFLOP/s) or "
+                             "elements (Gelem/s))";
+    const bench_column cols[] = {
+        {"queries", UHN_H5_INT64, B, "B: queries per call", "queries"},
+        {"steps", UHN_H5_INT32, T, "T: steps per call", "steps"},
+        {"best", UHN_H5_FLOAT64, best, "best time per call (slowest rank)", "s"},
+        {"median", UHN_H5_FLOAT64, median, "median time per call (slowest rank)", "s"},
+        {"step_time", UHN_H5_FLOAT64, step, "best time per step", "ms"},
+        {"rate", UHN_H5_FLOAT64, rb, "rate of the best call", rate_units},
+        {"rate_median", UHN_H5_FLOAT64, rm, "rate of the median call", rate_units},
+        {"limit", UHN_H5_FLOAT64, limit, "the machine limit of the case (0: none)", rate_units},
+        {"percent_of_limit", UHN_H5_FLOAT64, plim, "rate / limit (NaN: no limit)", "percent"},
+        {"target", UHN_H5_FLOAT64, target, "percent of the limit aimed at (0: none)", "percent"},
+        {"compute", UHN_H5_FLOAT64, comp, "engine compute timer per call, max over ranks", "s"},
+        {"reduce", UHN_H5_FLOAT64, red, "engine reduction timer per call, max over ranks", "s"},
+    };
+    if (st == UHN_OK)
+        st = uhn_h5_write_strings(w, "case", C, names, "the benchmark case (a row of the table)",
+                                  "1", NULL);
+    if (st == UHN_OK) st = uhn_h5_make_scale(w, "case", "case");
+    for (size_t i = 0; st == UHN_OK && i < sizeof cols / sizeof cols[0]; ++i) {
+        uhn_h5_dataset d = {.name = cols[i].name,
+                            .type = cols[i].type,
+                            .rank = 1,
+                            .dims = {C},
+                            .data = cols[i].data,
+                            .description = cols[i].description,
+                            .units = cols[i].units,
+                            .axes = "case"};
+        st = uhn_h5_write_dataset(w, &d);
+    }
+    if (st == UHN_OK)
+        st = uhn_h5_write_strings(w, "unit", C, units, "the unit of rate and limit", "1", "case");
+    if (st == UHN_OK)
+        st = uhn_h5_write_strings(w, "check", C, checks, "a sanity figure about the answer", "1",
+                                  "case");
+    if (st == UHN_OK) st = uhn_h5_label_axes(w, "/", NULL, 0);
+    const bench_env *e = rec->env;
+    char cpu[400];
+    snprintf(cpu, sizeof cpu, "%s (family %s, model %s)", e->model, e->family, e->cmodel);
+    const struct {
+        const char *name, *value;
+    } strings[] = {
+        {"command", "bench"},
+        {"uhn_version", UHN_VERSION_STRING},
+        {"git_commit", UHN_GIT_COMMIT},
+        {"compiler", UHN_COMPILER},
+        {"build_type", UHN_BUILD_TYPE},
+        {"date", e->date},
+        {"host", e->host},
+        {"cpu", cpu},
+        {"mpi", e->mpiv},
+        {"cpus_allowed_per_rank", e->cpus},
+        {"OMP_NUM_THREADS", env_or("OMP_NUM_THREADS")},
+        {"OPENBLAS_NUM_THREADS", env_or("OPENBLAS_NUM_THREADS")},
+        {"OPENBLAS_CORETYPE", env_or("OPENBLAS_CORETYPE")},
+        {"openblas", e->openblas},
+        {"transparent_hugepage", e->thp},
+        {"load_average", e->load},
+        {"energy", o->energy ? "on" : "off"},
+        {"limits_only", o->limits_only ? "on" : "off"},
+    };
+    for (size_t i = 0; st == UHN_OK && i < sizeof strings / sizeof strings[0]; ++i)
+        st = uhn_h5_attr_string(w, "/", strings[i].name, strings[i].value);
+    const struct {
+        const char *name;
+        int64_t value;
+    } ints[] = {
+        {"ranks", ctx->size},
+        {"threads", ctx->nthreads},
+        {"cpus_online", e->online},
+        {"n", o->n},
+        {"k", o->k},
+        {"batch", o->batch},
+        {"ref_batch", o->ref_batch},
+        {"n_steps", o->steps},
+        {"repeat", o->repeat},
+        {"warmup", o->warmup},
+        {"seed", (int64_t)o->seed},
+        {"gemm_rows_rank0", L->gemm_rows},
+        {"l1_vector_floats", BENCH_VLEN},
+    };
+    for (size_t i = 0; st == UHN_OK && i < sizeof ints / sizeof ints[0]; ++i)
+        st = uhn_h5_attr_int64(w, "/", ints[i].name, ints[i].value);
+    const struct {
+        const char *name;
+        double value;
+    } doubles[] = {
+        {"beta", o->beta},
+        {"noise", o->noise},
+        {"read_bandwidth_GBps", L->bw_best},
+        {"read_bandwidth_median_GBps", L->bw_median},
+        {"read_bandwidth_checksum", L->bw_checksum},
+        {"sgemm_GFLOPps", L->gf},
+        {"sgemm_xq_GFLOPps", L->gf_best[0]},
+        {"sgemm_xq_median_GFLOPps", L->gf_median[0]},
+        {"sgemm_qx_GFLOPps", L->gf_best[1]},
+        {"sgemm_qx_median_GFLOPps", L->gf_median[1]},
+        {"l1_rate_Gelemps", L->l1},
+        {"l1_rate_sub_Gelemps", L->l1_best[0]},
+        {"l1_rate_sub_median_Gelemps", L->l1_median[0]},
+        {"l1_rate_fmsub_Gelemps", L->l1_best[1]},
+        {"l1_rate_fmsub_median_Gelemps", L->l1_median[1]},
+        {"l1_rate_checksum", L->l1_checksum},
+    };
+    for (size_t i = 0; st == UHN_OK && i < sizeof doubles / sizeof doubles[0]; ++i)
+        st = uhn_h5_attr_double(w, "/", doubles[i].name, doubles[i].value);
+    if (st == UHN_OK)
+        st = uhn_h5_write_provenance(w, "provenance", rec->start, rec->argc, rec->argv);
+    free(B), free(T), free(col), free(names), free(units), free(checks);
+    return st;
+}
+
+/* Writes the table as HDF5 (rank 0; not collective), atomically. */
+static int write_h5(uhn_ctx *ctx, const bench_opts *o, const bench_limits *L, const bench_row *rows,
+                    int nrows, const bench_record *rec) {
+    uhn_h5_writer *w = NULL;
+    UHN_CALL(uhn_h5_writer_create(ctx, o->h5, &w));
+    int st = write_h5_contents(ctx, o, L, rows, nrows, rec, w);
+    if (st != UHN_OK) {
+        uhn_h5_writer_abort(w);
+        return st;
+    }
+    return uhn_h5_writer_commit(w);
+}
+
+/* The CSV and HDF5 tables that were asked for (rank 0); agreed. Collective. */
+static int write_tables(uhn_ctx *ctx, const bench_opts *o, const bench_limits *L,
+                        const bench_row *rows, int nrows, const bench_record *rec) {
+    int st = ctx->rank == 0 && o->csv ? write_csv(ctx, o, L, rows, nrows) : UHN_OK;
+    if (st == UHN_OK && ctx->rank == 0 && o->h5) st = write_h5(ctx, o, L, rows, nrows, rec);
+    return uhn_agree(ctx, st);
+}
+
 /* ------------------------------------------------------------------ run */
 
 typedef struct bench_bufs {
@@ -753,7 +948,7 @@ static int setup(uhn_ctx *ctx, const bench_opts *o, bench_bufs *b) {
     return UHN_OK;
 }
 
-static int run_cases(uhn_ctx *ctx, const bench_opts *o, bench_bufs *b) {
+static int run_cases(uhn_ctx *ctx, const bench_opts *o, bench_bufs *b, const bench_record *rec) {
     const uhn_bank *bank = b->bank;
     const double N = (double)o->n, K = (double)o->k;
     bench_limits L = {.gemm_rows = bank->n_local};
@@ -770,10 +965,7 @@ static int run_cases(uhn_ctx *ctx, const bench_opts *o, bench_bufs *b) {
     UHN_CALL(measure_l1_rate(ctx, o, L.l1_best, L.l1_median, &L.l1_checksum));
     L.l1 = fmax(L.l1_best[0], L.l1_best[1]);
     if (ctx->rank == 0) print_limits(o, &L);
-    if (o->limits_only) {
-        int st = ctx->rank == 0 && o->csv ? write_csv(ctx, o, &L, rows, 0) : UHN_OK;
-        return uhn_agree(ctx, st);
-    }
+    if (o->limits_only) return write_tables(ctx, o, &L, rows, 0, rec);
 
     uhn_params p;
     uhn_params_default(&p);
@@ -840,21 +1032,23 @@ static int run_cases(uhn_ctx *ctx, const bench_opts *o, bench_bufs *b) {
     }
 
     if (ctx->rank == 0) print_table(o, rows, nrows, speedup);
-    int st = ctx->rank == 0 && o->csv ? write_csv(ctx, o, &L, rows, nrows) : UHN_OK;
-    return uhn_agree(ctx, st);
+    return write_tables(ctx, o, &L, rows, nrows, rec);
 }
 
 int uhn_cmd_bench(uhn_ctx *ctx, int argc, char **argv) {
     bench_opts o;
+    bench_env env = {0};
+    const bench_record rec = {&env, argc, argv, time(NULL)};
     int st = parse_opts(ctx, argc, argv, &o);
     if (st == -1) return UHN_OK;
     UHN_CALL(uhn_agree(ctx, st));
+    if (o.h5) UHN_CALL(uhn_h5_check_output(ctx, o.h5, "--h5")); /* before any timing */
     if (o.quiet) ctx->verbose = 0;
-    UHN_CALL(print_env(ctx, &o));
+    UHN_CALL(print_env(ctx, &o, &env));
 
     bench_bufs b = {0};
     st = setup(ctx, &o, &b);
-    if (st == UHN_OK) st = run_cases(ctx, &o, &b);
+    if (st == UHN_OK) st = run_cases(ctx, &o, &b, &rec);
     free_bufs(&b);
     return st;
 }

@@ -185,10 +185,22 @@ typedef struct int_attr {
     int64_t value;
 } int_attr;
 
-/* Writes the root attributes and the provenance group after the datasets (st:
- * how writing them went), then commits the file or abandons it. */
+/* The dimensions of apply and text outputs, labelled with index scales so
+ * that xarray opens them (a model's own are labelled by uhn_encoder_save). */
+static const uhn_h5_axis encode_axes[] = {
+    {"image", "index of the image (row of --input)"},
+    {"caption", "index of the caption (row of --input)"},
+    {"component", "index of the code component (column of the codes)"},
+    {"pixel", "index of the pixel value, row-major H, W, C"},
+};
+
+/* Labels the datasets' dimensions, writes the root attributes and the
+ * provenance group after the datasets (st: how writing them went), then
+ * commits the file or abandons it. */
 static int finish_output(encode_run *r, uhn_h5_writer *w, int st, const str_attr *strings,
                          size_t nstr, const int_attr *ints, size_t nint) {
+    if (st == UHN_OK)
+        st = uhn_h5_label_axes(w, "/", encode_axes, sizeof encode_axes / sizeof encode_axes[0]);
     for (size_t i = 0; st == UHN_OK && i < nstr; ++i)
         st = uhn_h5_attr_string(w, "/", strings[i].name, strings[i].value);
     for (size_t i = 0; st == UHN_OK && i < nint; ++i)

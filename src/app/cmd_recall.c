@@ -526,10 +526,21 @@ static int write_contents(recall_run *r, uhn_h5_writer *w) {
     return uhn_h5_write_provenance(w, "provenance", r->wall_start, r->argc, r->argv);
 }
 
+/* The dimensions of the output file, labelled with index scales so that
+ * xarray opens it (README "HDF5 layout of every file"). */
+static const uhn_h5_axis recall_axes[] = {
+    {"query", "index of the query (row of --queries)"},
+    {"coordinate", "index of the coordinate (column of the output z)"},
+    {"step", "step t of the dynamics: energy[:, t] is E(v_t), t = 0 .. T"},
+    {"saved_step", "index into trajectory_steps: the states trajectory holds"},
+};
+
 static int write_output(recall_run *r) {
     uhn_h5_writer *w = NULL;
     UHN_CALL(uhn_h5_writer_create(r->ctx, r->a.output, &w));
     int st = write_contents(r, w);
+    if (st == UHN_OK)
+        st = uhn_h5_label_axes(w, "/", recall_axes, sizeof recall_axes / sizeof recall_axes[0]);
     if (st != UHN_OK) {
         uhn_h5_writer_abort(w);
         return st;

@@ -255,10 +255,18 @@ static int write_contents(sep_run *r, uhn_h5_writer *w) {
     return uhn_h5_write_provenance(w, "provenance", r->wall_start, r->argc, r->argv);
 }
 
+/* The dimensions of the output file, labelled with index scales so that
+ * xarray opens it (README "HDF5 layout of every file"). */
+static const uhn_h5_axis sep_axes[] = {
+    {"bin", "index b of the histogram bin [bin_edges[b], bin_edges[b + 1])"},
+    {"edge", "index of the bin edge (bins + 1 of them)"},
+};
+
 static int write_output(sep_run *r) {
     uhn_h5_writer *w = NULL;
     UHN_CALL(uhn_h5_writer_create(r->ctx, r->a.output, &w));
     int st = write_contents(r, w);
+    if (st == UHN_OK) st = uhn_h5_label_axes(w, "/", sep_axes, 2);
     if (st != UHN_OK) {
         uhn_h5_writer_abort(w);
         return st;

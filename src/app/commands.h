@@ -12,6 +12,7 @@
 typedef int (*uhn_command_fn)(uhn_ctx *ctx, int argc, char **argv);
 
 int uhn_cmd_run(uhn_ctx *ctx, int argc, char **argv);
+int uhn_cmd_merge(uhn_ctx *ctx, int argc, char **argv);
 int uhn_cmd_recall(uhn_ctx *ctx, int argc, char **argv);
 int uhn_cmd_bench(uhn_ctx *ctx, int argc, char **argv);
 int uhn_cmd_encode(uhn_ctx *ctx, int argc, char **argv);

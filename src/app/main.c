@@ -11,6 +11,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"run", uhn_cmd_run, "run the capacity study an input deck describes"},
+    {"merge", uhn_cmd_merge, "combine the part files of a split sweep (uhn run --part)"},
     {"recall", uhn_cmd_recall, "recall queries from a memory bank stored in HDF5"},
     {"bench", uhn_cmd_bench, "measure engine throughput against bandwidth and SGEMM"},
     {"encode", uhn_cmd_encode, "fit an encoder on images in HDF5, or encode/decode with a model"},

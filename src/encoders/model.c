@@ -122,7 +122,17 @@ int uhn_encoder_save(const uhn_encoder *e, uhn_h5_writer *w, const char *group) 
                                  a->description, a->units, a->axes));
     }
     if (ops->save) UHN_CALL(ops->save(e, &out));
-    return UHN_OK;
+    /* Every array names its dimensions (`axes`): index scales label them for
+     * xarray, in this group and its subgroups (mlp's layers). */
+    static const uhn_h5_axis axes[] = {
+        {"pixel", "index of the input pixel value, row-major H, W, C"},
+        {"component", "index of the code component"},
+        {"code", "index of the codebook entry"},
+        {"patch_value", "index of the value in a p x p x C patch, row-major"},
+        {"output", "index of the layer's output unit"},
+        {"input", "index of the layer's input unit"},
+    };
+    return uhn_h5_label_axes(w, out.group, axes, sizeof axes / sizeof axes[0]);
 }
 
 /* ------------------------------------------------------------------------ */

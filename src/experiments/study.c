@@ -280,7 +280,13 @@ static int setup_load(study *s) {
     s->seed = uhn_deck_u64(d, UHN_KEY_EXPERIMENT_SEED, 0);
     s->trials = uhn_deck_int(d, UHN_KEY_EXPERIMENT_TRIALS, 0);
     s->quiet = s->o->quiet || uhn_deck_bool(d, UHN_KEY_OUTPUT_QUIET, 0);
-    snprintf(s->out, sizeof s->out, "%s", uhn_deck_str(d, UHN_KEY_OUTPUT_FILE, 0));
+    const char *out = uhn_deck_str(d, UHN_KEY_OUTPUT_FILE, 0);
+    if (s->o->part_count > 0) {
+        if (uhn_study_part_path(out, s->o->part_index, s->o->part_count, s->out, sizeof s->out))
+            return uhn_fail(ctx, UHN_EINPUT, "%s: '%s' is too long a name for a part file",
+                            uhn_deck_where(d, UHN_KEY_OUTPUT_FILE), out);
+    } else
+        snprintf(s->out, sizeof s->out, "%s", out);
     snprintf(s->partial, sizeof s->partial, "%s.partial", s->out);
     s->npoints = uhn_deck_npoints(d);
     if (uhn_deck_naxes() != STUDY_NAXES) /* the key table declares the axes; this is a size */
@@ -752,7 +758,7 @@ static void fields_text(study *s, study_field *f, int *n) {
          "text/unique_code_count_correct", "text/unique_code_count_wrong",
          "text/unique_code_count_metastable", "text/unique_mse"}};
     const int64_t P = s->npoints;
-    add(f, n, "text/scale", UHN_H5_FLOAT64, SHAPE_TRIAL, s->text_scale,
+    add(f, n, "text/applied_scale", UHN_H5_FLOAT64, SHAPE_TRIAL, s->text_scale,
         "text scale s of the trial's memories [image code ; s * text code] (text.scale, or auto)",
         "-", HOLD_NUMBER);
     add(f, n, "text/shared_queries", UHN_H5_INT64, SHAPE_POINT, s->tqueries,
@@ -904,7 +910,7 @@ static void fields_record(study *s, study_field *f, int *n) {
         "outcome in code space (spec §10): 0 correct, 1 wrong, 2 metastable, -1 no such query", "-",
         HOLD_OUTCOME);
     if (s->text) {
-        add(f, n, "images/shared", UHN_H5_INT32, SHAPE_QUERY, s->img_shared,
+        add(f, n, "images/caption_shared", UHN_H5_INT32, SHAPE_QUERY, s->img_shared,
             "1: the query's caption is shared with the other memory of its pair; 0: unique; -1: "
             "no such query",
             "-", HOLD_ANY);
@@ -1080,7 +1086,7 @@ int study_write_extra(study *s, uhn_h5_writer *w) {
                                       s->sep_edges,
                                       "edges of the histogram bins on [-1, 1]: -1 + 2 k / bins",
                                       "cosine",
-                                      NULL};
+                                      "edge"};
         UHN_CALL(uhn_h5_write_dataset(w, &edges));
     }
     UHN_CALL(uhn_h5_write_group(w, "encoders"));
@@ -1329,6 +1335,7 @@ static void print_table(const study *s) {
            s->trials, codes ? " MSE vs dec(c_m) | code: correct | wrong | metastable |" : "",
            codes ? "---|---|---|---|" : "");
     for (int64_t p = 0; p < s->npoints; ++p) {
+        if (!s->mine[p]) continue;
         char label[512];
         study_point_label(s, p, label, sizeof label);
         double qn = s->queries[p] > 0 ? (double)s->queries[p] : 1.0;
@@ -1358,7 +1365,7 @@ static void study_free(study *s) {
     free(s->qcode), free(s->tcode), free(s->recon), free(s->decoded);
     free(s->tacc_point), free(s->tdec_codes);
     study_text_free(s);
-    free(s->group_acc), free(s->group_seconds);
+    free(s->group_acc), free(s->group_seconds), free(s->mine);
     uhn_free(s->rows);
     for (int i = 0; s->enc && i < s->nenc; ++i) uhn_encoder_destroy(s->enc[i]);
     free(s->enc);
@@ -1383,7 +1390,7 @@ static int point_done(study *s, int64_t p, int64_t *ndone, double *work_done, do
         fmt_hms(*work_done > 0 ? el * (work_total - *work_done) / *work_done : 0, eta);
         printf("[%*" PRId64 "/%" PRId64 "] %s: correct %.3f ± %.3f, 1-SSIM %.3f (%.2f s; ETA "
                "%s)\n",
-               (int)log10((double)s->npoints) + 1, *ndone, s->npoints, label,
+               (int)log10((double)s->share) + 1, *ndone, s->share, label,
                s->stat[ST_FRAC * s->npoints + p], s->stat[ST_FRAC_SD * s->npoints + p],
                cell(s->stat[ST_DSSIM * s->npoints + p]), s->seconds[p], eta);
         fflush(stdout);
@@ -1418,28 +1425,33 @@ static int sweep(study *s) {
     for (int64_t p = 0; p < s->npoints; ++p)
         if (s->done[p])
             ++ndone;
-        else
+        else if (s->mine[p])
             work_total += point_work(s, p);
     if (ctx->rank == 0 && !s->quiet && !s->loaded_complete) {
         printf("uhn run: %s: %" PRId64 " points x %" PRId64 " trials on %d ranks x %d threads, "
                "data %s (%" PRId64 " images of %" PRId64 " x %" PRId64 " x %" PRId64 ")\n",
                uhn_deck_name(s->d), s->npoints, s->trials, ctx->size, ctx->nthreads,
                uhn_dataset_spec(s->ds), uhn_dataset_n(s->ds), s->H, s->W, s->C);
+        if (s->o->part_count > 0)
+            printf("uhn run: part %" PRId64 " of %" PRId64 " (parts 0 to %" PRId64 "): %" PRId64
+                   " of the %" PRId64 " points, into %s\n",
+                   s->o->part_index, s->o->part_count, s->o->part_count - 1, s->share, s->npoints,
+                   s->out);
         if (ndone)
             printf("uhn run: resuming from %s: %" PRId64 " of %" PRId64 " points done\n",
-                   s->partial, ndone, s->npoints);
+                   s->partial, ndone, s->share);
         fflush(stdout);
     }
     for (int64_t g0 = 0, g1; g0 < s->npoints; g0 = g1) {
         g1 = g0 + 1;
-        if (s->done[g0]) continue;
+        if (s->done[g0] || !s->mine[g0]) continue;
         if (s->o->max_points > 0 && nnew == s->o->max_points)
             return uhn_fail(ctx, UHN_ESIGNAL,
                             "stopped after %" PRId64 " new points (--max-points); %" PRId64
                             " of %" PRId64 " are done in '%s'; run again to resume",
-                            nnew, ndone, s->npoints, s->partial);
+                            nnew, ndone, s->share, s->partial);
         int64_t n = point_n(s, g0);
-        while (g1 < s->npoints && !s->done[g1] && point_n(s, g1) == n &&
+        while (g1 < s->npoints && !s->done[g1] && s->mine[g1] && point_n(s, g1) == n &&
                (s->o->max_points <= 0 || nnew + (g1 - g0) < s->o->max_points))
             ++g1;
         for (int64_t t = 0; t < s->trials; ++t)
@@ -1452,12 +1464,12 @@ static int sweep(study *s) {
                 }
                 int any;
                 UHN_CALL(caught_signal(s, &any));
-                if (!any || ndone == s->npoints) continue;
+                if (!any || ndone == s->share) continue;
                 if (t == s->trials - 1)
                     return uhn_fail(ctx, UHN_ESIGNAL,
                                     "stopped by %s after point %" PRId64 "; %" PRId64 " of %" PRId64
                                     " are done in '%s'; run again to resume",
-                                    any == SIGTERM ? "SIGTERM" : "SIGUSR1", p, ndone, s->npoints,
+                                    any == SIGTERM ? "SIGTERM" : "SIGUSR1", p, ndone, s->share,
                                     s->partial);
                 g1 = g0 + 1; /* finish the group's first point, then stop */
             }
@@ -1490,6 +1502,27 @@ static int print_timers(study *s, double sweep_seconds) {
     return UHN_OK;
 }
 
+/* The points of this run (--part I/K: share I of uhn_study_shares, by the
+ * work of each point; else all of them). */
+static int study_share(study *s) {
+    int64_t P = s->npoints, K = s->o->part_count;
+    s->mine = malloc((size_t)P);
+    double *work = K > 0 ? malloc((size_t)P * sizeof *work) : NULL;
+    int64_t *part = K > 0 ? malloc((size_t)P * sizeof *part) : NULL;
+    int ok = s->mine && (K == 0 || (work && part));
+    if (ok && K > 0) {
+        for (int64_t p = 0; p < P; ++p) work[p] = point_work(s, p);
+        uhn_study_shares(P, work, K, part);
+    }
+    s->share = 0;
+    for (int64_t p = 0; ok && p < P; ++p) {
+        s->mine[p] = K == 0 || part[p] == s->o->part_index;
+        s->share += s->mine[p];
+    }
+    free(work), free(part);
+    return uhn_agree(s->ctx, ok ? UHN_OK : uhn_fail(s->ctx, UHN_ENOMEM, "out of memory"));
+}
+
 int uhn_study_run(uhn_ctx *ctx, const uhn_deck *d, const uhn_study_opts *o) {
     study s;
     memset(&s, 0, sizeof s);
@@ -1498,6 +1531,7 @@ int uhn_study_run(uhn_ctx *ctx, const uhn_deck *d, const uhn_study_opts *o) {
     s.o = o;
     s.start = time(NULL);
     int st = study_setup(&s);
+    if (st == UHN_OK) st = study_share(&s);
     if (st == UHN_OK) st = study_io_init(&s);
     double t0 = uhn_wtime();
     if (st == UHN_OK) st = sweep(&s);

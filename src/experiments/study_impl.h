@@ -140,6 +140,8 @@ typedef struct study {
     /* The sweep. */
     int64_t dims[STUDY_NAXES];
     int64_t npoints;
+    uint8_t *mine; /* [npoints]: 1 for the points of this run's share (all without --part) */
+    int64_t share; /* how many */
 
     /* Results, replicated on every rank (rank 0 writes them). */
     double *stat;           /* [NSTAT][npoints] */
@@ -244,6 +246,15 @@ int study_text_store(study *s, uhn_bank *b, int64_t t);
 /* A chunk's text queries into qcode, the true images' codes, and the cue set. */
 int study_text_queries(study *s, int64_t c0, int64_t nb);
 void study_text_free(study *s);
+
+/* Attributes of an HDF5 object (an hid_t): a string, malloc'ed into *out, or
+ * an integer; 0, or -1 when absent or of another type (study_io.c). */
+int study_attr_string(int64_t obj, const char *name, char **out);
+int study_attr_int64(int64_t obj, const char *name, int64_t *v);
+/* The first line where the texts a and b differ, as "'<a line>'SEP'<b line>'END"
+ * (lines cut at 200 bytes), or "(no difference)". */
+void study_first_difference(const char *a, const char *b, const char *sep, const char *end,
+                            char *buf, size_t len);
 
 /* Results file (study_io.c). Rank 0 writes; every call is collective and agreed. */
 int study_io_init(study *s);

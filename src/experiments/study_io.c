@@ -276,6 +276,42 @@ static int h5fail(study *s, const char *what, const char *name, int err) {
                     s->out, err > 0 ? ": " : "", err > 0 ? strerror(err) : "");
 }
 
+/* The names of a field's own dimensions after the sweep axes (and trial), for
+ * its `axes` attribute: uhn_h5_label_axes gives them index scales at the end
+ * of write_contents, so that xarray opens images/ and separability/. Key
+ * images (the query, the trajectory) have Hk rows, value images Ho. */
+static const char *own_axes(const study_field *f) {
+    switch (f->shape) {
+    case SHAPE_QUERY:
+        return "saved";
+    case SHAPE_BINS:
+        return "bin";
+    case SHAPE_TRAJECTORY_CODE:
+        return "saved,trajectory_step,code_component";
+    case SHAPE_TRAJECTORY:
+        return "saved,trajectory_step,key_row,column,channel";
+    case SHAPE_KEY_IMAGE:
+        return "saved,key_row,column,channel";
+    case SHAPE_VALUE_IMAGE:
+        return "saved,row,column,channel";
+    default:
+        return NULL;
+    }
+}
+
+/* What the index scales of own_axes mean. */
+static const uhn_h5_axis study_own_axes[] = {
+    {"saved", "index of the saved query (output.save_images of trial 0)"},
+    {"bin", "index b of the histogram bin [bin_edges[b], bin_edges[b + 1])"},
+    {"edge", "index of the bin edge (separability_bins + 1 of them)"},
+    {"trajectory_step", "index into the attribute output.trajectory: the steps saved"},
+    {"code_component", "index of the code component (up to the largest code length)"},
+    {"key_row", "image row of a key image (the query, the trajectory)"},
+    {"row", "image row of a value image"},
+    {"column", "image column"},
+    {"channel", "image channel"},
+};
+
 /* A result dataset: its sweep dimensions attached to the axis scales (and the
  * next one to trial for per-trial data), with description and units. */
 static int put(wctx *c, const study_field *f) {
@@ -295,6 +331,15 @@ static int put(wctx *c, const study_field *f) {
     if (id >= 0) H5Dclose(id);
     if (sp >= 0) H5Sclose(sp);
     if (!ok) return h5fail(s, "dataset", f->name, err);
+    const char *own = own_axes(f);
+    if (own) {
+        char axes[1024] = "";
+        size_t at = 0;
+        for (int a = 0; a < nscales && at < sizeof axes; ++a)
+            at += (size_t)snprintf(axes + at, sizeof axes - at, "%s,", c->label[a]);
+        if (at < sizeof axes) snprintf(axes + at, sizeof axes - at, "%s", own);
+        UHN_CALL(uhn_h5_attr_string(c->w, f->name, "axes", axes));
+    }
     UHN_CALL(uhn_h5_attr_string(c->w, f->name, "description", f->desc));
     return uhn_h5_attr_string(c->w, f->name, "units", f->units);
 }
@@ -389,6 +434,11 @@ static int write_contents(wctx *c, int complete) {
     UHN_CALL(uhn_h5_attr_int64(w, "/", "complete", complete));
     UHN_CALL(uhn_h5_attr_int64(w, "/", "points_total", P));
     UHN_CALL(uhn_h5_attr_int64(w, "/", "points_done", ndone));
+    if (s->o->part_count > 0) { /* uhn run --part: `uhn merge` combines the parts */
+        UHN_CALL(uhn_h5_attr_int64(w, "/", "part_index", s->o->part_index));
+        UHN_CALL(uhn_h5_attr_int64(w, "/", "part_count", s->o->part_count));
+        UHN_CALL(uhn_h5_attr_int64(w, "/", "part_points", s->share));
+    }
     UHN_CALL(uhn_h5_attr_string(w, "/", "data_source", uhn_dataset_spec(s->ds)));
     UHN_CALL(uhn_h5_attr_int64(w, "/", "data_images", uhn_dataset_n(s->ds)));
     UHN_CALL(uhn_h5_attr_int64(w, "/", "image_height", s->H));
@@ -418,7 +468,9 @@ static int write_contents(wctx *c, int complete) {
     study_field f[STUDY_MAX_FIELDS];
     int nf = study_fields(s, f);
     for (int i = 0; i < nf; ++i) UHN_CALL(put(c, &f[i]));
-    return study_write_extra(s, w);
+    UHN_CALL(study_write_extra(s, w));
+    return uhn_h5_label_axes(w, "/", study_own_axes,
+                             sizeof study_own_axes / sizeof study_own_axes[0]);
 }
 
 static int write_file(study *s, const char *path, int complete) {
@@ -457,10 +509,10 @@ int study_io_checkpoint(study *s, int complete) {
 /* ------------------------------------------------------------------------ */
 /* Reading (rank 0)                                                         */
 
-static int read_attr_string(hid_t obj, const char *name, char **out) {
+int study_attr_string(int64_t obj, const char *name, char **out) {
     *out = NULL;
-    if (H5Aexists(obj, name) <= 0) return -1;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (H5Aexists((hid_t)obj, name) <= 0) return -1;
+    hid_t a = H5Aopen((hid_t)obj, name, H5P_DEFAULT);
     hid_t t = H5Tcopy(H5T_C_S1);
     H5Tset_size(t, H5T_VARIABLE);
     H5Tset_cset(t, H5T_CSET_UTF8);
@@ -473,22 +525,21 @@ static int read_attr_string(hid_t obj, const char *name, char **out) {
     return ok && *out ? 0 : -1;
 }
 
-static int read_attr_int64(hid_t obj, const char *name, int64_t *v) {
-    if (H5Aexists(obj, name) <= 0) return -1;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+int study_attr_int64(int64_t obj, const char *name, int64_t *v) {
+    if (H5Aexists((hid_t)obj, name) <= 0) return -1;
+    hid_t a = H5Aopen((hid_t)obj, name, H5P_DEFAULT);
     int ok = a >= 0 && H5Aread(a, H5T_NATIVE_INT64, v) >= 0;
     if (a >= 0) H5Aclose(a);
     return ok ? 0 : -1;
 }
 
-/* The first line where a and b differ, as "'<line a>' there, '<line b>' here". */
-static void first_difference(const char *there, const char *here, char *buf, size_t len) {
-    const char *a = there, *b = here;
+void study_first_difference(const char *a, const char *b, const char *sep, const char *end,
+                            char *buf, size_t len) {
     while (*a || *b) {
         size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
         if (la != lb || strncmp(a, b, la)) {
-            snprintf(buf, len, "'%.*s' there, '%.*s' here", (int)(la < 200 ? la : 200), a,
-                     (int)(lb < 200 ? lb : 200), b);
+            snprintf(buf, len, "'%.*s'%s'%.*s'%s", (int)(la < 200 ? la : 200), a, sep,
+                     (int)(lb < 200 ? lb : 200), b, end);
             return;
         }
         a += la + (a[la] == '\n');
@@ -518,8 +569,9 @@ static int get(study *s, hid_t fid, const char *path, const char *name, hid_t mt
 #define DAMAGED "the file is damaged: remove it or run with --fresh"
 
 /* The claims of a loaded file hold: `done` is 0 or 1, every point it marks
- * done holds its data (point_holds), `complete` is 1 exactly when every point
- * is done, and points_done counts the done points. Rank 0. */
+ * done is of this run's share and holds its data (point_holds), `complete` is
+ * 1 exactly when every point of the share is done, and points_done counts the
+ * done points. Rank 0. */
 static int check_claims(study *s, hid_t fid, const char *path, const study_field *f, int nf,
                         int64_t complete) {
     char why[256], label[512];
@@ -527,6 +579,11 @@ static int check_claims(study *s, hid_t fid, const char *path, const study_field
     for (int64_t p = 0; p < s->npoints; ++p) {
         int ok = s->done[p] <= 1;
         if (!ok) snprintf(why, sizeof why, "its done flag is %d, not 0 or 1", s->done[p]);
+        if (ok && s->done[p] && !s->mine[p]) {
+            ok = 0;
+            snprintf(why, sizeof why, "it is not a point of part %" PRId64 " of %" PRId64,
+                     s->o->part_index, s->o->part_count);
+        }
         if (ok && s->done[p]) ok = point_holds(s, f, nf, p, why, sizeof why);
         if (!ok) {
             study_point_label(s, p, label, sizeof label);
@@ -535,7 +592,7 @@ static int check_claims(study *s, hid_t fid, const char *path, const study_field
                             label, why);
         }
         ndone += s->done[p];
-        if (!s->done[p] && undone < 0) undone = p;
+        if (!s->done[p] && s->mine[p] && undone < 0) undone = p;
     }
     if (complete != 0 && complete != 1)
         return uhn_fail(s->ctx, UHN_EINPUT,
@@ -547,11 +604,37 @@ static int check_claims(study *s, hid_t fid, const char *path, const study_field
                         "'%s' is marked complete but point %" PRId64 " (%s) is not done; " DAMAGED,
                         path, undone, label);
     }
-    if (read_attr_int64(fid, "points_done", &points_done) != 0 || points_done != ndone)
+    if (study_attr_int64(fid, "points_done", &points_done) != 0 || points_done != ndone)
         return uhn_fail(s->ctx, UHN_EINPUT,
                         "'%s': its points_done attribute is not the %" PRId64
                         " points marked done; " DAMAGED,
                         path, ndone);
+    return UHN_OK;
+}
+
+/* A loaded file is of this run's part (its part_index and part_count
+ * attributes), or a whole study when this run is. Rank 0. */
+static int check_part(study *s, hid_t fid, const char *path) {
+    int64_t i = -1, k = 0;
+    int part = study_attr_int64(fid, "part_count", &k) == 0 &&
+               study_attr_int64(fid, "part_index", &i) == 0;
+    const uhn_study_opts *o = s->o;
+    if (part && (k != o->part_count || i != o->part_index)) {
+        if (o->part_count == 0)
+            return uhn_fail(s->ctx, UHN_EINPUT,
+                            "'%s' holds part %" PRId64 " of %" PRId64
+                            " of a sweep, not a whole study: combine the parts with uhn merge, or "
+                            "run with --fresh",
+                            path, i, k);
+        return uhn_fail(s->ctx, UHN_EINPUT,
+                        "'%s' holds part %" PRId64 " of %" PRId64 ", not part %" PRId64
+                        " of %" PRId64 "; " DAMAGED,
+                        path, i, k, o->part_index, o->part_count);
+    }
+    if (!part && o->part_count > 0)
+        return uhn_fail(s->ctx, UHN_EINPUT,
+                        "'%s' holds a whole study, not part %" PRId64 " of %" PRId64 "; " DAMAGED,
+                        path, o->part_index, o->part_count);
     return UHN_OK;
 }
 
@@ -569,21 +652,22 @@ static int load_file(study *s, const char *path, int is_partial) {
     char *eff = NULL;
     int64_t complete = 0, resumes = 0;
     int st = UHN_OK;
-    if (read_attr_string(fid, "effective_deck", &eff) != 0 ||
-        read_attr_int64(fid, "complete", &complete) != 0)
+    if (study_attr_string(fid, "effective_deck", &eff) != 0 ||
+        study_attr_int64(fid, "complete", &complete) != 0)
         st = uhn_fail(ctx, UHN_EINPUT,
                       "'%s' is not the results of a uhn run (no effective_deck attribute); "
                       "remove it, set output.file, or run with --fresh",
                       path);
     else if (strcmp(eff, s->effective)) {
         char diff[512];
-        first_difference(eff, s->effective, diff, sizeof diff);
+        study_first_difference(eff, s->effective, " there, ", " here", diff, sizeof diff);
         st = uhn_fail(ctx, UHN_EINPUT,
                       "'%s' holds results of another deck (%s); run with --fresh to replace it, or "
                       "set output.file",
                       path, diff);
     }
     free(eff);
+    if (st == UHN_OK) st = check_part(s, fid, path);
     study_field f[STUDY_MAX_FIELDS];
     int nf = study_fields(s, f);
     for (int i = 0; st == UHN_OK && i < nf; ++i) {
@@ -598,8 +682,8 @@ static int load_file(study *s, const char *path, int is_partial) {
         hid_t g = H5Gopen2(fid, "provenance", H5P_DEFAULT);
         char *start = NULL;
         if (g >= 0) {
-            read_attr_int64(g, "resumes", &resumes);
-            if (read_attr_string(g, "start_time", &start) == 0) {
+            study_attr_int64(g, "resumes", &resumes);
+            if (study_attr_string(g, "start_time", &start) == 0) {
                 struct tm tm;
                 memset(&tm, 0, sizeof tm);
                 if (strptime(start, "%Y-%m-%dT%H:%M:%SZ", &tm)) s->first_start = timegm(&tm);

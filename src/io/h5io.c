@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <hdf5.h>
+#include <hdf5_hl.h>
 
 #include "uhn/h5io.h"
 #include "uhn/version.h"
@@ -966,7 +967,8 @@ static void remove_stale_temporaries(const char *path) {
     closedir(d);
 }
 
-static int writer_create(uhn_ctx *ctx, const char *path, uhn_h5_writer **out) {
+static int writer_create(uhn_ctx *ctx, const char *path, const void *image, size_t size,
+                         uhn_h5_writer **out) {
     *out = NULL;
     UHN_CALL(h5_quiet(ctx));
     if (strlen(path) >= UHN_H5_PATH_MAX)
@@ -1005,7 +1007,8 @@ static int writer_create(uhn_ctx *ctx, const char *path, uhn_h5_writer **out) {
          * 2291, and H5close at MPI_Finalize then crashes in H5F__close_cb.) */
         hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
         if (fapl >= 0 && H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) >= 0)
-            w->fid = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+            w->fid = image ? H5LTopen_file_image((void *)image, size, H5LT_FILE_IMAGE_OPEN_RW)
+                           : H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
         if (fapl >= 0) H5Pclose(fapl);
         if (w->fid < 0)
             st = uhn_fail(ctx, UHN_ENOMEM, "cannot create the in-memory HDF5 file for '%s'", path);
@@ -1021,7 +1024,15 @@ static int writer_create(uhn_ctx *ctx, const char *path, uhn_h5_writer **out) {
 
 int uhn_h5_writer_create(uhn_ctx *ctx, const char *path, uhn_h5_writer **out) {
     double t0 = uhn_wtime();
-    int st = writer_create(ctx, path, out);
+    int st = writer_create(ctx, path, NULL, 0, out);
+    ctx->timers.io += uhn_wtime() - t0;
+    return st;
+}
+
+int uhn_h5_writer_from_image(uhn_ctx *ctx, const char *path, const void *image, size_t size,
+                             uhn_h5_writer **out) {
+    double t0 = uhn_wtime();
+    int st = writer_create(ctx, path, image, size, out);
     ctx->timers.io += uhn_wtime() - t0;
     return st;
 }
@@ -1173,6 +1184,217 @@ int uhn_h5_write_group(uhn_h5_writer *w, const char *path) {
     int st = UHN_OK;
     hid_t gid = H5Gcreate2(w->fid, path, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (gid < 0) st = uhn_fail(w->ctx, UHN_EIO, "cannot create group '%s' in '%s'", path, w->path);
+    st = h5_close(w->ctx, &gid, st);
+    w->ctx->timers.io += uhn_wtime() - t0;
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dimension scales                                                         */
+
+/* Opens a dataset of the writer's file; an internal error when it is missing
+ * or not a dataset (the caller names only objects it wrote). */
+static int open_own_dataset(uhn_h5_writer *w, const char *path, hid_t *did) {
+    *did = H5I_INVALID_HID;
+    htri_t there = H5LTpath_valid(w->fid, path, 1);
+    if (there > 0) *did = H5Oopen(w->fid, path, H5P_DEFAULT);
+    if (*did >= 0 && H5Iget_type(*did) != H5I_DATASET) {
+        H5Oclose(*did);
+        *did = H5I_INVALID_HID;
+    }
+    if (*did < 0)
+        return uhn_fail(w->ctx, UHN_EINTERNAL, "no dataset '%s' in '%s' for a dimension scale",
+                        path, w->path);
+    return UHN_OK;
+}
+
+/* Rank and extents of an open dataset; -1 on failure. */
+static int dataset_extents(hid_t did, hsize_t dims[H5S_MAX_RANK]) {
+    hid_t space = H5Dget_space(did);
+    int rank = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
+    if (rank >= 0 && H5Sget_simple_extent_dims(space, dims, NULL) < 0) rank = -1;
+    if (space >= 0) H5Sclose(space);
+    return rank;
+}
+
+int uhn_h5_make_scale(uhn_h5_writer *w, const char *dataset, const char *label) {
+    double t0 = uhn_wtime();
+    hid_t did;
+    int st = open_own_dataset(w, dataset, &did);
+    if (st == UHN_OK && H5DSis_scale(did) <= 0 && H5DSset_scale(did, label) < 0)
+        st = uhn_fail(w->ctx, UHN_EIO, "cannot make '%s' a dimension scale in '%s'", dataset,
+                      w->path);
+    st = h5_close(w->ctx, &did, st);
+    w->ctx->timers.io += uhn_wtime() - t0;
+    return st;
+}
+
+/* Attaches the open scale sid to dimension dim of the open dataset did and
+ * labels it `label`, checking that the lengths agree. */
+static int attach_open(uhn_h5_writer *w, hid_t did, const char *dataset, int dim, hid_t sid,
+                       const char *scale, const char *label) {
+    hsize_t dd[H5S_MAX_RANK], sd[H5S_MAX_RANK];
+    int rank = dataset_extents(did, dd), srank = dataset_extents(sid, sd);
+    if (rank < 0 || srank != 1 || dim < 0 || dim >= rank || dd[dim] != sd[0])
+        return uhn_fail(w->ctx, UHN_EINTERNAL,
+                        "scale '%s' does not fit dimension %d of '%s' in '%s'", scale, dim, dataset,
+                        w->path);
+    if (H5DSattach_scale(did, sid, (unsigned)dim) < 0 ||
+        H5DSset_label(did, (unsigned)dim, label) < 0)
+        return uhn_fail(w->ctx, UHN_EIO, "cannot attach scale '%s' to '%s' in '%s'", scale, dataset,
+                        w->path);
+    return UHN_OK;
+}
+
+int uhn_h5_attach_scale(uhn_h5_writer *w, const char *dataset, int dim, const char *scale) {
+    double t0 = uhn_wtime();
+    hid_t did = H5I_INVALID_HID, sid = H5I_INVALID_HID;
+    const char *label = strrchr(scale, '/') ? strrchr(scale, '/') + 1 : scale;
+    int st = open_own_dataset(w, dataset, &did);
+    if (st == UHN_OK) st = open_own_dataset(w, scale, &sid);
+    if (st == UHN_OK) st = attach_open(w, did, dataset, dim, sid, scale, label);
+    st = h5_close(w->ctx, &sid, st);
+    st = h5_close(w->ctx, &did, st);
+    w->ctx->timers.io += uhn_wtime() - t0;
+    return st;
+}
+
+/* The datasets under a group that carry an `axes` attribute, as paths. */
+typedef struct {
+    char (*path)[UHN_H5_DSET_MAX];
+    size_t n, cap;
+    int failed;
+} axes_list;
+
+/* HDF5 1.12 renamed the visit call and its object info. */
+#if H5_VERSION_GE(1, 12, 0)
+typedef H5O_info2_t visit_info;
+#define VISIT(g, op, data) H5Ovisit3(g, H5_INDEX_NAME, H5_ITER_INC, op, data, H5O_INFO_BASIC)
+#else
+typedef H5O_info_t visit_info;
+#define VISIT(g, op, data) H5Ovisit2(g, H5_INDEX_NAME, H5_ITER_INC, op, data, H5O_INFO_BASIC)
+#endif
+
+static herr_t collect_axes(hid_t obj, const char *name, const visit_info *info, void *data) {
+    axes_list *l = data;
+    if (info->type != H5O_TYPE_DATASET || H5Aexists_by_name(obj, name, "axes", H5P_DEFAULT) <= 0)
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        void *p = realloc(l->path, cap * sizeof *l->path);
+        if (!p) return (l->failed = 1), -1;
+        l->path = p, l->cap = cap;
+    }
+    snprintf(l->path[l->n++], UHN_H5_DSET_MAX, "%s", name);
+    return 0;
+}
+
+/* Reads the string attribute `axes` of an open dataset into buf. */
+static int read_axes(hid_t did, char *buf, size_t len) {
+    hid_t aid = H5Aopen(did, "axes", H5P_DEFAULT), type = H5Tcopy(H5T_C_S1);
+    char *v = NULL;
+    int ok = aid >= 0 && type >= 0 && H5Tset_size(type, H5T_VARIABLE) >= 0 &&
+             H5Tset_cset(type, H5T_CSET_UTF8) >= 0 && H5Aread(aid, type, &v) >= 0 && v;
+    if (ok) snprintf(buf, len, "%s", v);
+    if (v) H5free_memory(v);
+    if (type >= 0) H5Tclose(type);
+    if (aid >= 0) H5Aclose(aid);
+    return ok;
+}
+
+/* The scale `path` (extent n, dimension `name`): an existing 1-D scale of
+ * that extent, or a new int64 0 .. n - 1 index. Returns an open id or fails. */
+static int index_scale(uhn_h5_writer *w, const char *path, const char *name, hsize_t n,
+                       const uhn_h5_axis *axes, int naxes, hid_t *sid) {
+    *sid = H5I_INVALID_HID;
+    int made = H5LTpath_valid(w->fid, path, 1) <= 0;
+    if (made) {
+        char generic[160];
+        const char *desc = NULL;
+        for (int i = 0; i < naxes && !desc; ++i)
+            if (!strcmp(axes[i].name, name)) desc = axes[i].description;
+        if (!desc) snprintf(generic, sizeof generic, "index along the %s dimension", name);
+        int64_t *idx = malloc(sizeof(int64_t) * (n ? n : 1));
+        if (!idx) return uhn_fail(w->ctx, UHN_ENOMEM, "out of memory for scale '%s'", path);
+        for (hsize_t i = 0; i < n; ++i) idx[i] = (int64_t)i;
+        uhn_h5_dataset d = {.name = path,
+                            .type = UHN_H5_INT64,
+                            .rank = 1,
+                            .dims = {(int64_t)n},
+                            .data = idx,
+                            .description = desc ? desc : generic,
+                            .units = "1"};
+        int st = write_dataset(w, &d);
+        free(idx);
+        UHN_CALL(st);
+    }
+    UHN_CALL(open_own_dataset(w, path, sid));
+    hsize_t sd[H5S_MAX_RANK];
+    /* An existing dataset of the axis's name must already be its scale: one
+     * that is data (a name clash) is never turned into a scale here. */
+    int ok = made ? H5DSset_scale(*sid, name) >= 0 : H5DSis_scale(*sid) > 0;
+    if (!ok || dataset_extents(*sid, sd) != 1 || sd[0] != n) {
+        h5_close(w->ctx, sid, UHN_OK);
+        return uhn_fail(w->ctx, UHN_EINTERNAL,
+                        "'%s' in '%s' is not a 1-D scale of %llu for dimension '%s'", path, w->path,
+                        (unsigned long long)n, name);
+    }
+    return UHN_OK;
+}
+
+/* Labels the dimensions of one dataset from its `axes` attribute. */
+static int label_one(uhn_h5_writer *w, const char *path, const uhn_h5_axis *axes, int naxes) {
+    hid_t did;
+    UHN_CALL(open_own_dataset(w, path, &did));
+    char names[UHN_H5_DSET_MAX], dir[2 * UHN_H5_DSET_MAX + 2];
+    hsize_t dims[H5S_MAX_RANK];
+    int rank = dataset_extents(did, dims), st = UHN_OK;
+    if (!read_axes(did, names, sizeof names) || rank < 0)
+        st = uhn_fail(w->ctx, UHN_EIO, "cannot read the axes of '%s' in '%s'", path, w->path);
+    /* the dataset's own group: scales live beside the data they label */
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[1] = '\0';
+    else
+        dir[0] = '\0';
+    char *save = NULL, *name = st == UHN_OK ? strtok_r(names, ",", &save) : NULL;
+    int d = 0;
+    for (; st == UHN_OK && name; name = strtok_r(NULL, ",", &save), ++d) {
+        if (d >= rank) break;
+        int have = H5DSget_num_scales(did, (unsigned)d);
+        if (have > 0) continue;
+        char spath[3 * UHN_H5_DSET_MAX + 2];
+        snprintf(spath, sizeof spath, "%s%s", dir, name);
+        hid_t sid;
+        st = index_scale(w, spath, name, dims[d], axes, naxes, &sid);
+        if (st == UHN_OK) st = attach_open(w, did, path, d, sid, spath, name);
+        st = h5_close(w->ctx, &sid, st);
+    }
+    if (st == UHN_OK && (d != rank || name))
+        st = uhn_fail(w->ctx, UHN_EINTERNAL, "'%s' in '%s' has %d dimensions but axes for %s%d",
+                      path, w->path, rank, name ? "more than " : "", d);
+    return h5_close(w->ctx, &did, st);
+}
+
+int uhn_h5_label_axes(uhn_h5_writer *w, const char *group, const uhn_h5_axis *axes, int naxes) {
+    double t0 = uhn_wtime();
+    axes_list l = {0};
+    int st = UHN_OK;
+    hid_t gid = H5Gopen2(w->fid, group, H5P_DEFAULT);
+    if (gid < 0)
+        st = uhn_fail(w->ctx, UHN_EINTERNAL, "no group '%s' in '%s' to label", group, w->path);
+    /* collected first: objects are created below, never during the visit */
+    if (st == UHN_OK && VISIT(gid, collect_axes, &l) < 0)
+        st = uhn_fail(w->ctx, l.failed ? UHN_ENOMEM : UHN_EIO,
+                      "cannot list the datasets of '%s' in '%s'", group, w->path);
+    int root = !strcmp(group, "/");
+    for (size_t i = 0; st == UHN_OK && i < l.n; ++i) {
+        char path[2 * UHN_H5_DSET_MAX + 2];
+        snprintf(path, sizeof path, "%s%s%s", root ? "" : group, root ? "" : "/", l.path[i]);
+        st = label_one(w, path, axes, naxes);
+    }
+    free(l.path);
     st = h5_close(w->ctx, &gid, st);
     w->ctx->timers.io += uhn_wtime() - t0;
     return st;

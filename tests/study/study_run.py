@@ -500,11 +500,25 @@ def case_layout(runner, work, args):
             check(got == want, f"axis '{a}' holds {got}, expected {want}")
         check(f["trial"][...].tolist() == list(range(trials)), f"trial axis {f['trial'][...]}")
 
+        # the index scales of the images' own dimensions (so that xarray opens images/)
+        own = {"saved": save, "key_row": 28, "row": 28, "column": 28, "channel": 1}
+        for a, n in own.items():
+            name = f"images/{a}"
+            check(name in f and h5py.h5ds.is_scale(f[name].id), f"'{name}' is not a dimension scale")
+            check(f[name][...].tolist() == list(range(n)), f"'{name}' holds {f[name][...]}, "
+                                                           f"expected 0 .. {n - 1}")
+            text_attr(f[name], "description", name)
+        own_dims = {"images/query": ("saved", "key_row", "column", "channel"),
+                    "images/retrieved": ("saved", "row", "column", "channel"),
+                    "images/truth": ("saved", "row", "column", "channel")}
+
         # every dataset but the axes: shape, scales attached in order, description and units
         seen = []
 
         def visit(name, obj):
             if not isinstance(obj, h5py.Dataset) or name in AXES + ["trial"]:
+                return
+            if name in (f"images/{a}" for a in own):
                 return
             seen.append(name)
             text_attr(obj, "description", name)
@@ -524,6 +538,14 @@ def case_layout(runner, work, args):
                     axis = (AXES + ["trial"])[i]
                     check(len(obj.dims[i]) == 1 and obj.dims[i][0] == f[axis],
                           f"'{name}' dimension {i} is attached to {scales}, expected '{axis}'")
+                    check(obj.dims[i].label == axis,
+                          f"'{name}' dimension {i} is labelled {obj.dims[i].label!r}, "
+                          f"expected '{axis}'")
+                elif name.startswith("images/"):
+                    axis = own_dims.get(name, ("saved",))[i - nscaled]
+                    check(len(obj.dims[i]) == 1 and obj.dims[i][0] == f["images/" + axis],
+                          f"'{name}' dimension {i} is attached to {scales}, expected "
+                          f"'images/{axis}'")
                     check(obj.dims[i].label == axis,
                           f"'{name}' dimension {i} is labelled {obj.dims[i].label!r}, "
                           f"expected '{axis}'")

@@ -16,24 +16,24 @@ Expectations, derived from spec §7, §10 and §13:
           28 x 28, shared = 0:
           - a unique caption recalls its own image exactly: retrieved == truth
             (|diff| <= 1e-6), weight 1 (1e-6), outcome and code outcome
-            correct, recalled_index == image_index, images/shared 0,
+            correct, recalled_index == image_index, images/caption_shared 0,
             images/partner_index -1;
           - a shared caption (shared = 0.5: round(0.5 * 20) = 10 pairs (2k,
             2k+1) of the stored order a trial): both memories of the pair get
             weight 1/2 (1e-6), the recall is the mean of the two images
             (1e-6), outcome and code outcome metastable (the threshold is
-            below every pair's squared error), images/shared 1 on both,
+            below every pair's squared error), images/caption_shared 1 on both,
             partner_index the other one's image_index;
           - the counts: queries, count_*, code_count_*, text/shared_queries,
             text/shared_count_*, text/unique_count_*, frac_correct;
-          - text/scale == mean ||x|| / mean ||t|| (numpy, relative 1e-6) in
+          - text/applied_scale == mean ||x|| / mean ||t|| (numpy, relative 1e-6) in
             every trial (ngram codes are unit vectors; pixel codes from
             tests/encoders/text_ref.py);
           - text/unique_mse and text/shared_mse against numpy from the saved
             images (a run with experiment.trials = 1, every query saved), and
             against per_trial/mse in the 2-trial run;
           - images/query is the blank image; the text.scale axis is NaN (auto);
-          - with query.count = 30 < save_images = 40, images/shared,
+          - with query.count = 30 < save_images = 40, images/caption_shared,
             partner_index and image_index are -1 past the 30 queries and
             the counts cover the 30 queries only;
           - method = external with the ngram codes of text_ref.py gives the
@@ -235,10 +235,10 @@ def check_point(res, at, X, what, shared_frac, n, trials):
     rec = get(res, "images/recalled_index")[at]
     out = get(res, "images/outcome")[at]
     cout = get(res, "images/code_outcome")[at]
-    sh = get(res, "images/shared")[at]
+    sh = get(res, "images/caption_shared")[at]
     part = get(res, "images/partner_index")[at]
-    check(get(res, "images/shared").dtype == np.int32,
-          f"images/shared has type {get(res, 'images/shared').dtype}, expected int32")
+    check(get(res, "images/caption_shared").dtype == np.int32,
+          f"images/caption_shared has type {get(res, 'images/caption_shared').dtype}, expected int32")
     check(get(res, "images/partner_index").dtype == np.int64,
           f"images/partner_index has type {get(res, 'images/partner_index').dtype}, expected int64")
     err = np.max(np.abs(tru - X[idx]))
@@ -249,7 +249,7 @@ def check_point(res, at, X, what, shared_frac, n, trials):
 
     pairs = int(round(shared_frac * (n // 2)))
     check(set(np.unique(sh).tolist()) <= {0, 1},
-          f"{what}: images/shared holds {sorted(set(sh.tolist()))}, expected 0/1 for all {n} "
+          f"{what}: images/caption_shared holds {sorted(set(sh.tolist()))}, expected 0/1 for all {n} "
           f"saved queries")
     check(int(np.sum(sh == 1)) == 2 * pairs,
           f"{what}: {int(np.sum(sh == 1))} saved queries marked shared, expected 2 * round("
@@ -324,13 +324,13 @@ def check_point(res, at, X, what, shared_frac, n, trials):
 
 
 def check_scale(res, at, ref, what, trials):
-    sc = get(res, "text/scale")
+    sc = get(res, "text/applied_scale")
     check(sc.ndim == NAXES + 1 and sc.shape[-1] == trials,
-          f"text/scale has shape {sc.shape}, expected [{NAXES} axes][{trials} trials]")
+          f"text/applied_scale has shape {sc.shape}, expected [{NAXES} axes][{trials} trials]")
     got = sc[at].astype(np.float64)
     for t in range(trials):
         check(abs(got[t] - ref) <= TOL * ref,
-              f"{what}: text/scale of trial {t} is {got[t]!r}, expected mean ||x|| / mean ||t|| = "
+              f"{what}: text/applied_scale of trial {t} is {got[t]!r}, expected mean ||x|| / mean ||t|| = "
               f"{ref!r} (relative {abs(got[t] - ref) / ref:.3g} > {TOL})")
 
 
@@ -364,7 +364,7 @@ def case_values(runner, work, args):
             nsh = check_point(res, at, X, what, f, N, TRIALS)
             check_scale(res, at, scale_ref, what, TRIALS)
             print(f"ok {what}: {N - nsh} unique captions exact, {nsh} shared ones the mean of "
-                  f"their pair with weight 1/2; counts; text/scale = {scale_ref:.6f}")
+                  f"their pair with weight 1/2; counts; text/applied_scale = {scale_ref:.6f}")
 
     # 2. known = off with dot: the blank image part adds nothing to dot scores
     path_off = run_study(runner, R, work, "ngram_off", data,
@@ -386,7 +386,7 @@ def case_values(runner, work, args):
             at, at2 = point(sc1, sim, 1, f), point(scales, sim, 1, f)
             check_point(res1, at, X, what, f, N, 1)
             idx = res1["images/image_index"][at]
-            sh = res1["images/shared"][at]
+            sh = res1["images/caption_shared"][at]
             part = res1["images/partner_index"][at]
             mse = [np.mean(((X[idx[j]] - X[part[j]]) / 2) ** 2) for j in range(N) if sh[j] == 1]
             got = float(res1["text/shared_mse"][at])
@@ -397,7 +397,7 @@ def case_values(runner, work, args):
             else:
                 check(np.isnan(got), f"{what}: text/shared_mse {got!r}, expected NaN")
             # trial 0 of the 2-trial run is this run
-            for k in ("images/image_index", "images/shared", "images/partner_index",
+            for k in ("images/image_index", "images/caption_shared", "images/partner_index",
                       "images/outcome"):
                 check(np.array_equal(res1[k][at], res[k][at2]),
                       f"{what}: {k} differs from trial 0 of the 2-trial run")
@@ -413,13 +413,13 @@ def case_values(runner, work, args):
     for f in (0.0, 0.5):
         what = f"ngram dot known=on shared={f}, query.count={q}, 1 trial, at {R} ranks"
         at, at1 = point(sc_q, "dot", 1, f), point(sc1, "dot", 1, f)
-        for k in ("images/shared", "images/partner_index", "images/image_index"):
+        for k in ("images/caption_shared", "images/partner_index", "images/image_index"):
             got = res_q[k][at]
             check(np.array_equal(got[:q], res1[k][at1][:q]),
                   f"{what}: {k} of the first {q} queries differs from the run with {N} queries")
             check(np.all(got[q:] == -1), f"{what}: {k} of the slots past the {q} queries: "
                                          f"{got[q:]}, expected -1")
-        nsh = int(np.sum(res_q["images/shared"][at][:q] == 1))
+        nsh = int(np.sum(res_q["images/caption_shared"][at][:q] == 1))
         for k, v in (("queries", q), ("text/shared_queries", nsh),
                      ("text/shared_count_metastable", nsh), ("text/unique_count_correct", q - nsh),
                      ("text/shared_code_count_metastable", nsh),
@@ -458,7 +458,7 @@ def case_values(runner, work, args):
             at = point(psc, sim, known, 0.0)
             check_point(pres, at, P, what, 0.0, N_PIX, TRIALS)
             check_scale(pres, at, pscale, what, TRIALS)
-            print(f"ok {what}: {N_PIX} captions recall their images exactly; text/scale = "
+            print(f"ok {what}: {N_PIX} captions recall their images exactly; text/applied_scale = "
                   f"{pscale:.6f}")
 
 
