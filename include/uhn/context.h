@@ -6,10 +6,17 @@
  * error message of this rank. Nothing in libuhn keeps mutable global state.
  *
  * Errors: every function that can fail returns an int status (UHN_OK = 0).
- * uhn_fail() records a one-line message in the context and returns the status;
- * UHN_CALL() propagates a failing status to the caller. Input checks are agreed
- * collectively with uhn_agree() so that every rank leaves with the same status
- * and rank 0 can print the one message.
+ * uhn_fail() records a one-line message in the context, with the source file
+ * and line that raised it, and returns the status; UHN_CALL() propagates a
+ * failing status to the caller. Input checks are agreed collectively with
+ * uhn_agree() so that every rank leaves with the same status and rank 0 can
+ * print the one message. MPI errors on the context's communicators are
+ * returned (MPI_ERRORS_RETURN), never fatal inside the library: every MPI call
+ * is checked (UHN_MPI) and becomes a status like any other.
+ *
+ * A program ends with uhn_finish(), which also ends a job where one rank
+ * failed alone (an allocation, a read) while the others wait in a collective:
+ * that rank prints its own line and aborts the job instead of leaving it hung.
  */
 #ifndef UHN_CONTEXT_H
 #define UHN_CONTEXT_H
@@ -47,6 +54,7 @@ typedef struct uhn_timers {
 
 typedef struct uhn_ctx {
     MPI_Comm comm; /* duplicate of the communicator given to uhn_ctx_create; owned */
+    MPI_Comm fin;  /* a second duplicate, used only by uhn_finish's handshake */
     int rank;
     int size;
     int nthreads;          /* OpenMP threads used inside this rank */
@@ -54,11 +62,25 @@ typedef struct uhn_ctx {
     int status;            /* status of the last uhn_fail on this rank */
     char msg[UHN_MSG_MAX]; /* its message (one line, control characters escaped) */
     char param[32];        /* the engine parameter the message is about ("" when none) */
+    char where[64];        /* source file:line that raised the message (e.g. core/bank.c:48) */
+    int fault_site;        /* injected fault (test builds, UHN_FAULT): site id, -1 when none */
+    int fault_rank;        /* ... the rank it fails on */
+    int fault_hit;         /* ... and the hit of the site that fails (1 = the first) */
+    int fault_count;       /* ... hits of that site on this rank so far */
     uhn_timers timers;
 } uhn_ctx;
 
-/* Creates a context on a duplicate of comm. Collective over comm. */
+/* Creates a context on a duplicate of comm, with MPI_ERRORS_RETURN on it.
+ * Collective over comm. */
 int uhn_ctx_create(MPI_Comm comm, uhn_ctx **out);
+
+/*
+ * Checks what the program runs with, collectively: the thread level the MPI
+ * library provides (MPI_THREAD_FUNNELED is needed when a rank runs more than
+ * one OpenMP thread: only the master thread calls MPI) and, in builds with
+ * fault injection, the UHN_FAULT variable. Fails with one line. Collective.
+ */
+int uhn_ctx_check(uhn_ctx *ctx);
 /* Frees the context and its communicator. Collective. NULL is allowed. */
 void uhn_ctx_destroy(uhn_ctx *ctx);
 
@@ -73,7 +95,9 @@ void uhn_ctx_check_binding(uhn_ctx *ctx);
  * valid UTF-8 is escaped (\xNN, \uNNNN), so that a message is one line in any
  * terminal or parser whatever the user's input held.
  */
-int uhn_fail(uhn_ctx *ctx, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int uhn_fail_at(uhn_ctx *ctx, int status, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+#define uhn_fail(ctx, status, ...) uhn_fail_at((ctx), (status), __FILE__, __LINE__, __VA_ARGS__)
 
 /*
  * Like uhn_fail, for a message about one engine parameter (`beta`, `steps`,
@@ -82,8 +106,10 @@ int uhn_fail(uhn_ctx *ctx, int status, const char *fmt, ...) __attribute__((form
  * there (uhn_relabel): a command-line flag or a deck key. The engine speaks of
  * parameters, never of one front end's flags. Not collective.
  */
-int uhn_fail_param(uhn_ctx *ctx, int status, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+int uhn_fail_param_at(uhn_ctx *ctx, int status, const char *file, int line, const char *param,
+                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+#define uhn_fail_param(ctx, status, ...)                                                           \
+    uhn_fail_param_at((ctx), (status), __FILE__, __LINE__, __VA_ARGS__)
 
 /*
  * When ctx->msg is about parameter ctx->param, replaces the parameter's name
@@ -102,8 +128,23 @@ int uhn_relabel(uhn_ctx *ctx, const char *label, const char *sep);
  */
 int uhn_agree(uhn_ctx *ctx, int status);
 
-/* Prints ctx->msg as "uhn: <msg>" on standard error, from rank 0 only. */
+/* Prints ctx->msg as "uhn: <msg>" on standard error, from rank 0 only; with
+ * ctx->verbose > 1 (--verbose) a second line says where it was raised. */
 void uhn_report(const uhn_ctx *ctx);
+
+/*
+ * Ends a program's use of uhn: every rank calls it with its own status. When
+ * every rank arrives, the status is agreed (the lowest failing rank's), rank 0
+ * reports it (uhn_report) and it is returned on every rank. A rank that failed
+ * while some other rank has not arrived within UHN_FINISH_GRACE seconds (that
+ * rank is waiting in a collective the failed rank will never join, or still
+ * computing a result that can no longer be written) prints
+ * "uhn: rank R: <msg>" and calls MPI_Abort with the status's exit code: the
+ * job ends with that one line and no hang. A rank that succeeded waits.
+ * Collective.
+ */
+int uhn_finish(uhn_ctx *ctx, int status);
+#define UHN_FINISH_GRACE 3.0
 
 /* Process exit code for a status: 0 for UHN_OK, 2 for UHN_EINPUT, 3 for
  * UHN_ESIGNAL, 1 otherwise. */
@@ -116,7 +157,7 @@ double uhn_wtime(void);
  * rank 0 when ctx->verbose > 0. Collective. */
 int uhn_timers_report(uhn_ctx *ctx, const char *title);
 
-/* Propagates a failing status with the caller's location kept for debugging. */
+/* Propagates a failing status; where it was raised stays in ctx->where. */
 #define UHN_CALL(expr)                                                                             \
     do {                                                                                           \
         int uhn_call_rc_ = (expr);                                                                 \

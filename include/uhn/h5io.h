@@ -98,7 +98,8 @@ typedef struct uhn_h5_info {
  */
 int uhn_h5_info_get(uhn_ctx *ctx, const uhn_h5_name *name, uhn_h5_info *info);
 
-/* Number of elements of a dataset (the product of its dimensions). */
+/* Number of elements of a dataset (the product of its dimensions; INT64_MAX when
+ * that exceeds 64 bits). */
 int64_t uhn_h5_info_count(const uhn_h5_info *info);
 
 /* A dataset's shape as messages write it: "[3][4]", or "a scalar". Returns buf. */
@@ -257,12 +258,22 @@ int uhn_h5_attr_double(uhn_h5_writer *w, const char *object, const char *name, d
 int uhn_h5_attr_int64(uhn_h5_writer *w, const char *object, const char *name, int64_t value);
 
 /*
- * Creates group `group` holding the provenance of the run: uhn version, git
- * commit, compiler, build type, MPI and HDF5 library versions, ranks, threads,
- * start and end time (UTC, ISO 8601) and the command line (argv, not owned).
+ * Creates group `group` holding the provenance of the run, enough to
+ * reproduce it: uhn version, git commit, compiler, build type, compile flags
+ * and build options, MPI and HDF5 library versions, the BLAS library, the
+ * kernel it picked for this CPU and OPENBLAS_CORETYPE, the host (of the rank
+ * that writes), ranks, threads, start and end time (UTC, ISO 8601), the
+ * command line (argv, not owned), and the Slurm job, array and restart ids
+ * when the run is a Slurm job.
  */
 int uhn_h5_write_provenance(uhn_h5_writer *w, const char *group, time_t start, int argc,
                             char **argv);
+
+/* The BLAS library's description (OpenBLAS: version and build) and the kernel
+ * it runs on this CPU ("Zen", "Haswell", ...): floating-point sums differ in
+ * their last bits between kernels. Static strings. */
+const char *uhn_blas_library(void);
+const char *uhn_blas_kernel(void);
 
 /* Closes, syncs and renames the file onto its final path; frees w (also on
  * failure, after removing the temporary file). */

@@ -48,7 +48,7 @@ int main(int argc, char **argv) {
         if (ctx->rank == 0)
             printf("uhn %s (commit %s, %s, %s)\n", UHN_VERSION_STRING, UHN_GIT_COMMIT, UHN_COMPILER,
                    UHN_BUILD_TYPE);
-    } else {
+    } else if ((status = uhn_ctx_check(ctx)) == UHN_OK) {
         uhn_ctx_check_binding(ctx);
         int found = 0;
         for (int i = 0; i < NCOMMANDS && !found; ++i)
@@ -60,7 +60,7 @@ int main(int argc, char **argv) {
             status = uhn_fail(ctx, UHN_EINPUT, "unknown command '%s' (see uhn --help)", cmd);
     }
 
-    if (status != UHN_OK) uhn_report(ctx);
+    status = uhn_finish(ctx, status);
     uhn_ctx_destroy(ctx);
     MPI_Finalize();
     return uhn_exit_code(status);

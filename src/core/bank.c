@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/fault.h"
 #include "uhn/bank.h"
 
 void uhn_bank_partition(uhn_gidx n_global, int size, int rank, uhn_gidx *row0, int64_t *n_local) {
@@ -41,7 +42,8 @@ int uhn_bank_create(uhn_ctx *ctx, uhn_gidx n_global, int64_t K, int hetero, int6
         b->values = hetero ? uhn_alloc(n * (size_t)O * sizeof(float)) : b->keys;
         b->key_norm2 = uhn_alloc(n * sizeof(float));
         b->key_sum = uhn_alloc(n * sizeof(float));
-        ok = b->keys && b->values && b->key_norm2 && b->key_sum;
+        ok = b->keys && b->values && b->key_norm2 && b->key_sum &&
+             !UHN_FAULT(ctx, UHN_FAULT_BANK_ALLOC);
     }
     if (!ok) {
         uhn_bank_destroy(b);

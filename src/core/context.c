@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
+#include "core/fault.h"
 #include "uhn/context.h"
 
 int uhn_ctx_create(MPI_Comm comm, uhn_ctx **out) {
@@ -18,10 +20,20 @@ int uhn_ctx_create(MPI_Comm comm, uhn_ctx **out) {
         free(ctx);
         return UHN_EMPI;
     }
+    if (MPI_Comm_dup(comm, &ctx->fin) != MPI_SUCCESS) {
+        MPI_Comm_free(&ctx->comm);
+        free(ctx);
+        return UHN_EMPI;
+    }
+    /* Errors of MPI calls on uhn's communicators come back as return codes,
+     * which every call site checks, so that one line names the failed call. */
+    MPI_Comm_set_errhandler(ctx->comm, MPI_ERRORS_RETURN);
+    MPI_Comm_set_errhandler(ctx->fin, MPI_ERRORS_RETURN);
     MPI_Comm_rank(ctx->comm, &ctx->rank);
     MPI_Comm_size(ctx->comm, &ctx->size);
     ctx->nthreads = omp_get_max_threads();
     ctx->verbose = 1;
+    ctx->fault_site = -1;
     *out = ctx;
     return UHN_OK;
 }
@@ -41,8 +53,30 @@ void uhn_ctx_check_binding(uhn_ctx *ctx) {
             worst[0], ctx->nthreads, worst[1], ctx->nthreads);
 }
 
+static const char *thread_level_name(int level) {
+    return level == MPI_THREAD_SINGLE       ? "MPI_THREAD_SINGLE"
+           : level == MPI_THREAD_FUNNELED   ? "MPI_THREAD_FUNNELED"
+           : level == MPI_THREAD_SERIALIZED ? "MPI_THREAD_SERIALIZED"
+                                            : "MPI_THREAD_MULTIPLE";
+}
+
+int uhn_ctx_check(uhn_ctx *ctx) {
+    int level = MPI_THREAD_SINGLE, st = UHN_OK;
+    if (MPI_Query_thread(&level) != MPI_SUCCESS)
+        st = uhn_fail(ctx, UHN_EMPI, "MPI_Query_thread failed");
+    else if (level < MPI_THREAD_FUNNELED && ctx->nthreads > 1)
+        st = uhn_fail(ctx, UHN_EMPI,
+                      "the MPI library provides %s but rank %d runs %d OpenMP threads, which "
+                      "needs MPI_THREAD_FUNNELED (initialise MPI with MPI_Init_thread, or set "
+                      "OMP_NUM_THREADS=1)",
+                      thread_level_name(level), ctx->rank, ctx->nthreads);
+    if (st == UHN_OK) st = uhn_fault_setup(ctx);
+    return uhn_agree(ctx, st);
+}
+
 void uhn_ctx_destroy(uhn_ctx *ctx) {
     if (!ctx) return;
+    MPI_Comm_free(&ctx->fin);
     MPI_Comm_free(&ctx->comm);
     free(ctx);
 }
@@ -92,27 +126,39 @@ static void escape_line(char *dst, size_t n, const char *src) {
     dst[o] = '\0';
 }
 
-static int fail_v(uhn_ctx *ctx, int status, const char *param, const char *fmt, va_list ap) {
+/* The source path from its last two components: ".../src/core/bank.c" -> "core/bank.c". */
+static const char *short_path(const char *file) {
+    const char *a = strrchr(file, '/');
+    if (!a) return file;
+    const char *b = a;
+    while (b > file && b[-1] != '/') --b;
+    return b;
+}
+
+static int fail_v(uhn_ctx *ctx, int status, const char *file, int line, const char *param,
+                  const char *fmt, va_list ap) {
     char raw[UHN_MSG_MAX];
     vsnprintf(raw, sizeof raw, fmt, ap);
     escape_line(ctx->msg, sizeof ctx->msg, raw);
     snprintf(ctx->param, sizeof ctx->param, "%s", param ? param : "");
+    snprintf(ctx->where, sizeof ctx->where, "%s:%d", short_path(file), line);
     ctx->status = status;
     return status;
 }
 
-int uhn_fail(uhn_ctx *ctx, int status, const char *fmt, ...) {
+int uhn_fail_at(uhn_ctx *ctx, int status, const char *file, int line, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    int st = fail_v(ctx, status, NULL, fmt, ap);
+    int st = fail_v(ctx, status, file, line, NULL, fmt, ap);
     va_end(ap);
     return st;
 }
 
-int uhn_fail_param(uhn_ctx *ctx, int status, const char *param, const char *fmt, ...) {
+int uhn_fail_param_at(uhn_ctx *ctx, int status, const char *file, int line, const char *param,
+                      const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    int st = fail_v(ctx, status, param, fmt, ap);
+    int st = fail_v(ctx, status, file, line, param, fmt, ap);
     va_end(ap);
     return st;
 }
@@ -135,23 +181,60 @@ int uhn_relabel(uhn_ctx *ctx, const char *label, const char *sep) {
     return 1;
 }
 
-int uhn_agree(uhn_ctx *ctx, int status) {
+/* uhn_agree on communicator comm (ctx->comm, or ctx->fin in uhn_finish). */
+static int agree_on(uhn_ctx *ctx, MPI_Comm comm, int status) {
     /* Lowest failing rank wins; its message is broadcast from it. */
     int mine = status != UHN_OK ? ctx->rank : ctx->size, first = ctx->size;
-    if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, ctx->comm) != MPI_SUCCESS)
+    if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
         return uhn_fail(ctx, UHN_EMPI, "MPI_Allreduce failed while agreeing on a status");
     if (first == ctx->size) return UHN_OK;
     int st = status;
-    if (MPI_Bcast(&st, 1, MPI_INT, first, ctx->comm) != MPI_SUCCESS ||
-        MPI_Bcast(ctx->msg, UHN_MSG_MAX, MPI_CHAR, first, ctx->comm) != MPI_SUCCESS ||
-        MPI_Bcast(ctx->param, (int)sizeof ctx->param, MPI_CHAR, first, ctx->comm) != MPI_SUCCESS)
+    if (MPI_Bcast(&st, 1, MPI_INT, first, comm) != MPI_SUCCESS ||
+        MPI_Bcast(ctx->msg, UHN_MSG_MAX, MPI_CHAR, first, comm) != MPI_SUCCESS ||
+        MPI_Bcast(ctx->param, (int)sizeof ctx->param, MPI_CHAR, first, comm) != MPI_SUCCESS ||
+        MPI_Bcast(ctx->where, (int)sizeof ctx->where, MPI_CHAR, first, comm) != MPI_SUCCESS)
         return uhn_fail(ctx, UHN_EMPI, "MPI_Bcast failed while agreeing on a status");
     ctx->status = st;
     return st;
 }
 
+int uhn_agree(uhn_ctx *ctx, int status) {
+    return agree_on(ctx, ctx->comm, status);
+}
+
 void uhn_report(const uhn_ctx *ctx) {
-    if (ctx->rank == 0 && ctx->msg[0]) fprintf(stderr, "uhn: %s\n", ctx->msg);
+    if (ctx->rank != 0 || !ctx->msg[0]) return;
+    fprintf(stderr, "uhn: %s\n", ctx->msg);
+    if (ctx->verbose > 1 && ctx->where[0]) fprintf(stderr, "uhn: (raised at %s)\n", ctx->where);
+}
+
+int uhn_finish(uhn_ctx *ctx, int status) {
+    MPI_Request req;
+    int arrived = 0;
+    if (MPI_Ibarrier(ctx->fin, &req) != MPI_SUCCESS) {
+        if (status == UHN_OK) status = uhn_fail(ctx, UHN_EMPI, "MPI_Ibarrier failed at the end");
+    } else if (status == UHN_OK) {
+        arrived = MPI_Wait(&req, MPI_STATUS_IGNORE) == MPI_SUCCESS;
+    } else {
+        /* A failed rank waits a grace period for the others, polling. */
+        double t0 = uhn_wtime();
+        const struct timespec tick = {0, 2000000};
+        while (!arrived && uhn_wtime() - t0 < UHN_FINISH_GRACE) {
+            if (MPI_Test(&req, &arrived, MPI_STATUS_IGNORE) != MPI_SUCCESS) break;
+            if (!arrived) nanosleep(&tick, NULL);
+        }
+    }
+    if (!arrived) {
+        /* The others are in a collective this rank will never join: end the job. */
+        if (status == UHN_OK) status = UHN_EMPI;
+        fprintf(stderr, "uhn: rank %d: %s\n", ctx->rank, ctx->msg[0] ? ctx->msg : "failed");
+        if (ctx->verbose > 1 && ctx->where[0]) fprintf(stderr, "uhn: (raised at %s)\n", ctx->where);
+        fflush(stderr);
+        MPI_Abort(MPI_COMM_WORLD, uhn_exit_code(status));
+    }
+    status = agree_on(ctx, ctx->fin, status);
+    if (status != UHN_OK) uhn_report(ctx);
+    return status;
 }
 
 int uhn_exit_code(int status) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fault.h"
 #include "core/kernel.h"
 
 void uhn_params_default(uhn_params *p) {
@@ -205,6 +206,7 @@ static int qbuf_make(uhn_ctx *ctx, const uhn_step *st, qbuf *b) {
     if (!b->q || !b->qnorm2 || !b->qsum || !b->ones || (st->cue && !b->mask) ||
         (div && (!b->qhat || !b->lqhat || !b->qent))) {
         qbuf_free(b);
+        memset(b, 0, sizeof *b);
         return uhn_fail(ctx, UHN_ENOMEM, "out of memory for a block of %lld queries", (long long)B);
     }
     for (int64_t k = 0; k < K; ++k) b->ones[k] = 1.0f;
@@ -285,14 +287,15 @@ static int step(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws, int64_t 
     int ref = p->kernel == UHN_KERNEL_REF;
 
     qbuf qb;
-    UHN_CALL(qbuf_make(ctx, &st, &qb));
+    int rc = qbuf_make(ctx, &st, &qb);
     st.qb = &qb.qb;
     double *rsum = calloc((size_t)B + 1, sizeof *rsum);
     int64_t *nexact = calloc((size_t)B + 1, sizeof *nexact);
     void *recs = uhn_alloc((size_t)B * st.rec_bytes);
-    int rc = (!rsum || !nexact || !recs)
-                 ? uhn_fail(ctx, UHN_ENOMEM, "out of memory for %lld records", (long long)B)
-                 : UHN_OK;
+    if (rc == UHN_OK && (!rsum || !nexact || !recs || UHN_FAULT(ctx, UHN_FAULT_STEP_ALLOC)))
+        rc = uhn_fail(ctx, UHN_ENOMEM, "out of memory for %lld records", (long long)B);
+    /* A rank short of memory: every rank leaves here, before any collective. */
+    rc = uhn_agree(ctx, rc);
     MPI_Datatype type = MPI_DATATYPE_NULL;
     MPI_Op op = MPI_OP_NULL;
     double t0 = uhn_wtime();
@@ -302,6 +305,7 @@ static int step(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws, int64_t 
                  : uhn_kernel_fast_rsum(ctx, &st, rsum, nexact);
         double t1 = uhn_wtime();
         ctx->timers.compute += t1 - t0;
+        rc = uhn_agree(ctx, rc); /* kernels fail only on memory */
         if (rc == UHN_OK &&
             (MPI_Allreduce(MPI_IN_PLACE, rsum, (int)B, MPI_DOUBLE, MPI_SUM, ctx->comm) ||
              MPI_Allreduce(MPI_IN_PLACE, nexact, (int)B, MPI_INT64_T, MPI_SUM, ctx->comm)))

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fault.h"
 #include "data/dataset_impl.h"
 
 static const uhn_data_source sources[] = {
@@ -130,5 +131,8 @@ int uhn_dataset_rows(const uhn_dataset *ds, const int64_t *index, int64_t count,
                             "data set '%s': image index %lld is out of range [0, %lld)", ds->spec,
                             (long long)index[j], (long long)ds->n);
     if (count == 0) return UHN_OK;
+    if (UHN_FAULT(ds->ctx, UHN_FAULT_DATA_ROWS))
+        return uhn_fail(ds->ctx, UHN_EIO, "data set '%s': reading %lld rows failed", ds->spec,
+                        (long long)count);
     return ds->src->rows(ds, index, count, out);
 }

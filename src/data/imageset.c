@@ -177,7 +177,13 @@ int uhn_imageset_open(uhn_ctx *ctx, const char *arg, uhn_dataset *ds) {
     ds->h = info.dims[1];
     ds->w = info.dims[2];
     ds->c = info.rank == 4 ? info.dims[3] : 1;
-    ds->k = ds->h * ds->w * ds->c;
+    /* K = H·W·C without overflow (a chunked dataset may declare any extents),
+     * at most the synthetic sets' 4e9, so that rows of K floats can be sized */
+    int64_t hw = 0;
+    if (__builtin_mul_overflow(ds->h, ds->w, &hw) || __builtin_mul_overflow(hw, ds->c, &ds->k) ||
+        ds->k > 4000000000)
+        return uhn_fail(ctx, UHN_EINPUT, "'%s': images of %lldx%lldx%lld pixels are too large", arg,
+                        (long long)ds->h, (long long)ds->w, (long long)ds->c);
     if (ds->n == 0 || ds->k == 0) return uhn_fail(ctx, UHN_EINPUT, "'%s': images is empty", arg);
     int have[2] = {0, 0};
     int st = ctx->rank == 0 ? probe(ctx, arg, have) : UHN_OK;

@@ -339,8 +339,11 @@ static int read_head(const enc_in *in, model_head *h, const uhn_encoder_ops **op
                             in->role, in->path, ints[i].name);
     if (enc_in_attr_double(in, "/", "fit_seconds", &h->fit_seconds) != 0) h->fit_seconds = 0;
     uhn_encoder_config cfg = head_config(ops, h);
-    if (h->height * h->width * h->channels != h->k || uhn_encoder_check(ctx, &cfg) != UHN_OK ||
-        (h->whiten != 0 && h->whiten != 1)) {
+    /* H·W·C without overflow: the attributes are the file's, of any value */
+    int64_t hw = 0, hwc = 0;
+    int shape_bad = __builtin_mul_overflow(h->height, h->width, &hw) ||
+                    __builtin_mul_overflow(hw, h->channels, &hwc) || hwc != h->k;
+    if (shape_bad || uhn_encoder_check(ctx, &cfg) != UHN_OK || (h->whiten != 0 && h->whiten != 1)) {
         char extra[96] = "";
         if (ops->flags & ENC_USES_PATCH)
             snprintf(extra, sizeof extra, ", patch %lld, codes %lld", (long long)h->patch,

@@ -27,6 +27,7 @@
 
 #include <mpi.h>
 
+#include "core/fault.h"
 #include "encoders/encoder_impl.h"
 #include "linalg/blacs_grid.h"
 #include "linalg/scalapack.h"
@@ -81,9 +82,12 @@ static int covariance(uhn_ctx *ctx, pca_fit *f, const uhn_encoder *e, const floa
     f->xc = malloc((size_t)lldx * (size_t)K * sizeof *f->xc);
     int rc1 = numroc_(&K, &nb, &myrow, &zero, &P), lldc = imax(1, rc1);
     f->c1 = calloc((size_t)lldc * (size_t)K, sizeof *f->c1);
-    if (!f->xc || !f->c1)
-        return uhn_fail(ctx, UHN_ENOMEM, "pca: out of memory for %lld x %d centred rows",
-                        (long long)n_local, K);
+    /* ScaLAPACK's collectives follow: a rank short of memory stops every rank. */
+    UHN_CALL(uhn_agree(ctx, f->xc && f->c1 && !UHN_FAULT(ctx, UHN_FAULT_ENCODER_FIT)
+                                ? UHN_OK
+                                : uhn_fail(ctx, UHN_ENOMEM,
+                                           "pca: out of memory for %lld x %d centred rows",
+                                           (long long)n_local, K)));
     for (int64_t i = 0; i < n_local; ++i)
         for (int k = 0; k < K; ++k)
             f->xc[i + (int64_t)k * lldx] = (double)x[i * K + k] - e->mean[k];
@@ -101,7 +105,9 @@ static int covariance(uhn_ctx *ctx, pca_fit *f, const uhn_encoder *e, const floa
     int ca = numroc_(&K, &nb, &f->grid.mycol, &zero, &f->grid.npcol), llda = imax(1, ra);
     f->a = calloc((size_t)llda * (size_t)imax(1, ca), sizeof *f->a);
     f->z = calloc((size_t)llda * (size_t)imax(1, ca), sizeof *f->z);
-    if (!f->a || !f->z) return uhn_fail(ctx, UHN_ENOMEM, "pca: out of memory for the covariance");
+    UHN_CALL(uhn_agree(
+        ctx, f->a && f->z ? UHN_OK
+                          : uhn_fail(ctx, UHN_ENOMEM, "pca: out of memory for the covariance")));
     descinit_(desca, &K, &K, &nb, &nb, &zero, &zero, &f->grid.ictxt, &llda, &info);
     if (info != 0) return uhn_fail(ctx, UHN_EINTERNAL, "pca: descinit failed (info %d)", info);
     pdgemr2d_(&K, &K, f->c1, &one, &one, descc1, f->a, &one, &one, desca, &f->grid.ictxt);
@@ -114,7 +120,8 @@ static int eigen(uhn_ctx *ctx, pca_fit *f, int K, const int desca[9]) {
     int info = 0, liwork = 0;
     double lw = 0;
     f->w = malloc((size_t)K * sizeof *f->w);
-    if (!f->w) return uhn_fail(ctx, UHN_ENOMEM, "pca: out of memory for the eigenvalues");
+    UHN_CALL(uhn_agree(
+        ctx, f->w ? UHN_OK : uhn_fail(ctx, UHN_ENOMEM, "pca: out of memory for the eigenvalues")));
     pdsyevd_("V", "L", &K, f->a, &one, &one, desca, f->w, f->z, &one, &one, desca, &lw, &query,
              &liwork, &query, &info);
     if (info != 0)
@@ -131,8 +138,10 @@ static int eigen(uhn_ctx *ctx, pca_fit *f, int K, const int desca[9]) {
     int lwi = imax(liwork, 7 * K + 8 * f->grid.npcol + 2) + 1024;
     f->work = malloc((size_t)lwork * sizeof *f->work);
     f->iwork = malloc((size_t)lwi * sizeof *f->iwork);
-    if (!f->work || !f->iwork)
-        return uhn_fail(ctx, UHN_ENOMEM, "pca: out of memory for the pdsyevd workspace");
+    UHN_CALL(uhn_agree(
+        ctx, f->work && f->iwork
+                 ? UHN_OK
+                 : uhn_fail(ctx, UHN_ENOMEM, "pca: out of memory for the pdsyevd workspace")));
     pdsyevd_("V", "L", &K, f->a, &one, &one, desca, f->w, f->z, &one, &one, desca, f->work, &lwork,
              f->iwork, &lwi, &info);
     if (info != 0) return uhn_fail(ctx, UHN_EINTERNAL, "pca: pdsyevd failed (info %d)", info);

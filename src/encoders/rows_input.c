@@ -16,6 +16,7 @@
 
 #include <hdf5.h>
 
+#include "core/fault.h"
 #include "encoders/encoder_impl.h"
 
 #define ROUND_BYTES ((size_t)1 << 28) /* per rank and collective round */
@@ -48,7 +49,13 @@ static int check_shape(uhn_ctx *ctx, const uhn_h5_name *name, int images, const 
     in->height = info->rank == 2 ? 1 : info->dims[1];
     in->width = info->rank == 2 ? info->dims[1] : info->dims[2];
     in->channels = info->rank == 4 ? info->dims[3] : 1;
-    in->k = in->height * in->width * in->channels;
+    /* K = H·W·C without overflow (a chunked dataset may declare any extents),
+     * at most 4e9 as for image sets, so that a row's bytes can be counted */
+    int64_t hw = 0;
+    if (__builtin_mul_overflow(in->height, in->width, &hw) ||
+        __builtin_mul_overflow(hw, in->channels, &in->k) || in->k > 4000000000)
+        return uhn_fail(ctx, UHN_EINPUT, "%s%sdataset %s has rows of more than 4e9 values",
+                        name->role, sep, name->label);
     in->is_u8 = !strcmp(info->type, "uint8");
     snprintf(in->type, sizeof in->type, "%s", info->type);
     return UHN_OK;
@@ -165,7 +172,8 @@ int uhn_rows_read(uhn_ctx *ctx, const uhn_rows_input *in, int64_t row0, int64_t 
                                 : UHN_OK);
         if (st == UHN_OK) {
             hid_t mt = in->is_u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_DOUBLE;
-            if (H5Dread(did, mt, mspace, fspace, dxpl, raw) < 0)
+            if (H5Dread(did, mt, mspace, fspace, dxpl, raw) < 0 ||
+                UHN_FAULT(ctx, UHN_FAULT_H5_READ))
                 st = uhn_fail(ctx, UHN_EIO, "%s%sreading %s failed", in->name.role, sep,
                               in->name.label);
             if (st == UHN_OK && cnt > 0)

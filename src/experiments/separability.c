@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fault.h"
 #include "linalg/blacs_grid.h"
 #include "linalg/scalapack.h"
 #include "uhn/separability.h"
@@ -351,7 +352,7 @@ static int setup(sep_work *w) {
     w->maxc = malloc((size_t)w->B * sizeof *w->maxc);
     w->acc.hist = calloc((size_t)w->bins, sizeof *w->acc.hist);
     int st = UHN_OK;
-    if (!w->c || !w->self || !w->maxc || !w->acc.hist)
+    if (!w->c || !w->self || !w->maxc || !w->acc.hist || UHN_FAULT(ctx, UHN_FAULT_SEP_TILE))
         st = uhn_fail(ctx, UHN_ENOMEM, "out of memory for a %d x %d tile of cosines", w->tile,
                       w->tile);
     else

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fault.h"
 #include "experiments/study_impl.h"
 
 /* ------------------------------------------------------------------------ */
@@ -1142,6 +1143,7 @@ static int study_workspace(study *s) {
         s->decoded = malloc((size_t)(qb * s->Ko) * sizeof(float));
         ok = ok && s->qcode && s->tcode && s->recon && s->decoded;
     }
+    ok = ok && !UHN_FAULT(ctx, UHN_FAULT_STUDY_ALLOC);
     return uhn_agree(
         ctx, ok ? UHN_OK : uhn_fail(ctx, UHN_ENOMEM, "out of memory for the study's work space"));
 }

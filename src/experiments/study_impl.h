@@ -207,6 +207,9 @@ typedef struct study {
     char partial[UHN_H5_PATH_MAX + 16];
     char *effective; /* the deck's effective keys, one "[section] key = value" per line */
     time_t start, first_start;
+    /* BLAS kernels that computed the points so far (", "-separated; resumes
+     * may run on other CPUs): the provenance's blas_kernels */
+    char blas_kernels[256];
     int64_t resumes;
     int loaded_complete; /* OUT was complete for this deck already: nothing to do */
 } study;

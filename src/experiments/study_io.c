@@ -30,6 +30,27 @@
 #include "experiments/study_impl.h"
 
 /* The memory type of a field. */
+/* Whether kernel is one of the ", "-separated names of list. */
+static int kernel_listed(const char *list, const char *kernel) {
+    size_t n = strlen(kernel);
+    for (const char *p = list; p && *p;) {
+        if (!strncmp(p, kernel, n) && (p[n] == '\0' || p[n] == ',')) return 1;
+        p = strchr(p, ',');
+        if (p) p += 2;
+    }
+    return 0;
+}
+
+/* The kernels that computed this file's points, this run's included. */
+static const char *kernels_with_current(study *s) {
+    const char *k = uhn_blas_kernel();
+    if (!kernel_listed(s->blas_kernels, k)) {
+        size_t n = strlen(s->blas_kernels);
+        snprintf(s->blas_kernels + n, sizeof s->blas_kernels - n, "%s%s", n ? ", " : "", k);
+    }
+    return s->blas_kernels;
+}
+
 static hid_t mtype_of(uhn_h5_type t) {
     return (hid_t)uhn_h5_native_type(t);
 }
@@ -458,6 +479,7 @@ static int write_contents(wctx *c, int complete) {
     }
     UHN_CALL(uhn_h5_write_provenance(w, "provenance", s->first_start, s->o->argc, s->o->argv));
     UHN_CALL(uhn_h5_attr_int64(w, "provenance", "resumes", s->resumes));
+    UHN_CALL(uhn_h5_attr_string(w, "provenance", "blas_kernels", kernels_with_current(s)));
 
     /* Axes and results. */
     for (int a = 0; a <= STUDY_NAXES; ++a) UHN_CALL(put_scale(c, a));
@@ -683,6 +705,19 @@ static int load_file(study *s, const char *path, int is_partial) {
         char *start = NULL;
         if (g >= 0) {
             study_attr_int64(g, "resumes", &resumes);
+            char *kernels = NULL;
+            if (study_attr_string(g, "blas_kernels", &kernels) == 0 ||
+                study_attr_string(g, "blas_kernel", &kernels) == 0)
+                snprintf(s->blas_kernels, sizeof s->blas_kernels, "%s", kernels);
+            free(kernels);
+            const char *now = uhn_blas_kernel();
+            if (s->blas_kernels[0] && !kernel_listed(s->blas_kernels, now) &&
+                !(complete && !is_partial))
+                fprintf(stderr,
+                        "uhn: warning: '%s' was computed with the BLAS kernel %s and this run "
+                        "uses %s: its points and the ones computed now may differ in the last "
+                        "bits from an uninterrupted run (OPENBLAS_CORETYPE picks the kernel)\n",
+                        path, s->blas_kernels, now);
             if (study_attr_string(g, "start_time", &start) == 0) {
                 struct tm tm;
                 memset(&tm, 0, sizeof tm);

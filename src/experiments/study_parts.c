@@ -384,7 +384,7 @@ static int write_merged(merge *m, const char *out, int argc, char **argv) {
     for (int i = 0; i < argc; ++i) len += strlen(argv[i]) + 1;
     char *from = malloc(len), *cmd = malloc(len);
     if (st == UHN_OK && (!from || !cmd)) st = uhn_fail(ctx, UHN_ENOMEM, "out of memory");
-    if (st == UHN_OK) {
+    if (st == UHN_OK && from && cmd) {
         char *at = from;
         *at = '\0';
         for (int i = 0; i < m->n; ++i) at += sprintf(at, "%s%s", i ? "\n" : "", m->p[i].path);

@@ -703,10 +703,29 @@ static int check_text(uhn_ctx *ctx, const uhn_deck *d) {
     return UHN_OK;
 }
 
+/* Most points a sweep may have: their count (the product of the axes'
+ * lengths, uhn_deck_npoints) and what a study sizes by it stay far inside 64
+ * bits. A 50 kB deck of long lists could otherwise overflow the product. */
+#define DECK_MAX_POINTS INT32_MAX
+
+static int check_points(uhn_ctx *ctx, const uhn_deck *d) {
+    int64_t n = 1;
+    for (int k = 0; k < UHN_KEY_COUNT; ++k) {
+        if (uhn_deck_keys[k].list != UHN_DECK_AXIS) continue;
+        if (d->count[k] > DECK_MAX_POINTS / n)
+            return uhn_fail(ctx, UHN_EINPUT,
+                            "%s: the sweep has more than %d points (the product of the lengths "
+                            "of its axes)",
+                            d->name, DECK_MAX_POINTS);
+        n *= d->count[k];
+    }
+    return UHN_OK;
+}
+
 typedef int (*deck_check_fn)(uhn_ctx *ctx, const uhn_deck *d);
 static const deck_check_fn cross_checks[] = {check_level, check_hetero,     check_cue_only,
                                              check_param, check_trajectory, check_encoder,
-                                             check_text};
+                                             check_text,  check_points};
 
 /* ---- public ----------------------------------------------------------- */
 

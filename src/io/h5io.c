@@ -23,9 +23,11 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <cblas.h>
 #include <hdf5.h>
 #include <hdf5_hl.h>
 
+#include "core/fault.h"
 #include "uhn/h5io.h"
 #include "uhn/version.h"
 
@@ -389,8 +391,15 @@ int uhn_h5_info_get(uhn_ctx *ctx, const uhn_h5_name *name, uhn_h5_info *info) {
 }
 
 int64_t uhn_h5_info_count(const uhn_h5_info *info) {
+    /* Extents are <= INT64_MAX each (dataset_info), but a chunked dataset may
+     * declare more elements than 64 bits hold: the count then saturates. */
+    for (int i = 0; i < info->rank; ++i)
+        if (info->dims[i] == 0) return 0;
     int64_t c = 1;
-    for (int i = 0; i < info->rank; ++i) c *= info->dims[i];
+    for (int i = 0; i < info->rank; ++i) {
+        if (c > INT64_MAX / info->dims[i]) return INT64_MAX;
+        c *= info->dims[i];
+    }
     return c;
 }
 
@@ -616,6 +625,10 @@ static int read_rows(uhn_ctx *ctx, const uhn_h5_name *n, int64_t row0, int64_t n
                 first < nrows ? (nrows - first < per_round ? nrows - first : per_round) : 0;
             void *dest = cnt > 0 ? (char *)buf + (size_t)first * row_mem : NULL;
             st = rows_round(ctx, n, &r, row0 + first, cnt, mem, dest);
+            if (st == UHN_OK && UHN_FAULT(ctx, UHN_FAULT_H5_READ))
+                st = uhn_fail(ctx, UHN_EIO, "%s%sreading rows of %s failed", ROLE(n), n->label);
+            /* a round that failed on one rank ends the collective reads on all */
+            st = uhn_agree(ctx, st);
         }
     }
 
@@ -1448,6 +1461,10 @@ int uhn_h5_write_provenance(uhn_h5_writer *w, const char *group, time_t start, i
     char *cmdline = join_argv(argc, argv);
     if (!cmdline) return uhn_fail(ctx, UHN_ENOMEM, "out of memory writing provenance");
 
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0) snprintf(host, sizeof host, "unknown");
+    const char *coretype = getenv("OPENBLAS_CORETYPE");
+
     const struct {
         const char *name, *value;
     } strings[] = {
@@ -1455,20 +1472,48 @@ int uhn_h5_write_provenance(uhn_h5_writer *w, const char *group, time_t start, i
         {"git_commit", UHN_GIT_COMMIT},
         {"compiler", UHN_COMPILER},
         {"build_type", UHN_BUILD_TYPE},
+        {"compile_flags", UHN_COMPILE_FLAGS},
+        {"build_options", UHN_BUILD_OPTIONS},
         {"mpi_library", mpi_lib},
         {"mpi_standard", mpi_std},
         {"hdf5_version", hdf5},
+        {"blas_library", uhn_blas_library()},
+        {"blas_kernel", uhn_blas_kernel()},
+        {"openblas_coretype", coretype ? coretype : ""},
+        {"host", host},
         {"start_time", t0},
         {"end_time", t1},
         {"command_line", cmdline},
     };
+    /* Slurm's ids, written only in a Slurm job (names as Slurm's variables). */
+    static const char *const slurm[][2] = {
+        {"slurm_job_id", "SLURM_JOB_ID"},
+        {"slurm_array_job_id", "SLURM_ARRAY_JOB_ID"},
+        {"slurm_array_task_id", "SLURM_ARRAY_TASK_ID"},
+        {"slurm_restart_count", "SLURM_RESTART_COUNT"},
+        {"slurm_cluster_name", "SLURM_CLUSTER_NAME"},
+        {"slurm_job_nodelist", "SLURM_JOB_NODELIST"},
+    };
     int st = uhn_h5_write_group(w, group);
     for (size_t i = 0; st == UHN_OK && i < sizeof strings / sizeof strings[0]; ++i)
         st = uhn_h5_attr_string(w, group, strings[i].name, strings[i].value);
+    for (size_t i = 0; st == UHN_OK && i < sizeof slurm / sizeof slurm[0]; ++i) {
+        const char *v = getenv(slurm[i][1]);
+        if (v && *v) st = uhn_h5_attr_string(w, group, slurm[i][0], v);
+    }
     if (st == UHN_OK) st = uhn_h5_attr_int64(w, group, "ranks", ctx->size);
     if (st == UHN_OK) st = uhn_h5_attr_int64(w, group, "threads", ctx->nthreads);
+    if (st == UHN_OK) st = uhn_h5_attr_int64(w, group, "blas_threads", openblas_get_num_threads());
     free(cmdline);
     return st;
+}
+
+const char *uhn_blas_library(void) {
+    return openblas_get_config();
+}
+
+const char *uhn_blas_kernel(void) {
+    return openblas_get_corename();
 }
 
 /* Writes all of buf to fd. Returns 0, or -1 with errno set. */
@@ -1497,7 +1542,9 @@ static int writer_commit(uhn_h5_writer *w) {
         st = uhn_fail(ctx, UHN_EIO, "closing the in-memory results of '%s' failed", w->path);
     w->fid = H5I_INVALID_HID;
     /* Write the image and make it durable before the rename makes it visible. */
-    if (st == UHN_OK && write_all(w->fd, image, (size_t)size) != 0)
+    if (st == UHN_OK &&
+        (UHN_FAULT(ctx, UHN_FAULT_H5_COMMIT) ? (errno = EIO, -1)
+                                             : write_all(w->fd, image, (size_t)size)) != 0)
         st = uhn_fail(ctx, UHN_EIO, "writing '%s' failed: %s", w->path, strerror(errno));
     free(image);
     if (st == UHN_OK && fsync(w->fd) != 0 && errno != EINVAL && errno != EROFS)

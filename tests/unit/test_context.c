@@ -1,8 +1,14 @@
 /*
  * Error messages are one line whatever the input held (uhn_fail escapes C0,
  * DEL and C1 controls, U+2028/U+2029 and invalid UTF-8), and an engine
- * message about a parameter takes a front end's label (uhn_relabel).
+ * message about a parameter takes a front end's label (uhn_relabel). A
+ * message records the file and line that raised it. MPI errors on the
+ * context's communicator are returned, not fatal; uhn_ctx_check refuses a
+ * threaded rank under MPI_THREAD_SINGLE and every malformed UHN_FAULT.
  */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -77,6 +83,77 @@ int main(int argc, char **argv) {
     CHECK_INT(1, uhn_relabel(ctx, "deck\r.ini:1: [network] tol", ": "));
     CHECK_MSG(!strcmp(ctx->msg, "deck\\x0d.ini:1: [network] tol: must be >= 0"), "got '%s'",
               ctx->msg);
+
+    /* where a message was raised: this file and line */
+    check_context("where");
+    int line = __LINE__ + 1;
+    uhn_fail(ctx, UHN_EIO, "raised here");
+    char want[64];
+    snprintf(want, sizeof want, "unit/test_context.c:%d", line);
+    CHECK_MSG(!strcmp(ctx->where, want), "where '%s', want '%s'", ctx->where, want);
+    line = __LINE__ + 1;
+    uhn_fail_param(ctx, UHN_EINPUT, "beta", "beta here");
+    snprintf(want, sizeof want, "unit/test_context.c:%d", line);
+    CHECK_MSG(!strcmp(ctx->where, want), "where '%s', want '%s'", ctx->where, want);
+
+    /* MPI errors come back as return codes on the context's communicator */
+    check_context("errors return");
+    MPI_Errhandler eh;
+    MPI_Comm_get_errhandler(ctx->comm, &eh);
+    CHECK_MSG(eh == MPI_ERRORS_RETURN, "the communicator's error handler is not MPI_ERRORS_RETURN");
+    int x = 0;
+    CHECK_MSG(MPI_Send(&x, 1, MPI_INT, ctx->size + 7, 0, ctx->comm) != MPI_SUCCESS,
+              "a send to rank %d did not return an error", ctx->size + 7);
+
+    /* the thread level: MPI_Init gives this program MPI_THREAD_SINGLE */
+    check_context("thread level");
+    int level;
+    MPI_Query_thread(&level);
+    CHECK_INT(UHN_OK, uhn_ctx_check(ctx)); /* one thread (OMP_NUM_THREADS=1 in the tests) */
+    if (level < MPI_THREAD_FUNNELED) {
+        int saved = ctx->nthreads;
+        ctx->nthreads = 2;
+        CHECK_INT(UHN_EMPI, uhn_ctx_check(ctx));
+        CHECK_MSG(!strcmp(ctx->msg, "the MPI library provides MPI_THREAD_SINGLE but rank 0 runs 2 "
+                                    "OpenMP threads, which needs MPI_THREAD_FUNNELED (initialise "
+                                    "MPI with MPI_Init_thread, or set OMP_NUM_THREADS=1)"),
+                  "got '%s'", ctx->msg);
+        ctx->nthreads = saved;
+    }
+
+    /* UHN_FAULT: every malformed value, one line each */
+    check_context("UHN_FAULT");
+    static const struct {
+        const char *value, *msg;
+    } bad[] = {
+#ifdef UHN_FAULT_INJECTION
+        {"bogus@0", "UHN_FAULT: unknown site 'bogus' (sites: bank_alloc, step_alloc, h5_read, "
+                    "h5_commit, data_rows, study_alloc, encoder_fit, sep_tile)"},
+        {"bank_alloc", "UHN_FAULT='bank_alloc' is not SITE@RANK or SITE@RANK#HIT"},
+        {"bank_alloc@0#0", "UHN_FAULT='bank_alloc@0#0' is not SITE@RANK or SITE@RANK#HIT"},
+        {"bank_alloc@0#", "UHN_FAULT='bank_alloc@0#' is not SITE@RANK or SITE@RANK#HIT"},
+        {"bank_alloc@0x", "UHN_FAULT='bank_alloc@0x' is not SITE@RANK or SITE@RANK#HIT"},
+        {"bank_alloc@9", "UHN_FAULT: rank 9 is not in [0, 1)"},
+#else
+        {"bank_alloc@0", "UHN_FAULT is set but this build has no fault injection (configure with "
+                         "-DUHN_FAULT_INJECTION=ON)"},
+#endif
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+        setenv("UHN_FAULT", bad[i].value, 1);
+        CHECK_INT(UHN_EINPUT, uhn_ctx_check(ctx));
+        CHECK_MSG(!strcmp(ctx->msg, bad[i].msg), "UHN_FAULT=%s: got '%s'", bad[i].value, ctx->msg);
+    }
+#ifdef UHN_FAULT_INJECTION
+    setenv("UHN_FAULT", "h5_read@0#3", 1);
+    CHECK_INT(UHN_OK, uhn_ctx_check(ctx));
+    CHECK_MSG(ctx->fault_site == 2 && ctx->fault_rank == 0 && ctx->fault_hit == 3,
+              "h5_read@0#3 parsed as site %d rank %d hit %d", ctx->fault_site, ctx->fault_rank,
+              ctx->fault_hit);
+#endif
+    unsetenv("UHN_FAULT");
+    CHECK_INT(UHN_OK, uhn_ctx_check(ctx));
+    CHECK_INT(-1, ctx->fault_site);
 
     uhn_ctx_destroy(ctx);
     int rc = check_finish("test_context");
