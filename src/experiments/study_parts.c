@@ -385,12 +385,13 @@ static int write_merged(merge *m, const char *out, int argc, char **argv) {
     char *from = malloc(len), *cmd = malloc(len);
     if (st == UHN_OK && (!from || !cmd)) st = uhn_fail(ctx, UHN_ENOMEM, "out of memory");
     if (st == UHN_OK && from && cmd) {
-        char *at = from;
-        *at = '\0';
-        for (int i = 0; i < m->n; ++i) at += sprintf(at, "%s%s", i ? "\n" : "", m->p[i].path);
-        at = cmd;
-        *at = '\0';
-        for (int i = 0; i < argc; ++i) at += sprintf(at, "%s%s", i ? " " : "", argv[i]);
+        from[0] = cmd[0] = '\0';
+        size_t at = 0;
+        for (int i = 0; i < m->n; ++i)
+            at += (size_t)snprintf(from + at, len - at, "%s%s", i ? "\n" : "", m->p[i].path);
+        at = 0;
+        for (int i = 0; i < argc; ++i)
+            at += (size_t)snprintf(cmd + at, len - at, "%s%s", i ? " " : "", argv[i]);
         char when[32];
         time_t now = time(NULL);
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
