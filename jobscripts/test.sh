@@ -10,7 +10,7 @@
 #     sanitizer report fails the test that caused it);
 #  3. the fuzz targets, build-fuzz/ (clang, libFuzzer, ASan/UBSan): every
 #     committed seed and regression input once, then each target for
-#     UHN_FUZZ_SECONDS (default 30) of new inputs (label `fuzz`).
+#     UHN_FUZZ_SECONDS (default 20) of new inputs (label `fuzz`).
 #
 # Given CTEST_ARGS, step 2 passes them to ctest and step 3 runs only when
 # they select label fuzz. The plain Release build of jobscripts/setup.sh runs
@@ -36,7 +36,7 @@ echo "test.sh: the suite on the checking build took $(( $(date +%s) - start )) s
 if [ $# -eq 0 ] || [[ " $* " == *" fuzz "* ]]; then
   fuzz=$src/build-fuzz
   CC=clang cmake -S "$src" -B "$fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUHN_SANITIZE=ON \
-    -DUHN_FUZZ=ON -DUHN_FUZZ_SECONDS="${UHN_FUZZ_SECONDS:-30}"
+    -DUHN_FUZZ=ON -DUHN_FUZZ_SECONDS="${UHN_FUZZ_SECONDS:-20}"
   cmake --build "$fuzz" -j"$cores" --target fuzz_deck fuzz_source fuzz_h5
   start=$(date +%s)
   ctest --test-dir "$fuzz" -j"$cores" --output-on-failure -L fuzz
