@@ -202,10 +202,14 @@ int uhn_agree(uhn_ctx *ctx, int status) {
     return agree_on(ctx, ctx->comm, status);
 }
 
-void uhn_report(const uhn_ctx *ctx) {
-    if (ctx->rank != 0 || !ctx->msg[0]) return;
-    fprintf(stderr, "uhn: %s\n", ctx->msg);
+/* "uhn: <who><msg>", and where it was raised under --verbose. */
+static void print_msg(const uhn_ctx *ctx, const char *who) {
+    fprintf(stderr, "uhn: %s%s\n", who, ctx->msg[0] ? ctx->msg : "failed");
     if (ctx->verbose > 1 && ctx->where[0]) fprintf(stderr, "uhn: (raised at %s)\n", ctx->where);
+}
+
+void uhn_report(const uhn_ctx *ctx) {
+    if (ctx->rank == 0 && ctx->msg[0]) print_msg(ctx, "");
 }
 
 int uhn_finish(uhn_ctx *ctx, int status) {
@@ -227,8 +231,9 @@ int uhn_finish(uhn_ctx *ctx, int status) {
     if (!arrived) {
         /* The others are in a collective this rank will never join: end the job. */
         if (status == UHN_OK) status = UHN_EMPI;
-        fprintf(stderr, "uhn: rank %d: %s\n", ctx->rank, ctx->msg[0] ? ctx->msg : "failed");
-        if (ctx->verbose > 1 && ctx->where[0]) fprintf(stderr, "uhn: (raised at %s)\n", ctx->where);
+        char who[32];
+        snprintf(who, sizeof who, "rank %d: ", ctx->rank);
+        print_msg(ctx, who);
         fflush(stderr);
         MPI_Abort(MPI_COMM_WORLD, uhn_exit_code(status));
     }

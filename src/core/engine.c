@@ -294,18 +294,19 @@ static int step(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws, int64_t 
     void *recs = uhn_alloc((size_t)B * st.rec_bytes);
     if (rc == UHN_OK && (!rsum || !nexact || !recs || UHN_FAULT(ctx, UHN_FAULT_STEP_ALLOC)))
         rc = uhn_fail(ctx, UHN_ENOMEM, "out of memory for %lld records", (long long)B);
-    /* A rank short of memory: every rank leaves here, before any collective. */
-    rc = uhn_agree(ctx, rc);
     MPI_Datatype type = MPI_DATATYPE_NULL;
     MPI_Op op = MPI_OP_NULL;
     double t0 = uhn_wtime();
 
-    if (rc == UHN_OK && p->score == UHN_SCORE_UHN) { /* the normalising pass, spec §2 */
-        rc = ref ? uhn_kernel_ref_rsum(ctx, &st, rsum, nexact)
-                 : uhn_kernel_fast_rsum(ctx, &st, rsum, nexact);
+    /* Allocations and kernels fail only on memory, and a rank short of it
+     * takes no part in the reductions: each is preceded by an agreement. */
+    if (p->score == UHN_SCORE_UHN) { /* the normalising pass, spec §2 */
+        if (rc == UHN_OK)
+            rc = ref ? uhn_kernel_ref_rsum(ctx, &st, rsum, nexact)
+                     : uhn_kernel_fast_rsum(ctx, &st, rsum, nexact);
         double t1 = uhn_wtime();
         ctx->timers.compute += t1 - t0;
-        rc = uhn_agree(ctx, rc); /* kernels fail only on memory */
+        rc = uhn_agree(ctx, rc);
         if (rc == UHN_OK &&
             (MPI_Allreduce(MPI_IN_PLACE, rsum, (int)B, MPI_DOUBLE, MPI_SUM, ctx->comm) ||
              MPI_Allreduce(MPI_IN_PLACE, nexact, (int)B, MPI_INT64_T, MPI_SUM, ctx->comm)))
@@ -324,7 +325,6 @@ static int step(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws, int64_t 
     }
     double t1 = uhn_wtime();
     ctx->timers.compute += t1 - t0;
-    /* Kernels fail only on memory: agree before the collective reduction. */
     rc = uhn_agree(ctx, rc);
     if (rc == UHN_OK) rc = uhn_rec_mpi_create(ctx, st.rec_bytes, &type, &op);
     if (rc == UHN_OK && MPI_Allreduce(MPI_IN_PLACE, recs, (int)B, type, op, ctx->comm))

@@ -98,6 +98,8 @@ CASES = {
     "recall_h5_read": (RECALL, "h5_read", LAST, r"--memories: reading rows of in\.h5:images failed", 0),
     "recall_bank_alloc": (RECALL, "bank_alloc", LAST, r"out of memory for \d+ rows of the memory bank", 0),
     "recall_second_step": (RECALL, "step_alloc#2", LAST, r"out of memory for 40 records", 0),
+    "recall_uhn_score": (RECALL + ["--score", "uhn"], "step_alloc#2", LAST,
+                         r"out of memory for 40 records", 0),
     "recall_commit": (RECALL, "h5_commit", 0, r"writing 'out\.h5' failed: Input/output error", 0),
     "fit_pca": (FIT, "encoder_fit", LAST, r"pca: out of memory for \d+ x 64 centred rows", 0),
     "fit_h5_read": (FIT, "h5_read", LAST, r"--input: reading in\.h5:images failed", 0),
