@@ -11,12 +11,14 @@
 #include <cblas.h>
 #include <float.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/kernel.h"
 #include "core/simd_bf16.h"
 #include "core/simd_exp.h"
+#include "core/simd_pool.h"
 
 /* Rows per tile. A few queries: 256 KiB, L2-resident for the projection of the
  * rows that keep weight (at 32 KiB, the per-tile overhead cost 5 % of a step of
@@ -31,6 +33,14 @@ static int64_t tile_rows(int64_t K, int64_t O, int64_t B) {
     return tn < 4 ? 4 : tn;
 }
 
+/* Pooling levels of the screened energy pass: groups of 1, 2, 4, 8 and 16
+ * coordinates (simd_pool.h); rows are pooled UHN_POOL_ROWS at a time through
+ * a small float32 staging buffer (a buffer of the whole tile cost more in
+ * first touches of its pages than the pass saved). */
+#define UHN_SCREEN_LEVELS 5
+#define UHN_SCREEN_START  2 /* the adaptive levels start at groups of 4 */
+#define UHN_POOL_ROWS     32
+
 /* One thread's buffers, allocated once per uhn_recall and reused every step
  * (fresh pages are slow to touch; see uhn_alloc). */
 typedef struct work {
@@ -43,10 +53,12 @@ typedef struct work {
     int64_t *nzq;        /* Bmax: weights of the tile kept per query */
     int64_t *dq;         /* Bmax: the queries projected densely */
     float *Gd, *Zd;      /* Bmax x tn and Bmax x O: their weights and products */
-    uint16_t *xb;        /* screened energy pass: tn x pad(K) bf16 keys (allocated on first use) */
+    uint16_t *xb;        /* screened energy pass: tn x pad(K) bf16 pooled keys (on first use) */
     float *xn;           /* and tn norms ||x|| */
     int32_t *cand;       /* and tn candidate rows */
-    int64_t pairs, kept; /* (query, row) pairs screened in this step, and candidates among them */
+    int level;           /* its pooling level: groups of 1 << level coordinates */
+    int64_t tiles;       /* tiles it screened in this step */
+    int64_t pairs, kept; /* (query, row) pairs screened at level 0, and candidates among them */
 } work;
 
 struct uhn_kws {
@@ -55,9 +67,15 @@ struct uhn_kws {
     size_t rec_bytes;
     float thr, ln_thr; /* weights below thr of the running maximum are dropped */
     work *w;
-    int screen;   /* the screened energy pass: 0 untried, 1 ready, -1 unavailable */
-    uint16_t *qb; /* Bmax x pad(K) bf16 queries */
-    double *qn;   /* Bmax: ||q|| */
+    int screen;      /* the screened energy pass: 0 untried, 1 ready, -1 unavailable */
+    int force_level; /* UHN_SCREEN_GROUP: the one pooling level to use, or -1 (adaptive) */
+    /* Per pooling level: the queries' pooled coordinates in bf16 (Bmax x
+     * pad(d)), their norms and residual norms (Bmax each). */
+    uint16_t *qb[UHN_SCREEN_LEVELS];
+    float *qpn[UHN_SCREEN_LEVELS], *qrn[UHN_SCREEN_LEVELS];
+    int qready[UHN_SCREEN_LEVELS]; /* the level's queries are pooled for this step */
+    float *qp;                     /* UHN_POOL_ROWS x pad16(K): staging of pooled queries */
+    double *qn;                    /* Bmax: ||q|| */
 };
 
 void uhn_kws_destroy(uhn_kws *ws) {
@@ -69,7 +87,9 @@ void uhn_kws_destroy(uhn_kws *ws) {
         uhn_free(w->nzq), uhn_free(w->dq), uhn_free(w->Gd), uhn_free(w->Zd);
         uhn_free(w->xb), uhn_free(w->xn), uhn_free(w->cand);
     }
-    uhn_free(ws->qb), uhn_free(ws->qn);
+    for (int l = 0; l < UHN_SCREEN_LEVELS; ++l)
+        uhn_free(ws->qb[l]), uhn_free(ws->qpn[l]), uhn_free(ws->qrn[l]);
+    uhn_free(ws->qp), uhn_free(ws->qn);
     free(ws->w);
     free(ws);
 }
@@ -87,7 +107,7 @@ int uhn_kws_create(uhn_ctx *ctx, const uhn_bank *bk, int64_t Bmax, size_t rec_by
     ws->ln_thr = logf(ws->thr);
     ws->w = calloc((size_t)ws->nt, sizeof *ws->w);
     int ok = ws->w != NULL;
-    const int64_t tn = ws->tn, wide = bk->K > Bmax ? bk->K : Bmax;
+    const int64_t tn = ws->tn, K16 = uhn_pool_len(bk->K, 1), wide = K16 > Bmax ? K16 : Bmax;
     for (int t = 0; ok && t < ws->nt; ++t) {
         work *w = &ws->w[t];
         w->St = uhn_alloc((size_t)(Bmax * tn) * sizeof(float));
@@ -109,6 +129,21 @@ int uhn_kws_create(uhn_ctx *ctx, const uhn_bank *bk, int64_t Bmax, size_t rec_by
         uhn_kws_destroy(ws);
         return uhn_fail(ctx, UHN_ENOMEM, "out of memory for the kernel workspace (%lld queries)",
                         (long long)Bmax);
+    }
+    ws->force_level = -1;
+    const char *fg = getenv("UHN_SCREEN_GROUP");
+    if (fg && *fg) {
+        for (int l = 0; l < UHN_SCREEN_LEVELS; ++l) {
+            char name[4];
+            snprintf(name, sizeof name, "%d", 1 << l);
+            if (!strcmp(fg, name)) ws->force_level = l;
+        }
+        if (ws->force_level < 0) {
+            uhn_kws_destroy(ws);
+            return uhn_fail(
+                ctx, UHN_EINPUT,
+                "environment variable UHN_SCREEN_GROUP=%.20s: expected 1, 2, 4, 8 or 16", fg);
+        }
     }
     *out = ws;
     return UHN_OK;
@@ -463,11 +498,21 @@ static void tile_project(const uhn_step *st, const float *G, int64_t tn, const f
  * only the rows within ln(thr) / beta of the maximum score: after one step of
  * a recall the state is near a few memories (a one-step recall of 1000
  * Fashion-MNIST queries at beta = 1 keeps ~50 of 60,000 rows per query for
- * E(v_T), against 10,500 for E(v_0)). So this pass scores every row first with
- * bf16 dot products (simd_bf16.h, twice the float32 rate), whose error is
- * bounded, and computes the exact float32 score only of the rows whose bound
- * reaches the cut. A row it skips has weight below thr of the maximum, as in
- * tile_weights: the result is the same to round-off.
+ * E(v_T), against 10,500 for E(v_0)). So this pass first scores every row with
+ * an approximate score whose error is bounded, and computes the exact float32
+ * score only of the rows whose bound reaches the cut. A row it skips has
+ * weight below thr of the maximum, as in tile_weights: the result is the same
+ * to round-off.
+ *
+ * The approximate score is a dot product of pooled coordinates (simd_pool.h:
+ * the sums of groups of g consecutive coordinates, so 1/g of the work) taken
+ * in bf16 (simd_bf16.h, twice the float32 rate), and its bound adds the bf16
+ * error to the product of the two residual norms. On images g = 16 keeps a
+ * fraction of a percent of the rows; on data without neighbourhood structure
+ * the residuals are large and g = 1 (the full bf16 product) keeps the fewest.
+ * Each thread starts at g = 4 and, from its second tile on, moves one level
+ * after a tile when the cost model below says the neighbouring level is
+ * cheaper (UHN_SCREEN_GROUP fixes g instead, for tests and measurements).
  *
  * It applies to raw softmax scores of dot and euclidean (the two energies of
  * spec §5) without a cue (--cue-only keeps the float32 pass), for batches
@@ -475,11 +520,17 @@ static void tile_project(const uhn_step *st, const float *G, int64_t tn, const f
  * states of at least UHN_SCREEN_MIN_K coordinates (below, the work per
  * (query, row) pair around the dot product outweighs what bf16 saves on it).
  * Where the scores are too close for the screen to reject rows (a small beta),
- * a thread that kept more than 1 / UHN_SCREEN_RATIO of its pairs so far
+ * a thread that kept more than 1 / UHN_SCREEN_RATIO of its pairs at g = 1
  * scores its remaining tiles in float32.
  */
 #define UHN_SCREEN_MIN_K 128
 #define UHN_SCREEN_RATIO 8
+/* Cost model of a level, per (query, row) pair, in units of one vdpbf16ps (32
+ * products): the screen costs pad32(d) / 32 + 3 (the bound and the cut), and
+ * a candidate's exact score UHN_SCREEN_EXACT_COST (a gathered row of K = 784
+ * read from L3: measured on W1 and W2 of `uhn bench`, 40-60 ns against 0.16 ns
+ * a unit). */
+#define UHN_SCREEN_EXACT_COST 300.0
 
 static int screen_applies(const uhn_step *st) {
     if (st->need_z || st->kind != UHN_RED_LSE || st->p->score != UHN_SCORE_RAW || st->qb->mask ||
@@ -493,22 +544,76 @@ static int screen_applies(const uhn_step *st) {
 /* The screen's buffers, on first use; 0 when it cannot run (then it never does). */
 static int screen_ready(const uhn_bank *bk, uhn_kws *ws) {
     if (ws->screen) return ws->screen > 0;
-    const int64_t Kp = uhn_bf16_pad(bk->K), tn = ws->tn;
+    const int64_t K16 = uhn_pool_len(bk->K, 1), tn = ws->tn;
     int ok = uhn_bf16_available();
+    for (int l = 0; ok && l < UHN_SCREEN_LEVELS; ++l) {
+        const int64_t Kp = uhn_bf16_pad(uhn_pool_len(bk->K, 1 << l));
+        ws->qb[l] = uhn_alloc((size_t)(ws->Bmax * Kp) * sizeof(uint16_t));
+        ws->qpn[l] = uhn_alloc((size_t)ws->Bmax * sizeof(float));
+        ws->qrn[l] = uhn_alloc((size_t)ws->Bmax * sizeof(float));
+        ok = ws->qb[l] && ws->qpn[l] && ws->qrn[l];
+    }
     if (ok) {
-        ws->qb = uhn_alloc((size_t)(ws->Bmax * Kp) * sizeof(uint16_t));
+        ws->qp = uhn_alloc((size_t)(UHN_POOL_ROWS * K16) * sizeof(float));
         ws->qn = uhn_alloc((size_t)ws->Bmax * sizeof(double));
-        ok = ws->qb && ws->qn;
+        ok = ws->qp && ws->qn;
     }
     for (int t = 0; ok && t < ws->nt; ++t) {
         work *w = &ws->w[t];
-        w->xb = uhn_alloc((size_t)(tn * Kp) * sizeof(uint16_t));
-        w->xn = uhn_alloc((size_t)tn * sizeof(float));
+        w->xb = uhn_alloc((size_t)(tn * uhn_bf16_pad(K16)) * sizeof(uint16_t));
+        w->xn = uhn_alloc((size_t)(3 * tn) * sizeof(float));
         w->cand = uhn_alloc((size_t)tn * sizeof(int32_t));
         ok = w->xb && w->xn && w->cand;
     }
     ws->screen = ok ? 1 : -1; /* without the memory, the float32 pass does the same */
     return ok;
+}
+
+/* n rows x (kn coordinates, leading dimension ldx) pooled in groups of g into
+ * bf16 rows of Kp (and their norms PN and residual norms R), UHN_POOL_ROWS at a
+ * time through stage (UHN_POOL_ROWS x pad16(kn) floats). At g = 1 the rows are
+ * converted directly, with PN = ||x|| and R = 0 (unless PN is NULL). */
+static void pool_bf16(const float *x, int64_t n, int64_t kn, int64_t ldx, int g, float *stage,
+                      uint16_t *out, int64_t Kp, float *PN, float *R) {
+    const int64_t d = uhn_pool_len(kn, g);
+    for (int64_t i0 = 0; i0 < n; i0 += UHN_POOL_ROWS) {
+        const int64_t m = n - i0 < UHN_POOL_ROWS ? n - i0 : UHN_POOL_ROWS;
+        if (g == 1) {
+            uhn_bf16_rows(x + i0 * ldx, m, kn, ldx, out + i0 * Kp, Kp);
+            continue;
+        }
+        uhn_pool_rows(x + i0 * ldx, m, kn, ldx, g, stage, d, PN + i0, R + i0);
+        uhn_bf16_rows(stage, m, d, d, out + i0 * Kp, Kp);
+    }
+    if (g == 1 && PN) uhn_pool_norms(x, n, kn, ldx, PN, R);
+}
+
+/* The queries of this step at a pooling level, in bf16, the first time a
+ * thread asks for that level in the step (the adaptive levels visit few). */
+static void screen_queries(const uhn_step *st, uhn_kws *ws, int level) {
+#pragma omp critical(uhn_screen_queries)
+    if (!ws->qready[level]) {
+        const uhn_qblock *qb = st->qb;
+        const int64_t kn = qb->k1 - qb->k0, g = 1 << level;
+        pool_bf16(qb->q + qb->k0, st->B, kn, qb->K, (int)g, ws->qp, ws->qb[level],
+                  uhn_bf16_pad(g == 1 ? kn : uhn_pool_len(kn, (int)g)), ws->qpn[level],
+                  ws->qrn[level]);
+        ws->qready[level] = 1;
+    }
+}
+
+/* The level for the next tile, from this tile's share f of candidate pairs. */
+static int screen_next_level(int level, double f, int64_t kn) {
+    double cost[UHN_SCREEN_LEVELS];
+    for (int l = 0; l < UHN_SCREEN_LEVELS; ++l)
+        cost[l] = (double)uhn_bf16_pad(uhn_pool_len(kn, 1 << l)) / 32 + 3;
+    /* Candidates grow with g, by about 1.5-2x a level on Fashion-MNIST: the
+     * neighbours' estimated shares are 2f (coarser) and f / 2 (finer). */
+    const double e = UHN_SCREEN_EXACT_COST * f;
+    if (level > 0 && cost[level - 1] + e / 2 < cost[level] + e) return level - 1;
+    if (level + 1 < UHN_SCREEN_LEVELS && cost[level + 1] + 2 * e < cost[level] + e)
+        return level + 1;
+    return level;
 }
 
 /* The rows i with hi[i] >= cut, ascending, into idx; returns their number. */
@@ -520,8 +625,10 @@ static int64_t select_rows(const float *hi, int64_t tn, float cut, int32_t *idx)
     for (; i + 16 <= tn; i += 16, ids = _mm512_add_epi32(ids, _mm512_set1_epi32(16))) {
         const __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(hi + i), vc, _CMP_GE_OQ);
         if (!m) continue;
-        _mm512_mask_compressstoreu_epi32(idx + n, m, ids);
-        n += __builtin_popcount(m);
+        const int c = __builtin_popcount(m); /* compress in a register: see simd_pool.c */
+        _mm512_mask_storeu_epi32(idx + n, (__mmask16)((1u << c) - 1),
+                                 _mm512_maskz_compress_epi32(m, ids));
+        n += c;
     }
 #endif
     for (; i < tn; ++i)
@@ -607,47 +714,145 @@ static void lse_fold(const uhn_step *st, uhn_rec *r, float *h, const int32_t *id
     r->acc += s;
 }
 
-/* One tile of the screened pass for every query of the batch. */
-static void tile_screened(const uhn_step *st, const uhn_tile *t, int64_t g0, void *recs, work *w) {
+/* a_i + e_i of one query over a tile (tile_screened) into hi: with
+ * e_i = two (cp pn_i + cr rn_i + cn xn_i + eabs) + slack (norm2_i + qn2) and
+ * a_i the bf16 score d_i (dot) or 2 d_i - norm2_i - qn2 (euclidean). Returns
+ * the largest a_i - e_i, and in *best a row of the largest a_i. */
+static float screen_bounds(int64_t tn, const float *d, const float *pn, const float *rn,
+                           const float *xn, const float *norm2, int euclid, float cp, float cr,
+                           float cn, float eabs, float qn2, float *hi, int32_t *best) {
+    const float two = euclid ? 2.0f : 1.0f, slack = euclid ? 1e-4f : 0.0f;
+    float lower = -INFINITY, amax = -INFINITY;
+    int64_t i = 0;
+    *best = 0;
+#ifdef __AVX512F__
+    __m512 vlow = _mm512_set1_ps(-INFINITY), vamax = vlow;
+    __m512i vbest = _mm512_setzero_si512(),
+            ids = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512 vcp = _mm512_set1_ps(cp), vcr = _mm512_set1_ps(cr), vcn = _mm512_set1_ps(cn);
+    const __m512 vabs = _mm512_set1_ps(eabs), vtwo = _mm512_set1_ps(two);
+    const __m512 vsl = _mm512_set1_ps(slack), vq2 = _mm512_set1_ps(qn2);
+    for (; i < tn; i += 16) {
+        const __mmask16 m = tn - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (tn - i)) - 1);
+        const __m512 n2 = _mm512_maskz_loadu_ps(m, norm2 + i), dv = _mm512_maskz_loadu_ps(m, d + i);
+        __m512 e = _mm512_fmadd_ps(vcp, _mm512_maskz_loadu_ps(m, pn + i), vabs);
+        e = _mm512_fmadd_ps(vcr, _mm512_maskz_loadu_ps(m, rn + i), e);
+        e = _mm512_fmadd_ps(vcn, _mm512_maskz_loadu_ps(m, xn + i), e);
+        e = _mm512_fmadd_ps(vsl, _mm512_add_ps(n2, vq2), _mm512_mul_ps(vtwo, e));
+        const __m512 av =
+            euclid ? _mm512_sub_ps(_mm512_sub_ps(_mm512_add_ps(dv, dv), n2), vq2) : dv;
+        _mm512_mask_storeu_ps(hi + i, m, _mm512_add_ps(av, e));
+        vlow = _mm512_mask_max_ps(vlow, m, vlow, _mm512_sub_ps(av, e));
+        const __mmask16 up = _mm512_mask_cmp_ps_mask(m, av, vamax, _CMP_GT_OQ);
+        vamax = _mm512_mask_mov_ps(vamax, up, av);
+        vbest = _mm512_mask_mov_epi32(vbest, up, ids);
+        ids = _mm512_add_epi32(ids, _mm512_set1_epi32(16));
+    }
+    lower = _mm512_reduce_max_ps(vlow);
+    amax = _mm512_reduce_max_ps(vamax);
+    if (amax > -INFINITY) {
+        const __mmask16 at = _mm512_cmp_ps_mask(vamax, _mm512_set1_ps(amax), _CMP_EQ_OQ);
+        *best = _mm512_mask_reduce_min_epi32(at, vbest);
+    }
+#endif
+    for (; i < tn; ++i) {
+        const float e =
+            two * (cp * pn[i] + cr * rn[i] + cn * xn[i] + eabs) + slack * (norm2[i] + qn2);
+        const float a = euclid ? 2 * d[i] - norm2[i] - qn2 : d[i];
+        hi[i] = a + e;
+        lower = a - e > lower ? a - e : lower;
+        if (a > amax) amax = a, *best = (int32_t)i;
+    }
+    return lower;
+}
+
+/* One tile of the screened pass for every query of the batch, at the thread's
+ * pooling level; returns the candidates it kept, or -1, without a change to
+ * the records, when more than half the pairs are candidates. (Chunks of the tile that fit
+ * in L2 were measured slower: the exact score of each query's best row and the
+ * bounds per chunk cost more than the candidates' reads from L3 saved.) */
+static int64_t tile_candidates(const uhn_step *st, const uhn_tile *t, int64_t g0, void *recs,
+                               work *w) {
     const uhn_qblock *qb = st->qb;
     const uhn_kws *ws = st->ws;
-    const int64_t tn = t->tn, kn = qb->k1 - qb->k0, Kp = uhn_bf16_pad(kn);
+    const int level = w->level, g = 1 << level;
+    const int64_t tn = t->tn, kn = qb->k1 - qb->k0, d = uhn_pool_len(kn, g);
+    const int64_t Kp = uhn_bf16_pad(g == 1 ? kn : d);
     const int euclid = !is_dot(st);
-    const double beta = st->p->beta, c = uhn_bf16_bound(kn), lnt = (double)ws->ln_thr / beta;
-    uhn_bf16_rows(t->x + qb->k0, tn, kn, t->K, w->xb, Kp);
-    uhn_bf16_dots(w->xb, tn, ws->qb, st->B, Kp, w->St, tn);
+    const double beta = st->p->beta, lnt = (double)ws->ln_thr / beta;
+    float *pn = w->xn + tn, *rn = w->xn + 2 * tn; /* pooled and residual norms of the rows */
     for (int64_t i = 0; i < tn; ++i) w->xn[i] = sqrtf(t->norm2[i]);
-    /* Approximate score a_i with |a_i - s_i| <= e_i: the bf16 bound on x.q (twice
-     * for euclidean, s = -(||x||^2 - 2 x.q + ||q||^2)), with room for the
-     * float32 norms (a relative 1e-4) and the float arithmetic here. */
-    const float c1 = (float)(c * (1 + 1e-4) + 1e-6), eabs = (float)UHN_BF16_ABS;
-    const float two = euclid ? 2.0f : 1.0f, slack = euclid ? 1e-4f : 0.0f;
-    float *h = w->Gd, *hi = w->Gd + tn; /* exact scores of the candidates; a_i + e_i */
+    screen_queries(st, (uhn_kws *)ws, level);
+    pool_bf16(t->x + qb->k0, tn, kn, t->K, g, w->scr.a, w->xb, Kp, g == 1 ? NULL : pn, rn);
+    if (g == 1) /* ||x|| over all K bounds the norm over the columns screened */
+        for (int64_t i = 0; i < tn; ++i) pn[i] = w->xn[i], rn[i] = 0.0f;
+    uhn_bf16_dots(w->xb, tn, ws->qb[level], st->B, Kp, w->St, tn);
+    /* Approximate score a_i with |a_i - s_i| <= e_i. For dot, with p and r the
+     * pooled coordinates and residuals of x and q (s = p(x).p(q) + r(x).r(q)):
+     * the bf16 bound on the pooled product, plus ||r(x)|| ||r(q)||, with the
+     * allowance eta of simd_pool.h for the computed norms and coordinates
+     * (7 eta ||x|| ||q|| covers its cross terms) and room for the float
+     * arithmetic here. Euclidean, s = -(||x||^2 - 2 x.q + ||q||^2): twice
+     * that, plus a relative 1e-4 of the float32 norms. At g = 1, pn is the
+     * computed ||x|| (a relative 1e-4 off at most, within grow). */
+    const double eta = uhn_pool_slack(kn), grow = (1 + eta) * (1 + eta) * (1 + 1e-4);
+    const float c1 = (float)(uhn_bf16_bound(g == 1 ? kn : d) * grow), r1 = (float)grow;
+    const float cx = (float)(7 * eta + 1e-6), eabs = (float)UHN_BF16_ABS;
+    /* First every query's bound (a_i + e_i, in place of its bf16 scores) and
+     * cut, and the number of candidates; then their exact scores. */
+    float *h = w->Gd, *cuts = w->Gd + tn; /* exact scores of the candidates; cut per query */
+    int64_t kept = 0;
     for (int64_t j = 0; j < st->B; ++j) {
-        const float *d = w->St + j * tn;
         const float qn = (float)ws->qn[j], qn2 = qb->qnorm2[j];
-        uhn_rec *r = uhn_rec_at(recs, st->rec_bytes, j);
-        float lower = -INFINITY; /* a score that some row reaches */
-#pragma omp simd reduction(max : lower)
-        for (int64_t i = 0; i < tn; ++i) {
-            const float e = two * (c1 * w->xn[i] * qn + eabs) + slack * (t->norm2[i] + qn2);
-            const float a = euclid ? 2 * d[i] - t->norm2[i] - qn2 : d[i];
-            hi[i] = a + e;
-            lower = a - e > lower ? a - e : lower;
-        }
+        const float qp = ws->qpn[level][j], qr = ws->qrn[level][j];
+        const uhn_rec *r = uhn_rec_at(recs, st->rec_bytes, j);
+        float *hi = w->St + j * tn;
+        int32_t ib;
+        float lower = screen_bounds(tn, hi, pn, rn, w->xn, t->norm2, euclid, c1 * qp, r1 * qr,
+                                    cx * qn, eabs, qn2, hi, &ib); /* some row reaches it */
+        /* The row of the largest approximate score, scored exactly: a close
+         * lower bound on the maximum when the residuals are wide. */
+        float hb;
+        exact_scores(qb, euclid, t, &ib, 1, j, &hb);
+        if (hb > lower) lower = hb;
         if (r->idx >= 0 && r->best > lower) lower = (float)r->best;
         /* hi >= cut keeps every row within ln(thr) / beta of the maximum:
          * rounded down, so that none is lost. */
         double cutd = (double)lower + lnt;
         float cut = (float)cutd;
         if ((double)cut > cutd) cut = nextafterf(cut, -INFINITY);
-        const int64_t n = select_rows(hi, tn, cut, w->cand);
-        w->kept += n;
+        cuts[j] = cut;
+        kept += select_rows(hi, tn, cut, w->cand);
+    }
+    /* Most pairs candidates (a small beta): the float32 pass is cheaper. */
+    if (ws->force_level < 0 && 2 * kept > st->B * tn) return -1;
+    for (int64_t j = 0; j < st->B; ++j) {
+        const int64_t n = select_rows(w->St + j * tn, tn, cuts[j], w->cand);
         if (n == 0) continue;
         exact_scores(qb, euclid, t, w->cand, n, j, h);
-        lse_fold(st, r, h, w->cand, n, g0);
+        lse_fold(st, uhn_rec_at(recs, st->rec_bytes, j), h, w->cand, n, g0);
     }
-    w->pairs += st->B * tn;
+    return kept;
+}
+
+/* One tile of the screened pass; then the level for the next tile. Returns 0
+ * when the tile is left to the float32 pass (and so are the thread's next). */
+static int tile_screened(const uhn_step *st, const uhn_tile *t, int64_t g0, void *recs, work *w) {
+    const int level = w->level;
+    const int64_t kept = tile_candidates(st, t, g0, recs, w);
+    if (kept < 0) { /* the scores are too close for a screen to reject many rows */
+        w->level = 0, w->pairs = 1, w->kept = 1;
+        return 0;
+    }
+    if (level == 0) w->pairs += st->B * t->tn, w->kept += kept;
+    if (st->ws->force_level >= 0) return 1;
+    /* The first tile's cut comes from its own rows only (no maximum so far):
+     * its share of candidates says little about the next tiles'. */
+    if (w->tiles++ > 0)
+        w->level = screen_next_level(level, (double)kept / (double)(st->B * t->tn),
+                                     st->qb->k1 - st->qb->k0);
+    if (w->level != level) w->pairs = w->kept = 0;
+    return 1;
 }
 
 int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs) {
@@ -657,11 +862,9 @@ int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs) {
     if (bk->n_local == 0) return UHN_OK;
     const int64_t tn = ws->tn, ntiles = (bk->n_local + tn - 1) / tn;
     const int screen = screen_applies(st) && screen_ready(bk, ws);
-    if (screen) { /* the queries in bf16, once per step */
-        const uhn_qblock *qb = st->qb;
-        const int64_t kn = qb->k1 - qb->k0;
-        uhn_bf16_rows(qb->q + qb->k0, st->B, kn, qb->K, ws->qb, uhn_bf16_pad(kn));
-        for (int64_t j = 0; j < st->B; ++j) ws->qn[j] = sqrt((double)qb->qnorm2[j]);
+    if (screen) { /* the queries' norms; their pooled levels on first use */
+        for (int l = 0; l < UHN_SCREEN_LEVELS; ++l) ws->qready[l] = 0;
+        for (int64_t j = 0; j < st->B; ++j) ws->qn[j] = sqrt((double)st->qb->qnorm2[j]);
     }
     ws->w[0].recs = recs;
     for (int t = 1; t < ws->nt; ++t) memcpy(ws->w[t].recs, recs, (size_t)st->B * st->rec_bytes);
@@ -669,15 +872,16 @@ int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs) {
     {
         work *me = &ws->w[omp_get_thread_num()];
         me->pairs = me->kept = 0;
+        me->level = ws->force_level >= 0 ? ws->force_level : UHN_SCREEN_START;
+        me->tiles = 0;
 #pragma omp for schedule(static)
         for (int64_t tile = 0; tile < ntiles; ++tile) {
             int64_t i0 = tile * tn;
             uhn_tile t = {bk->keys + i0 * bk->K, bk->key_norm2 + i0, bk->key_sum + i0,
                           (bk->n_local - i0 < tn ? bk->n_local - i0 : tn), bk->K};
-            if (screen && me->kept * UHN_SCREEN_RATIO <= me->pairs) {
-                tile_screened(st, &t, bk->row0 + i0, me->recs, me);
+            if (screen && (me->level > 0 || me->kept * UHN_SCREEN_RATIO <= me->pairs) &&
+                tile_screened(st, &t, bk->row0 + i0, me->recs, me))
                 continue;
-            }
             const float *Y = bk->values + i0 * bk->O;
             tile_scores(st, &t, me->St, &me->scr);
             for (int64_t j = 0; j < st->B; ++j)

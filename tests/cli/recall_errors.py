@@ -65,7 +65,8 @@ def argv(opts):
 # A case: f(d, X, Q) -> (option dict, [accepted culprit substrings]) where at least one
 # of the substrings (case-insensitive; a regex when it starts with 're:') must be in
 # the 'uhn:' line. A case may also put '--output' itself in the dict (then step 2 below,
-# the existing output, is skipped unless the case returns a third item {'existing': True}).
+# the existing output, is skipped unless the case returns a third item {'existing': True}); a
+# third item may also give {'env': {NAME: VALUE}}, set for the runs of the case.
 def _opt(name, value, culprit=None):
     def f(d, X, Q):
         o = good(d)
@@ -438,6 +439,15 @@ CASES["power_param_fraction"] = _param_case("power", "2.5")
 CASES["topk_param_zero"] = _param_case("topk", "0")
 
 
+def c_screen_group_env(d, X, Q):
+    """UHN_SCREEN_GROUP (the screened energy pass's group size) out of range."""
+    return good(d), [r"re:^uhn: environment variable UHN_SCREEN_GROUP=3: expected 1, 2, 4, 8 or 16$"], \
+        {"env": {"UHN_SCREEN_GROUP": "3"}}
+
+
+CASES["screen_group_env"] = c_screen_group_env
+
+
 def listing(d):
     out = set()
     for root, dirs, files in os.walk(d):
@@ -479,6 +489,7 @@ def run_case(runner, name, ranks, workdir):
         opts, culprits, *extra = CASES[name](d, X, Q)
         # a case naming its own --output may still ask for step 2 below
         keep_existing = bool(extra and extra[0].get("existing"))
+        runner.env.update(extra[0].get("env", {}) if extra else {})
         target = opts.get("--output")
         explicit_output = (target is not None and not keep_existing) or name == "missing_output_option"
 

@@ -31,6 +31,8 @@
  * that need exact ties (max, topk, threshold, duplicated rows) use small
  * integers, for which every similarity below is exact in float32.
  */
+#define _POSIX_C_SOURCE 200809L /* setenv */
+
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -50,7 +52,7 @@
 #define TOL_LSE    1e-6
 #define TOL_ENERGY 1e-6
 
-enum { DATA_UNIFORM, DATA_INTEGER };
+enum { DATA_UNIFORM, DATA_INTEGER, DATA_BLOCKS };
 enum { Q_RANDOM, Q_MIXED, Q_ZERO };
 enum { SIM_DOT, SIM_COSINE, SIM_EUCLIDEAN, SIM_MANHATTAN, SIM_KL, SIM_RKL, SIM_JS, SIM_COUNT };
 enum { SEP_IDENTITY, SEP_POWER, SEP_LOG, SEP_SOFTMAX, SEP_MAX, SEP_TOPK, SEP_THRESHOLD, SEP_COUNT };
@@ -67,7 +69,9 @@ typedef struct ecase {
     const char *label;
     int64_t N, K, B, O;
     int hetero; /* values are a separate N x O matrix in [-1, 1) */
-    int data;   /* DATA_UNIFORM: keys in [lo, hi); DATA_INTEGER: keys in {0..levels-1} */
+    int data;   /* DATA_UNIFORM: keys in [lo, hi); DATA_INTEGER: keys in {0..levels-1};
+                 * DATA_BLOCKS: keys in {0..levels-1} constant on runs of 8 coordinates,
+                 * plus 1 on a tenth of them (neighbours alike, as in images) */
     double lo, hi;
     int levels;
     int queries; /* Q_RANDOM: like the keys; Q_MIXED: every third a copy of a row, every
@@ -104,6 +108,9 @@ static int is_distance(int sim) {
 static float draw(const ecase *c, uint32_t stream, uint64_t index, uint32_t k) {
     double u = uhn_rng_uniform(SEED, stream, index, k);
     if (c->data == DATA_INTEGER) return (float)floor(u * c->levels);
+    if (c->data == DATA_BLOCKS)
+        return (float)floor(uhn_rng_uniform(SEED, stream, index, k / 8) * c->levels) +
+               (u < 0.1 ? 1.0f : 0.0f);
     return (float)(c->lo + (c->hi - c->lo) * u);
 }
 
@@ -753,6 +760,35 @@ static void screen_cases(uhn_ctx *ctx) {
                 if (z) c.key_zero = 16, c.query_tail = 20;
                 run_case(ctx, c);
             }
+    /* Every pooling level of the screen (UHN_SCREEN_GROUP) and the adaptive
+     * choice, on keys whose neighbouring coordinates are alike, where groups of
+     * 16 reject most rows, and K = 150 for groups across the zero padding. */
+    const char *groups[6] = {NULL, "1", "2", "4", "8", "16"};
+    for (int gi = 0; gi < 6; ++gi) {
+        if (groups[gi]) setenv("UHN_SCREEN_GROUP", groups[gi], 1);
+        for (int si = 0; si < 2; ++si)
+            for (int i = 1; i < 3; ++i) {
+                char label[64];
+                snprintf(label, sizeof label, "screened energy, groups of %s",
+                         groups[gi] ? groups[gi] : "any (adaptive)");
+                ecase c = base_case(label);
+                c.sim = sims[si], c.beta = betas[i], c.N = 2000, c.K = i == 1 ? 160 : 150, c.B = 40;
+                c.data = DATA_BLOCKS, c.levels = 4, c.queries = Q_MIXED;
+                run_case(ctx, c);
+            }
+        unsetenv("UHN_SCREEN_GROUP");
+    }
+    /* Five tiles of 2048 rows a thread: the adaptive level moves between tiles,
+     * down to groups of 1 and then float32 on random integers, and stays at
+     * groups of 16 where they reject most rows. */
+    for (int blocks = 0; blocks < 2; ++blocks) {
+        ecase c = base_case(blocks ? "screened energy, adaptive, alike neighbours"
+                                   : "screened energy, adaptive, down to float32");
+        c.sim = blocks ? SIM_EUCLIDEAN : SIM_DOT, c.beta = blocks ? 30.0 : 3.0, c.N = 10000;
+        c.K = 160, c.B = 16, c.data = blocks ? DATA_BLOCKS : DATA_INTEGER, c.levels = 4;
+        c.queries = Q_MIXED;
+        run_case(ctx, c);
+    }
 }
 
 /* Hetero-association: values with O != K. */
