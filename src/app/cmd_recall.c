@@ -94,8 +94,8 @@ static const opt_def options[] = {
     {"cue-only", OPT_FLAG, OFF(cue_only), NULL,
      "similarities over the --clamp coordinates only (default: all coordinates)", 0, 0, NULL, 0, 0},
     {"no-energy", OPT_FLAG, OFF(no_energy), NULL,
-     "do not report the energy (softmax with dot or euclidean): saves the scoring pass of the "
-     "final state, half the cost of a one-step recall (default: report it)",
+     "do not report the energy (softmax with dot or euclidean): saves the screened scoring pass "
+     "of the final state, a fifth to two fifths of a one-step recall (default: report it)",
      0, 0, NULL, 0, 0},
     {"kernel", OPT_STR, OFF(kernel), "fast|ref",
      "fast: SGEMM kernels; ref: the plain reference engine (default fast)", 0, 0, NULL, 0, 0},
