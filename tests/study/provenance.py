@@ -4,7 +4,8 @@
   1. `uhn run` of a small synthetic deck as if in Slurm array task 3 of job
      120 (job 123, restart 1: the variables Slurm sets) with OPENBLAS_CORETYPE
      pinned to one kernel, stopped after one point (--max-points 1): the
-     checkpoint's provenance holds the host, the Slurm ids, the compile flags
+     checkpoint's provenance holds the host, the Slurm ids, the git commit of
+     the source at build time (with -dirty), the compile flags
      and build options CMake configured, the BLAS library and the kernel it
      picked (checked against OpenBLAS itself, called through ctypes), and the
      versions, times, ranks and threads;
@@ -15,6 +16,7 @@
   4. `uhn recall` writes the same provenance attributes.
 
     provenance.py --uhn ./uhn --mpiexec mpiexec --compile-flags "..." --build-options "..."
+                  --source-dir SRC
 """
 import os
 import shutil
@@ -85,10 +87,28 @@ def run(runner, ranks, argv, cwd, env):
     return finish(p, runner.timeout, f"HANG: {' '.join(cmd)}")
 
 
+def source_commit(src):
+    """The commit the build should record (cmake/git_commit.cmake): git's short
+    hash of HEAD, with -dirty when tracked files differ from it; "unknown"
+    outside a checkout or without git."""
+    git = shutil.which("git")
+    if not git or not os.path.exists(os.path.join(src, ".git")):
+        return "unknown"
+    head = subprocess.run([git, "rev-parse", "--short=12", "HEAD"], cwd=src, capture_output=True,
+                          text=True)
+    if head.returncode != 0:
+        return "unknown"
+    dirty = subprocess.run([git, "diff", "--quiet", "HEAD", "--"], cwd=src, capture_output=True)
+    return head.stdout.strip() + ("-dirty" if dirty.returncode == 1 else "")
+
+
 def check_common(a, args, kernel, coretype, what):
     missing = [k for k in COMMON if k not in a]
     check(not missing, f"{what}: provenance lacks {missing}")
     check(a["host"] == socket.gethostname(), f"{what}: host {a['host']!r}")
+    want = source_commit(args.source_dir)
+    check(a["git_commit"] == want, f"{what}: git_commit {a['git_commit']!r}, but the source is at "
+                                   f"{want!r} (a build older than its source?)")
     check(a["compile_flags"] == args.compile_flags,
           f"{what}: compile_flags {a['compile_flags']!r} != CMake's {args.compile_flags!r}")
     check(a["build_options"] == args.build_options,
@@ -105,6 +125,7 @@ def main():
     ap = common_args(__doc__.splitlines()[0])
     ap.add_argument("--compile-flags", required=True)
     ap.add_argument("--build-options", required=True)
+    ap.add_argument("--source-dir", required=True, help="the source tree the build was made from")
     args = ap.parse_args()
     runner = Runner(args)
     base = {k: v for k, v in runner.env.items()
