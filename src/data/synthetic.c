@@ -192,6 +192,9 @@ static const synth_kind kinds[] = {
     {"correlated", px_correlated, blk_correlated, 0.0f, ",families,noise,"},
 };
 
+/* The most prototype pixels a correlated set may hold (1 GiB of float32). */
+#define UHN_SYNTH_PROTO_MAX 268435456.0
+
 /* Keys: where each goes, its bounds, whether it must be an integer, and its
  * default (NAN: required or derived). */
 static const struct {
@@ -294,6 +297,13 @@ static int parse(uhn_ctx *ctx, const char *spec, const char *arg, synth_state *s
     if (s->k > 4.0e9)
         return uhn_fail(ctx, UHN_EINPUT, "data set '%s': k = h*w*c = %.0f is too large", spec,
                         s->k);
+    /* Every rank holds the prototypes of a correlated set: bound them before
+     * allocating (an overcommitted allocation would fail only when touched). */
+    if (s->kind->pixel == px_correlated && s->families * s->k > UHN_SYNTH_PROTO_MAX)
+        return uhn_fail(ctx, UHN_EINPUT,
+                        "data set '%s': families * k = %.0f prototype pixels is more than %.0f "
+                        "(every rank holds them; use fewer families or smaller images)",
+                        spec, s->families * s->k, UHN_SYNTH_PROTO_MAX);
     return UHN_OK;
 }
 

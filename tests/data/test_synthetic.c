@@ -241,6 +241,10 @@ static void test_errors(void) {
         {"synthetic:gaussian?n=3&k=5&mean=1.5", "': mean = 1.5 must be a number in [0, 1]"},
         {"synthetic:uniform?n=3&k", "': parameter 'k' is not KEY=VALUE"},
         {"synthetic:uniform?n=3&h=100000&w=100000", "': k = h*w*c = 10000000000 is too large"},
+        {"synthetic:correlated?n=3&families=1000000&k=40000",
+         "data set 'synthetic:correlated?n=3&families=1000000&k=40000': families * k = "
+         "40000000000 prototype pixels is more than 268435456 (every rank holds them; use fewer "
+         "families or smaller images)"},
     };
     for (size_t b = 0; b < sizeof bad / sizeof bad[0]; ++b) {
         uhn_dataset *ds = (uhn_dataset *)&bad; /* must be reset to NULL */

@@ -27,9 +27,9 @@
 /* Largest row read (floats); a synthetic row of k = 4e9 pixels is valid. */
 #define MAX_ROW_VALUES (1 << 16)
 /* Largest prototype table (families x k floats) of a correlated set opened:
- * the parser bounds families (1e6) and k (4e9) but not their product, so
- * synthetic:correlated?n=1&k=100000000&families=100 allocates and fills
- * 40 GB. Larger tables are skipped here (see the README of tests/fuzz). */
+ * the parser refuses more than 2^28 (it allocates and fills the table at
+ * open); tables between 2^22 and that are valid but slow, and skipped here
+ * (see the README of tests/fuzz). */
 #define MAX_PROTO_VALUES (1 << 22)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
