@@ -772,7 +772,7 @@ static void screen_cases(uhn_ctx *ctx) {
                 snprintf(label, sizeof label, "screened energy, groups of %s",
                          groups[gi] ? groups[gi] : "any (adaptive)");
                 ecase c = base_case(label);
-                c.sim = sims[si], c.beta = betas[i], c.N = 2000, c.K = i == 1 ? 160 : 150, c.B = 40;
+                c.sim = sims[si], c.beta = betas[i], c.N = 1000, c.K = i == 1 ? 160 : 150, c.B = 12;
                 c.data = DATA_BLOCKS, c.levels = 4, c.queries = Q_MIXED;
                 run_case(ctx, c);
             }
@@ -785,7 +785,7 @@ static void screen_cases(uhn_ctx *ctx) {
         ecase c = base_case(blocks ? "screened energy, adaptive, alike neighbours"
                                    : "screened energy, adaptive, down to float32");
         c.sim = blocks ? SIM_EUCLIDEAN : SIM_DOT, c.beta = blocks ? 30.0 : 3.0, c.N = 10000;
-        c.K = 160, c.B = 16, c.data = blocks ? DATA_BLOCKS : DATA_INTEGER, c.levels = 4;
+        c.K = 160, c.B = 9, c.data = blocks ? DATA_BLOCKS : DATA_INTEGER, c.levels = 4;
         c.queries = Q_MIXED;
         run_case(ctx, c);
     }
