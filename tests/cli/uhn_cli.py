@@ -93,17 +93,22 @@ class Runner:
 
 
 _DASHES = re.compile(r"^-{10,}\s*$")
+# mpiexec's own libevent, when a job ends with a failed process, now and then
+# warns about a descriptor it already closed (Open MPI issues 2004 and 5520):
+#   [warn] Epoll MOD(1) on fd 23 failed. Old events were 6; ...: Bad file descriptor
+_LIBEVENT = re.compile(r"^\[warn\] Epoll (ADD|MOD|DEL)\(\d+\) on fd \d+ failed\.")
 
 
 def program_stderr_lines(err):
     """The non-empty lines of stderr that are not the MPI launcher's own
-    banners (Open MPI frames those between lines of dashes)."""
+    (Open MPI frames its banners between lines of dashes, and its libevent
+    prints the warnings above)."""
     lines, inside = [], False
     for line in err.splitlines():
         if _DASHES.match(line):
             inside = not inside
             continue
-        if inside or not line.strip():
+        if inside or not line.strip() or _LIBEVENT.match(line):
             continue
         lines.append(line)
     return lines
