@@ -639,6 +639,17 @@ quiet = on
 """
 
 
+def unmount(path):
+    """Unmounts a test's tmpfs. Right after a failed run, a launcher process
+    may still hold it for a moment (umount: target is busy): retry for up to
+    10 s, then detach it lazily, so that the work directory can be removed."""
+    for _ in range(50):
+        if subprocess.run(["umount", path], capture_output=True).returncode == 0:
+            return
+        time.sleep(0.2)
+    subprocess.run(["umount", "-l", path], capture_output=True)
+
+
 def case_diskfull(runner, work, args):
     """At 1 and 3 ranks: output.file on a 600 kB tmpfs that fills while the
     second checkpoint is written. Exit 1 (no signal, no core dump), one `uhn:`
@@ -691,7 +702,7 @@ def case_diskfull(runner, work, args):
             write_deck(res_dir, "study.ini", DISKFULL, out="study.h5")
             shutil.copyfile(partial, os.path.join(res_dir, "study.h5.partial"))
         finally:
-            subprocess.run(["umount", small], capture_output=True)
+            unmount(small)
         run_ok(runner, R, ["study.ini", "--resume"], res_dir)
         check_identical(os.path.join(res_dir, "study.h5"), ref, f"resumed after {what}")
     # A directory that turns read-only mid-run (a tmpfs remounted ro once the
@@ -722,7 +733,7 @@ def case_diskfull(runner, work, args):
               f"{what}: the message does not give the system's reason: {line!r}")
         check_partial(partial, 16)
     finally:
-        subprocess.run(["umount", ro], capture_output=True)
+        unmount(ro)
     print("diskfull: exit 1 with one line at 1 and 3 ranks; the checkpoint resumed bit-identical; "
           "a directory turned read-only mid-run is named with its errno")
 
