@@ -244,6 +244,13 @@ static int qbuf_make(uhn_ctx *ctx, const uhn_step *st, qbuf *b) {
         if (a < e) k0 = a < k0 ? a : k0, k1 = e > k1 ? e : k1;
     }
     if (k0 >= k1) k0 = k1 = 0;
+    /* Down to a multiple of 16 floats (the extra columns are 0 in every query,
+     * so they add exact zeros): where a row's start is 64-byte aligned (bank
+     * rows are when 4 K is a multiple of 64), so is every vector load of the
+     * dot products. From a state whose first nonzero pixel was 2, every load
+     * split across two cache lines: one iterated query's step took 5.6 ms,
+     * 5.3 ms aligned, at 1 rank on Fashion-MNIST. */
+    k0 = k0 / UHN_ALIGN_FLOATS * UHN_ALIGN_FLOATS;
     b->qb = (uhn_qblock){B,       K,        b->q,    b->mask, b->qnorm2, b->qsum,
                          b->qhat, b->lqhat, b->qent, b->ones, k0,        k1};
     return UHN_OK;

@@ -13,6 +13,10 @@
  * L1-sized tile (measured in `uhn bench`, iterated single query). */
 #define UHN_SMALL_BATCH 4
 
+/* Floats in one 64-byte cache line: the alignment of the first column the
+ * dot products read (uhn_qblock.k0). */
+#define UHN_ALIGN_FLOATS 16
+
 /* Softmax and power weights below UHN_SPARSE_EPS / N of the running maximum
  * are dropped: together they move z by less than UHN_SPARSE_EPS max|y|, below
  * float32 resolution. A tile's projection gathers the rows that remain when
@@ -41,7 +45,8 @@ typedef struct uhn_qblock {
     const double *qent;
     const float *ones; /* K ones: the mask of "all coordinates" for the divergence loops */
     /* Every q row is 0 outside columns [k0, k1) (a masked image, whose top rows
-     * are 0 in every query): the dot products skip those columns. */
+     * are 0 in every query): the dot products skip those columns. k0 is a
+     * multiple of UHN_ALIGN_FLOATS, so that the skip keeps loads aligned. */
     int64_t k0, k1;
 } uhn_qblock;
 
