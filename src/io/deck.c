@@ -38,8 +38,11 @@ struct uhn_deck {
     int line[UHN_KEY_COUNT];    /* line of the file setting, 0 for none */
     int overridden[UHN_KEY_COUNT];
     int count[UHN_KEY_COUNT];
+    int cap[UHN_KEY_COUNT];    /* room in str and val */
     char **str[UHN_KEY_COUNT]; /* canonical text of each value */
     dval *val[UHN_KEY_COUNT];
+    int *seen[UHN_KEY_COUNT]; /* hash set of the values: index + 1, 0 for an empty slot */
+    int nseen[UHN_KEY_COUNT]; /* its slots (a power of 2, at least 2 x count) */
     char *eff[UHN_KEY_COUNT]; /* effective value: items joined by ", " */
     char *at[UHN_KEY_COUNT];  /* "WHERE: [section] key" for uhn_deck_where */
 };
@@ -393,19 +396,51 @@ static int parse_item(uhn_ctx *ctx, const uhn_deck *d, int k, const char *item, 
     return uhn_fail(ctx, UHN_EINTERNAL, "internal error: key type %d", (int)key->type);
 }
 
+static uint64_t text_hash(const char *t) { /* FNV-1a */
+    uint64_t h = 14695981039346656037ull;
+    for (; *t; ++t) h = (h ^ (unsigned char)*t) * 1099511628211ull;
+    return h;
+}
+
+/* The slot of text in key k's hash set: its own, or the empty one it would take. */
+static int seen_slot(const uhn_deck *d, int k, const char *text) {
+    const int mask = d->nseen[k] - 1, *seen = d->seen[k];
+    int i = (int)(text_hash(text) & (uint64_t)mask);
+    while (seen[i] && strcmp(d->str[k][seen[i] - 1], text)) i = (i + 1) & mask;
+    return i;
+}
+
+/* Room for one more value of key k, and a hash set at most half full (a list
+ * of many items is checked for repeats in linear time). */
+static int grow_values(uhn_ctx *ctx, uhn_deck *d, int k) {
+    const int c = d->count[k];
+    if (c == d->cap[k]) {
+        const int cap = c ? 2 * c : 8;
+        char **s = realloc(d->str[k], (size_t)cap * sizeof *s);
+        if (s) d->str[k] = s;
+        dval *vv = s ? realloc(d->val[k], (size_t)cap * sizeof *vv) : NULL;
+        if (!vv) return uhn_fail(ctx, UHN_ENOMEM, "out of memory");
+        d->val[k] = vv, d->cap[k] = cap;
+    }
+    if (2 * (c + 1) <= d->nseen[k]) return UHN_OK;
+    const int n = d->nseen[k] ? 2 * d->nseen[k] : 16;
+    int *seen = calloc((size_t)n, sizeof *seen);
+    if (!seen) return uhn_fail(ctx, UHN_ENOMEM, "out of memory");
+    free(d->seen[k]);
+    d->seen[k] = seen, d->nseen[k] = n;
+    for (int j = 0; j < c; ++j) seen[seen_slot(d, k, d->str[k][j])] = j + 1;
+    return UHN_OK;
+}
+
 /* Adds one parsed value to key k (list order kept; a repeated value is an error). */
 static int push_value(uhn_ctx *ctx, uhn_deck *d, int k, dval v, const char *text) {
-    for (int j = 0; j < d->count[k]; ++j)
-        if (!strcmp(d->str[k][j], text)) return key_fail(ctx, d, k, "'%s' is listed twice", text);
-    int c = d->count[k];
-    char **s = realloc(d->str[k], (size_t)(c + 1) * sizeof *s);
-    if (!s) return uhn_fail(ctx, UHN_ENOMEM, "out of memory");
-    d->str[k] = s;
-    dval *vv = realloc(d->val[k], (size_t)(c + 1) * sizeof *vv);
-    if (!vv) return uhn_fail(ctx, UHN_ENOMEM, "out of memory");
-    d->val[k] = vv;
-    if (!(s[c] = dup_str(text))) return uhn_fail(ctx, UHN_ENOMEM, "out of memory");
-    vv[c] = v;
+    UHN_CALL(grow_values(ctx, d, k));
+    const int slot = seen_slot(d, k, text);
+    if (d->seen[k][slot]) return key_fail(ctx, d, k, "'%s' is listed twice", text);
+    const int c = d->count[k];
+    if (!(d->str[k][c] = dup_str(text))) return uhn_fail(ctx, UHN_ENOMEM, "out of memory");
+    d->val[k][c] = v;
+    d->seen[k][slot] = c + 1;
     d->count[k] = c + 1;
     return UHN_OK;
 }
@@ -539,9 +574,11 @@ static int join_effective(uhn_ctx *ctx, uhn_deck *d, int k) {
         free(d->eff[k]);
         if (!(d->eff[k] = dup_str("none"))) return uhn_fail(ctx, UHN_ENOMEM, "out of memory");
     }
+    char *e = d->eff[k];
     for (int j = 0; j < d->count[k]; ++j) {
-        if (j) strcat(d->eff[k], ", ");
-        strcat(d->eff[k], d->str[k][j]);
+        const size_t n = strlen(d->str[k][j]);
+        if (j) memcpy(e, ", ", 2), e += 2;
+        memcpy(e, d->str[k][j], n + 1), e += n;
     }
     return UHN_OK;
 }
@@ -829,6 +866,7 @@ void uhn_deck_destroy(uhn_deck *d) {
         for (int j = 0; j < d->count[k]; ++j) free(d->str[k][j]);
         free(d->str[k]);
         free(d->val[k]);
+        free(d->seen[k]);
         free(d->raw[k]);
         free(d->where[k]);
         free(d->eff[k]);

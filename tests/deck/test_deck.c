@@ -315,6 +315,22 @@ static void test_ranges(void) {
                "t.ini:2: [memory] n: '1:100000:1' gives more than 10000 values");
     EXPECT_ERR("[memory]\nn = 10:30:10, 20\n", 0, NULL,
                "t.ini:2: [memory] n: '20' is listed twice");
+    /* The longest range: every value kept in order (the repeat check is a
+     * hash set that grows as the list does), and a repeat found after it. */
+    uhn_deck *big = parse_ok("[memory]\nn = 1:10000:1\n", 0, NULL);
+    if (big) {
+        uhn_deck_entry e;
+        uhn_deck_entry_at(big, UHN_KEY_MEMORY_N, &e);
+        CHECK_MSG(!strncmp(e.value, "1, 2, 3, ", 9) && strstr(e.value, ", 4999, 5000, 5001, ") &&
+                      strlen(e.value) > 11 &&
+                      !strcmp(e.value + strlen(e.value) - 11, "9999, 10000"),
+                  "n = 1:10000:1: %.40s ...", e.value);
+        uhn_deck_destroy(big);
+    }
+    EXPECT_ERR("[memory]\nn = 1:9999:1, 7777\n", 0, NULL,
+               "t.ini:2: [memory] n: '7777' is listed twice");
+    EXPECT_ERR("[memory]\nn = 5000:9999:1, 1:5000:1\n", 0, NULL,
+               "t.ini:2: [memory] n: '5000' is listed twice");
     EXPECT_ERR("[memory]\nn = 10\n[network]\nsteps = 1:3:1\n", 0, NULL,
                "t.ini:4: [network] steps: '1:3:1' is not an integer");
 }
