@@ -335,7 +335,14 @@ static int open_inputs(recall_run *r) {
 static int load_bank(recall_run *r) {
     uhn_ctx *ctx = r->ctx;
     int hetero = r->a.values != NULL;
-    UHN_CALL(uhn_agree(ctx, uhn_bank_create(ctx, r->N, r->K, hetero, r->O, &r->bank)));
+    int rc = uhn_bank_create(ctx, r->N, r->K, hetero, r->O, &r->bank);
+    if (rc == UHN_ENOMEM) { /* name the data that did not fit */
+        char why[UHN_MSG_MAX];
+        snprintf(why, sizeof why, "%s", ctx->msg);
+        rc = uhn_fail(ctx, UHN_ENOMEM, "--memories: %s [%lld][%lld]: %s", r->mem.label,
+                      (long long)r->N, (long long)r->K, why);
+    }
+    UHN_CALL(uhn_agree(ctx, rc));
     uhn_bank *b = r->bank;
     UHN_CALL(uhn_h5_read_rows(ctx, &r->mem, b->row0, b->n_local, r->K, UHN_H5_FLOAT32, b->keys));
     if (hetero)

@@ -47,8 +47,12 @@ int uhn_bank_create(uhn_ctx *ctx, uhn_gidx n_global, int64_t K, int hetero, int6
     }
     if (!ok) {
         uhn_bank_destroy(b);
-        return uhn_fail(ctx, UHN_ENOMEM, "out of memory for %lld rows of the memory bank",
-                        (long long)n);
+        const double mib = (double)n * (double)(K + (hetero ? O : 0) + 2) * 4 / (1u << 20);
+        return uhn_fail(ctx, UHN_ENOMEM,
+                        "out of memory for %lld rows of the memory bank (%lld x %lld floats: "
+                        "%.1f %s on this rank)",
+                        (long long)n, (long long)n, (long long)(hetero ? K + O : K),
+                        mib >= 1024 ? mib / 1024 : mib, mib >= 1024 ? "GiB" : "MiB");
     }
     *out = b;
     return UHN_OK;

@@ -89,14 +89,18 @@ RUN = ["run", "study.ini"]
 
 # name: (argv, site, rank (LAST or a number), message pattern, checkpoint kept)
 CASES = {
-    "run_bank_alloc": (RUN, "bank_alloc", LAST, r"out of memory for \d+ rows of the memory bank", 0),
+    "run_bank_alloc": (RUN, "bank_alloc", LAST,
+                       r"out of memory for \d+ rows of the memory bank \(\d+ x 64 floats: [0-9.]+ MiB "
+                       r"on this rank\)", 0),
     "run_step_alloc": (RUN, "step_alloc", LAST, r"out of memory for \d+ records", 0),
     "run_data_rows": (RUN, "data_rows", LAST, r"data set 'synthetic:.*': reading \d+ rows failed", 0),
     "run_study_alloc": (RUN, "study_alloc", LAST, r"out of memory for the study's work space", 0),
     "run_first_checkpoint": (RUN, "h5_commit#1", 0, r"writing 'out\.h5\.partial' failed", 0),
     "run_second_checkpoint": (RUN, "h5_commit#2", 0, r"writing 'out\.h5\.partial' failed", 1),
     "recall_h5_read": (RECALL, "h5_read", LAST, r"--memories: reading rows of in\.h5:images failed", 0),
-    "recall_bank_alloc": (RECALL, "bank_alloc", LAST, r"out of memory for \d+ rows of the memory bank", 0),
+    "recall_bank_alloc": (RECALL, "bank_alloc", LAST,
+                          r"--memories: in\.h5:images \[600\]\[64\]: out of memory for (\d+) rows of the "
+                          r"memory bank \(\1 x 64 floats: 0\.\d MiB on this rank\)", 0),
     "recall_second_step": (RECALL, "step_alloc#2", LAST, r"out of memory for 40 records", 0),
     "recall_uhn_score": (RECALL + ["--score", "uhn"], "step_alloc#2", LAST,
                          r"out of memory for 40 records", 0),
