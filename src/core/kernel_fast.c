@@ -18,6 +18,7 @@
 #include "core/kernel.h"
 #include "core/simd_bf16.h"
 #include "core/simd_exp.h"
+#include "core/simd_load.h"
 #include "core/simd_pool.h"
 
 /* Rows per tile. A few queries: 256 KiB, L2-resident for the projection of the
@@ -267,8 +268,7 @@ static int64_t lse_weights(float *h, int64_t tn, float cutf, double smax, double
     __m512d acc = _mm512_setzero_pd();
     for (; i < tn; i += 16) {
         const __mmask16 tm = tn - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (tn - i)) - 1);
-        /* plain loads but in the last vector (see simd_pool.c) */
-        const __m512 hv = tm == 0xffff ? _mm512_loadu_ps(h + i) : _mm512_maskz_loadu_ps(tm, h + i);
+        const __m512 hv = uhn_load16(h, i, tn); /* plain but in the last vector */
         __mmask16 keep = _mm512_mask_cmp_ps_mask(tm, hv, vcut, _CMP_GE_OQ);
         if (!keep) {
             _mm512_mask_storeu_ps(h + i, tm, _mm512_setzero_ps());
@@ -735,13 +735,11 @@ static float screen_bounds(int64_t tn, const float *d, const float *pn, const fl
     const __m512 vsl = _mm512_set1_ps(slack), vq2 = _mm512_set1_ps(qn2);
     for (; i < tn; i += 16) {
         const __mmask16 m = tn - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (tn - i)) - 1);
-        /* plain loads but in the last vector (see simd_pool.c) */
-#define LOAD(p) (m == 0xffff ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(m, p))
-        const __m512 n2 = LOAD(norm2 + i), dv = LOAD(d + i);
-        __m512 e = _mm512_fmadd_ps(vcp, LOAD(pn + i), vabs);
-        e = _mm512_fmadd_ps(vcr, LOAD(rn + i), e);
-        e = _mm512_fmadd_ps(vcn, LOAD(xn + i), e);
-#undef LOAD
+        /* plain loads but in the last vector (simd_load.h) */
+        const __m512 n2 = uhn_load16(norm2, i, tn), dv = uhn_load16(d, i, tn);
+        __m512 e = _mm512_fmadd_ps(vcp, uhn_load16(pn, i, tn), vabs);
+        e = _mm512_fmadd_ps(vcr, uhn_load16(rn, i, tn), e);
+        e = _mm512_fmadd_ps(vcn, uhn_load16(xn, i, tn), e);
         e = _mm512_fmadd_ps(vsl, _mm512_add_ps(n2, vq2), _mm512_mul_ps(vtwo, e));
         const __m512 av =
             euclid ? _mm512_sub_ps(_mm512_sub_ps(_mm512_add_ps(dv, dv), n2), vq2) : dv;

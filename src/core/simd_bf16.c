@@ -17,6 +17,7 @@
  * at B = 1000, 87-95% at B = 4 and 16.
  */
 #include "core/simd_bf16.h"
+#include "core/simd_load.h"
 
 #include <string.h>
 
@@ -43,13 +44,6 @@ int uhn_bf16_available(void) {
 
 /* ---------- conversion ---------- */
 
-/* 16 floats from x[k..K) (zeros beyond K: they become the padding). */
-static inline __m512 load16(const float *x, int64_t k, int64_t K) {
-    if (k + 16 <= K) return _mm512_loadu_ps(x + k);
-    if (k >= K) return _mm512_setzero_ps();
-    return _mm512_maskz_loadu_ps((__mmask16)((1u << (K - k)) - 1), x + k);
-}
-
 static inline void store32(uint16_t *out, __m512 lo, __m512 hi) {
     /* vcvtne2ps2bf16 puts its second operand in the low half */
     _mm512_storeu_si512(out, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
@@ -62,7 +56,8 @@ void uhn_bf16_rows(const float *x, int64_t n, int64_t K, int64_t ldx, uint16_t *
         int64_t k = 0;
         for (; k + 32 <= K; k += 32)
             store32(oi + k, _mm512_loadu_ps(xi + k), _mm512_loadu_ps(xi + k + 16));
-        for (; k < Kp; k += 32) store32(oi + k, load16(xi, k, K), load16(xi, k + 16, K));
+        /* zeros beyond K: they become the padding */
+        for (; k < Kp; k += 32) store32(oi + k, uhn_load16(xi, k, K), uhn_load16(xi, k + 16, K));
     }
 }
 

@@ -7,6 +7,7 @@
  * coordinates of the vector. The portable path does the same in plain C.
  */
 #include "core/simd_pool.h"
+#include "core/simd_load.h"
 
 #include <math.h>
 
@@ -56,11 +57,7 @@ int64_t uhn_pool_rows(const float *x, int64_t n, int64_t K, int64_t ldx, int g, 
         const __mmask16 heads = group_heads(g);
         __m512 sp = _mm512_setzero_ps(), sr = _mm512_setzero_ps();
         for (; k < K; k += 16) {
-            /* a plain load but in the last vector: a masked load in every
-             * iteration ran the loop 3x slower on Zen 5 (rows from memory) */
-            const __m512 v = K - k >= 16
-                                 ? _mm512_loadu_ps(xi + k)
-                                 : _mm512_maskz_loadu_ps((__mmask16)((1u << (K - k)) - 1), xi + k);
+            const __m512 v = uhn_load16(xi, k, K); /* plain but in the last vector */
             const __m512 s = group_sums(v, g);
             const __m512 r = _mm512_sub_ps(v, _mm512_mul_ps(s, _mm512_set1_ps(inv_g)));
             const __m512 p = _mm512_maskz_mul_ps(heads, s, _mm512_set1_ps(inv_sqrt));
