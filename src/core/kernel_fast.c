@@ -549,6 +549,12 @@ static void tile_project(const uhn_step *st, const float *G, int64_t tn, const f
  * read from L3: measured on W1 and W2 of `uhn bench`, 40-60 ns against 0.16 ns
  * a unit). */
 #define UHN_SCREEN_EXACT_COST 300.0
+/* The growth of the share of candidates from one pooling level to the next
+ * coarser one: measured 1.4-1.6 on W2 of `uhn bench` (euclidean) and 1.6-1.8
+ * on W1 (dot), each level fixed with UHN_SCREEN_GROUP (a guess of 2 took W2's
+ * threads to g = 1, whose screen costs twice that of g = 2 for 30 % fewer
+ * candidates: the pass ran 15 % slower than at g = 2 or 4). */
+#define UHN_SCREEN_GROWTH 1.6
 
 static int screen_applies(const uhn_step *st) {
     if (st->need_z || st->kind != UHN_RED_LSE || st->p->score != UHN_SCORE_RAW || st->qb->mask ||
@@ -625,11 +631,11 @@ static int screen_next_level(int level, double f, int64_t kn) {
     double cost[UHN_SCREEN_LEVELS];
     for (int l = 0; l < UHN_SCREEN_LEVELS; ++l)
         cost[l] = (double)uhn_bf16_pad(uhn_pool_len(kn, 1 << l)) / 32 + 3;
-    /* Candidates grow with g, by about 1.5-2x a level on Fashion-MNIST: the
-     * neighbours' estimated shares are 2f (coarser) and f / 2 (finer). */
+    /* Candidates grow with g by about UHN_SCREEN_GROWTH a level: the
+     * neighbours' estimated shares are f times it (coarser) and f over it (finer). */
     const double e = UHN_SCREEN_EXACT_COST * f;
-    if (level > 0 && cost[level - 1] + e / 2 < cost[level] + e) return level - 1;
-    if (level + 1 < UHN_SCREEN_LEVELS && cost[level + 1] + 2 * e < cost[level] + e)
+    if (level > 0 && cost[level - 1] + e / UHN_SCREEN_GROWTH < cost[level] + e) return level - 1;
+    if (level + 1 < UHN_SCREEN_LEVELS && cost[level + 1] + UHN_SCREEN_GROWTH * e < cost[level] + e)
         return level + 1;
     return level;
 }
