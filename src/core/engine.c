@@ -288,7 +288,10 @@ static int step(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws, int64_t 
     st.param = isnan(p->param) ? p->sep->param_default : p->param;
     st.kind = p->sep->kind;
     st.nslot = st.kind == UHN_RED_TOPK ? topk_slots(bank, st.param) : 0;
-    st.rec_bytes = uhn_rec_bytes(st.kind, bank->O, st.nslot);
+    /* A pass for the energy alone (need_z = 0) carries records without z:
+     * the reduction then moves B small headers instead of B x O floats. */
+    const int64_t Oz = need_z ? bank->O : 0;
+    st.rec_bytes = uhn_rec_bytes(st.kind, Oz, st.nslot);
     st.ws = ws;
     st.need_z = need_z;
     int ref = p->kernel == UHN_KERNEL_REF;
@@ -325,8 +328,8 @@ static int step(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws, int64_t 
     if (rc == UHN_OK) {
         for (int64_t j = 0; j < B; ++j) {
             int exact = p->score == UHN_SCORE_UHN && nexact[j] > 0;
-            uhn_rec_init(uhn_rec_at(recs, st.rec_bytes, j), exact ? UHN_RED_LINEAR : st.kind,
-                         bank->O, st.nslot, p->beta, st.param);
+            uhn_rec_init(uhn_rec_at(recs, st.rec_bytes, j), exact ? UHN_RED_LINEAR : st.kind, Oz,
+                         st.nslot, p->beta, st.param);
         }
         rc = ref ? uhn_kernel_ref(ctx, &st, recs) : uhn_kernel_fast(ctx, &st, recs);
     }

@@ -41,13 +41,13 @@ int uhn_kernel_ref(uhn_ctx *ctx, const uhn_step *st, void *recs) {
     (void)ctx;
     const uhn_bank *bk = st->bank;
     const uhn_params *p = st->p;
-    const int64_t K = bk->K, O = bk->O;
+    const int64_t K = bk->K, O = st->need_z ? bk->O : 0; /* records carry no z without need_z */
     for (int64_t j = 0; j < st->B; ++j) {
         uhn_rec *r = uhn_rec_at(recs, st->rec_bytes, j);
         float *z = uhn_rec_z(r);
         int exact_rule = p->score == UHN_SCORE_UHN && st->nexact[j] > 0;
         for (int64_t i = 0; i < bk->n_local; ++i) {
-            const float *x = bk->keys + i * K, *y = bk->values + i * O;
+            const float *x = bk->keys + i * K, *y = bk->values + i * bk->O;
             const int64_t g = bk->row0 + i;
             double gval, sc; /* sc: the score s before beta */
             if (p->score == UHN_SCORE_UHN) {
