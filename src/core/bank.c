@@ -58,25 +58,71 @@ int uhn_bank_create(uhn_ctx *ctx, uhn_gidx n_global, int64_t K, int hetero, int6
     return UHN_OK;
 }
 
-/* First non-finite entry of an n x m block, as a flat index, or -1. */
-static int64_t first_nonfinite(const float *a, int64_t n, int64_t m) {
-    for (int64_t e = 0; e < n * m; ++e)
-        if (!isfinite(a[e])) return e;
-    return -1;
+/* The first non-finite entry of row i of an n x m block, as a column (the
+ * row is known to hold one). */
+static int64_t first_nonfinite_col(const float *a, int64_t i, int64_t m) {
+    int64_t k = 0;
+    while (k < m - 1 && isfinite(a[i * m + k])) ++k;
+    return k;
+}
+
+/* The first row of an n x m block holding a non-finite entry, or INT64_MAX:
+ * x * 0 is 0 for a finite x and NaN otherwise, so a row's sum of them is NaN
+ * exactly when the row holds Inf or NaN (a vector loop, where a test per
+ * entry with an early exit is not). */
+static int64_t first_nonfinite_row(const float *a, int64_t n, int64_t m) {
+    int64_t first = INT64_MAX;
+#pragma omp parallel for schedule(static) reduction(min : first)
+    for (int64_t i = 0; i < n; ++i) {
+        const float *x = a + i * m;
+        float z = 0;
+#pragma omp simd reduction(+ : z)
+        for (int64_t k = 0; k < m; ++k) z += x[k] * 0.0f;
+        if (z != 0 && i < first) first = i;
+    }
+    return first;
 }
 
 int uhn_bank_commit(uhn_bank *b, const char *keys_name, const char *values_name) {
     uhn_ctx *ctx = b->ctx;
+    const int64_t n = b->n_local, K = b->K;
+    /* One pass over the keys: ||x||^2 and sum x of every row (in double,
+     * rounded once to float; with Inf or NaN in a row, ||x||^2 is not finite,
+     * which squares of finite floats never reach in double), and the first
+     * rows with a non-finite and with a negative entry. A vector loop over
+     * lanes of doubles: summed one entry after another, this pass cost 50 ms a
+     * 60,000-image bank (0.9 s at 10^6) on one core. */
+    int64_t bad = INT64_MAX, neg = INT64_MAX;
+#pragma omp parallel for schedule(static) reduction(min : bad, neg)
+    for (int64_t i = 0; i < n; ++i) {
+        const float *x = b->keys + i * K;
+        double n2 = 0, s = 0;
+        float lo = 0;
+#pragma omp simd reduction(+ : n2, s) reduction(min : lo)
+        for (int64_t k = 0; k < K; ++k) {
+            const double v = x[k];
+            n2 += v * v;
+            s += v;
+            lo = x[k] < lo ? x[k] : lo;
+        }
+        b->key_norm2[i] = (float)n2;
+        b->key_sum[i] = (float)s;
+        if (!isfinite(n2) && i < bad) bad = i;
+        if (lo < 0 && i < neg) neg = i;
+    }
     int st = UHN_OK;
-    int64_t e = first_nonfinite(b->keys, b->n_local, b->K);
-    if (e >= 0)
+    if (bad < INT64_MAX) {
+        const int64_t k = first_nonfinite_col(b->keys, bad, K);
         st = uhn_fail(ctx, UHN_EINPUT, "%s: row %lld column %lld is %s (memories must be finite)",
-                      keys_name, (long long)(b->row0 + e / b->K), (long long)(e % b->K),
-                      isnan(b->keys[e]) ? "NaN" : "Inf");
-    if (st == UHN_OK && b->hetero && (e = first_nonfinite(b->values, b->n_local, b->O)) >= 0)
+                      keys_name, (long long)(b->row0 + bad), (long long)k,
+                      isnan(b->keys[bad * K + k]) ? "NaN" : "Inf");
+    }
+    if (st == UHN_OK && b->hetero && (bad = first_nonfinite_row(b->values, n, b->O)) < INT64_MAX) {
+        const int64_t k = first_nonfinite_col(b->values, bad, b->O);
         st = uhn_fail(ctx, UHN_EINPUT, "%s: row %lld column %lld is %s (values must be finite)",
-                      values_name, (long long)(b->row0 + e / b->O), (long long)(e % b->O),
-                      isnan(b->values[e]) ? "NaN" : "Inf");
+                      values_name, (long long)(b->row0 + bad), (long long)k,
+                      isnan(b->values[bad * b->O + k]) ? "NaN" : "Inf");
+    }
     /* The lowest failing rank holds the lowest failing row: its message wins. */
     UHN_CALL(uhn_agree(ctx, st));
 
@@ -84,17 +130,11 @@ int uhn_bank_commit(uhn_bank *b, const char *keys_name, const char *values_name)
     /* The first negative entry (global row, column, value) for messages. */
     int64_t neg_row = INT64_MAX, neg_col = -1;
     double neg_val = 0;
-    for (int64_t i = 0; i < b->n_local; ++i) {
-        const float *x = b->keys + i * b->K;
-        double n2 = 0, s = 0;
-        for (int64_t k = 0; k < b->K; ++k) {
-            n2 += (double)x[k] * x[k];
-            s += x[k];
-            if (x[k] < 0 && neg_row == INT64_MAX)
-                neg_row = b->row0 + i, neg_col = k, neg_val = x[k];
-        }
-        b->key_norm2[i] = (float)n2;
-        b->key_sum[i] = (float)s;
+    if (neg < INT64_MAX) {
+        const float *x = b->keys + neg * K;
+        neg_col = 0;
+        while (!(x[neg_col] < 0)) ++neg_col;
+        neg_row = b->row0 + neg, neg_val = x[neg_col];
     }
     int64_t first = neg_row;
     UHN_MPI(ctx, MPI_Allreduce(&neg_row, &first, 1, MPI_INT64_T, MPI_MIN, ctx->comm));
