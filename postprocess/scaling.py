@@ -438,7 +438,7 @@ def print_table(title, args, rows, points):
     for b in args.batch:
         for key, n, r in points:
             c, red, io = (row[2] for row in phase_row(rows[b, key], args.steps))
-            print(f"{n:>10} {r:>5} {b:>4} {c:13.6f} {red:12.6f} {io:10.5f} "
+            print(f"{n:>10} {r:>5} {b:>4} {c:13.6f} {red:12.6f} {io:10.6f} "
                   f"{io / args.steps:10.6f} {c + red + io / args.steps:11.6f} "
                   f"{rows[b, key]['wall']:9.4f}")
 

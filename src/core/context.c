@@ -269,8 +269,10 @@ int uhn_timers_report(uhn_ctx *ctx, const char *title) {
         static const char *names[3] = {"compute", "reduce", "io"};
         fprintf(stderr, "%s timers over %d rank(s) x %d thread(s) [s]: min / mean / max\n", title,
                 ctx->size, ctx->nthreads);
+        /* microseconds: a step on a small bank takes less than the 0.1 ms
+         * that four decimals resolve, and timers of 0 break a model of them */
         for (int i = 0; i < 3; ++i)
-            fprintf(stderr, "  %-8s %10.4f %10.4f %10.4f\n", names[i], mn[i], sum[i] / ctx->size,
+            fprintf(stderr, "  %-8s %12.6f %12.6f %12.6f\n", names[i], mn[i], sum[i] / ctx->size,
                     mx[i]);
     }
     return UHN_OK;
