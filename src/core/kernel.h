@@ -38,6 +38,9 @@ typedef struct uhn_step {
     const double *rsum;    /* uhn score mode, second pass: global sum of r per query */
     const int64_t *nexact; /* uhn score mode, second pass: global exact matches per query */
     int need_z;            /* 0: only the log-sum-exp is wanted (the energy of a final state) */
+    const float *floor;    /* fast kernel, softmax: per query, a lower bound on its largest score
+                              over the whole bank (the cut never falls below floor + ln(thr) /
+                              beta), or NULL */
     const uhn_qblock *qb;  /* fast kernel: precomputed query block */
     uhn_kws *ws;           /* fast kernel: its workspace */
 } uhn_step;
@@ -73,6 +76,9 @@ static inline double uhn_h_of_r(double beta, double r, double R) {
 
 /* Fast kernel: records (B x rec_bytes, initialised by the caller). */
 int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs);
+/* Fast kernel, softmax of raw scores: the largest score of each query over
+ * this rank's first tile (-inf without rows), into mx[B]. */
+void uhn_kernel_fast_probe(const uhn_step *st, float *mx);
 /* Fast kernel, first pass of the uhn score mode: local sum of r and count of
  * exact matches per query (arrays of B, zeroed by the caller). */
 int uhn_kernel_fast_rsum(uhn_ctx *ctx, const uhn_step *st, double *rsum, int64_t *nexact);

@@ -368,10 +368,13 @@ static int64_t tile_weights(const uhn_step *st, int64_t j, float *h, int64_t tn,
         double s = 0;
         int64_t nz = 0;
         if (st->kind == UHN_RED_LSE) {
-            /* Most scores lie below the cut smax + ln_thr / beta (rounded
-             * down to float, so that no score it keeps is missed): a float
-             * comparison decides them; the rest take the exact exponent. */
-            double cut = smax + (double)ln_thr / beta;
+            /* Most scores lie below the cut smax + ln_thr / beta, smax raised
+             * to the probe's bound on the global maximum when it is higher
+             * (engine.c: probe_applies); rounded down to float, so that no
+             * score it keeps is missed: a float comparison decides them; the
+             * rest take the exact exponent. */
+            const double top = st->floor && st->floor[j] > smax ? st->floor[j] : smax;
+            double cut = top + (double)ln_thr / beta;
             float cutf = (float)cut;
             if ((double)cutf > cut) cutf = nextafterf(cutf, -INFINITY);
             nz = lse_weights(h, tn, cutf, smax, beta, ln_thr, &s);
@@ -886,6 +889,17 @@ static int tile_screened(const uhn_step *st, const uhn_tile *t, int64_t g0, void
                                      st->qb->k1 - st->qb->k0);
     if (w->level != level) w->pairs = w->kept = 0;
     return 1;
+}
+
+void uhn_kernel_fast_probe(const uhn_step *st, float *mx) {
+    const uhn_bank *bk = st->bank;
+    work *w = &st->ws->w[0];
+    const int64_t tn = bk->n_local < st->ws->tn ? bk->n_local : st->ws->tn;
+    for (int64_t j = 0; j < st->B; ++j) mx[j] = -INFINITY;
+    if (tn == 0) return;
+    uhn_tile t = {bk->keys, bk->key_norm2, bk->key_sum, tn, bk->K};
+    tile_scores(st, &t, w->St, &w->scr);
+    for (int64_t j = 0; j < st->B; ++j) mx[j] = w->St[j * tn + first_max(w->St + j * tn, tn)];
 }
 
 int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs) {

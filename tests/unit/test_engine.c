@@ -727,6 +727,17 @@ static void sparse_cases(uhn_ctx *ctx) {
                 c.data = DATA_INTEGER, c.levels = 4;
                 run_case(ctx, c);
             }
+    /* Queries that copy rows, a third of them row 1: with several ranks the
+     * best match sits in rank 0's first tile, whose scores bound every rank's
+     * cut (engine.c: probe_applies), so the other ranks drop rows they would
+     * otherwise project. */
+    for (int si = 0; si < 2; ++si)
+        for (int i = 0; i < 4; ++i) {
+            ecase c = base_case("sparse projection, queries copying rows");
+            c.sim = sims[si], c.N = 3000, c.K = 64, c.B = 64, c.beta = betas[i];
+            c.data = DATA_INTEGER, c.levels = 4, c.queries = Q_MIXED;
+            run_case(ctx, c);
+        }
     const double pws[2] = {40.0, 100.0};
     for (int i = 0; i < 2; ++i) {
         ecase c = base_case("sparse projection, power");
