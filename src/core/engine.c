@@ -345,20 +345,17 @@ static int step(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws, int64_t 
         st.rsum = rsum, st.nexact = nexact;
     }
     if (probe_applies(ctx, p, &st, ref)) { /* every rank, or none */
-        float *floor = calloc((size_t)B + 1, sizeof *floor);
-        if (rc == UHN_OK && !floor)
-            rc = uhn_fail(ctx, UHN_ENOMEM, "out of memory for %lld records", (long long)B);
         rc = uhn_agree(ctx, rc);
         if (rc == UHN_OK) {
-            uhn_kernel_fast_probe(&st, floor);
+            float *floor = uhn_kernel_fast_probe(&st);
             double t2 = uhn_wtime();
             if (MPI_Allreduce(MPI_IN_PLACE, floor, (int)B, MPI_FLOAT, MPI_MAX, ctx->comm))
                 rc = uhn_fail(ctx, UHN_EMPI, "MPI_Allreduce of the probe's maxima failed");
             double t3 = uhn_wtime();
             ctx->timers.reduce += t3 - t2;
             t0 += t3 - t2; /* compute is the rest */
+            st.floor = floor;
         }
-        st.floor = floor;
     }
     if (rc == UHN_OK) {
         for (int64_t j = 0; j < B; ++j) {
@@ -411,7 +408,6 @@ static int step(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws, int64_t 
     }
     uhn_free(recs);
     free(rsum), free(nexact);
-    free((void *)st.floor);
     qbuf_free(&qb);
     return rc;
 }

@@ -77,8 +77,9 @@ static inline double uhn_h_of_r(double beta, double r, double R) {
 /* Fast kernel: records (B x rec_bytes, initialised by the caller). */
 int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs);
 /* Fast kernel, softmax of raw scores: the largest score of each query over
- * this rank's first tile (-inf without rows), into mx[B]. */
-void uhn_kernel_fast_probe(const uhn_step *st, float *mx);
+ * this rank's first tile (-inf without rows), in the workspace's array of B,
+ * valid for this step; the step's uhn_kernel_fast then reuses those scores. */
+float *uhn_kernel_fast_probe(const uhn_step *st);
 /* Fast kernel, first pass of the uhn score mode: local sum of r and count of
  * exact matches per query (arrays of B, zeroed by the caller). */
 int uhn_kernel_fast_rsum(uhn_ctx *ctx, const uhn_step *st, double *rsum, int64_t *nexact);

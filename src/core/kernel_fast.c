@@ -84,6 +84,8 @@ struct uhn_kws {
     int qready[UHN_SCREEN_LEVELS]; /* the level's queries are pooled for this step */
     float *qp;                     /* UHN_POOL_ROWS x pad16(K): staging of pooled queries */
     double *qn;                    /* Bmax: ||q|| */
+    float *floor;                  /* Bmax: the probe's maxima (uhn_kernel_fast_probe) */
+    int prescored;                 /* thread 0's St holds tile 0's scores from the probe */
 };
 
 void uhn_kws_destroy(uhn_kws *ws) {
@@ -97,7 +99,7 @@ void uhn_kws_destroy(uhn_kws *ws) {
     }
     for (int l = 0; l < UHN_SCREEN_LEVELS; ++l)
         uhn_free(ws->qb[l]), uhn_free(ws->qpn[l]), uhn_free(ws->qrn[l]);
-    uhn_free(ws->qp), uhn_free(ws->qn);
+    uhn_free(ws->qp), uhn_free(ws->qn), uhn_free(ws->floor);
     free(ws->w);
     free(ws);
 }
@@ -134,6 +136,8 @@ int uhn_kws_create(uhn_ctx *ctx, const uhn_bank *bk, int64_t Bmax, size_t rec_by
         ok = w->St && w->scr.a && w->scr.b && w->scr.c && (t == 0 || w->recs) && w->rsum &&
              w->nexact && w->idx && w->nzq && w->dq && w->sq && w->Gd && w->Zd;
     }
+    ws->floor = ok ? uhn_alloc((size_t)Bmax * sizeof(float)) : NULL;
+    ok = ok && ws->floor;
     if (!ok) {
         uhn_kws_destroy(ws);
         return uhn_fail(ctx, UHN_ENOMEM, "out of memory for the kernel workspace (%lld queries)",
@@ -891,15 +895,19 @@ static int tile_screened(const uhn_step *st, const uhn_tile *t, int64_t g0, void
     return 1;
 }
 
-void uhn_kernel_fast_probe(const uhn_step *st, float *mx) {
+float *uhn_kernel_fast_probe(const uhn_step *st) {
     const uhn_bank *bk = st->bank;
-    work *w = &st->ws->w[0];
-    const int64_t tn = bk->n_local < st->ws->tn ? bk->n_local : st->ws->tn;
+    uhn_kws *ws = st->ws;
+    work *w = &ws->w[0];
+    const int64_t tn = bk->n_local < ws->tn ? bk->n_local : ws->tn;
+    float *mx = ws->floor;
     for (int64_t j = 0; j < st->B; ++j) mx[j] = -INFINITY;
-    if (tn == 0) return;
+    if (tn == 0) return mx;
     uhn_tile t = {bk->keys, bk->key_norm2, bk->key_sum, tn, bk->K};
     tile_scores(st, &t, w->St, &w->scr);
     for (int64_t j = 0; j < st->B; ++j) mx[j] = w->St[j * tn + first_max(w->St + j * tn, tn)];
+    ws->prescored = 1; /* thread 0 takes tile 0 first (schedule(static)): no second scoring */
+    return mx;
 }
 
 int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs) {
@@ -913,6 +921,8 @@ int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs) {
         for (int l = 0; l < UHN_SCREEN_LEVELS; ++l) ws->qready[l] = 0;
         for (int64_t j = 0; j < st->B; ++j) ws->qn[j] = sqrt((double)st->qb->qnorm2[j]);
     }
+    const int pre = ws->prescored; /* this step's probe scored tile 0 */
+    ws->prescored = 0;
     ws->w[0].recs = recs;
     for (int t = 1; t < ws->nt; ++t) memcpy(ws->w[t].recs, recs, (size_t)st->B * st->rec_bytes);
 #pragma omp parallel num_threads(ws->nt)
@@ -930,7 +940,7 @@ int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs) {
                 tile_screened(st, &t, bk->row0 + i0, me->recs, me))
                 continue;
             const float *Y = bk->values + i0 * bk->O;
-            tile_scores(st, &t, me->St, &me->scr);
+            if (!(pre && tile == 0 && me == &ws->w[0])) tile_scores(st, &t, me->St, &me->scr);
             for (int64_t j = 0; j < st->B; ++j)
                 me->nzq[j] = tile_weights(st, j, me->St + j * t.tn, t.tn, bk->row0 + i0, Y,
                                           uhn_rec_at(me->recs, st->rec_bytes, j));
