@@ -36,7 +36,16 @@ typedef struct uhn_bank {
     double neg_val;      /* that entry */
     char keys_name[256]; /* the keys' name for messages ("mem.h5:memories") */
     int committed;
+    /* After uhn_bank_sort: the global index of each local row (the rows are
+     * then held in order of decreasing ||x||^2); NULL while local row i is
+     * global row row0 + i. Use uhn_bank_gid. */
+    uhn_gidx *gidx;
 } uhn_bank;
+
+/* The global index of local row i (0 <= i < n_local). */
+static inline uhn_gidx uhn_bank_gid(const uhn_bank *b, int64_t i) {
+    return b->gidx ? b->gidx[i] : b->row0 + i;
+}
 
 /* The contiguous block of rows of `rank` out of `size` for N rows: the first
  * N % size ranks hold one row more. Not collective. */
@@ -61,6 +70,24 @@ int uhn_bank_create(uhn_ctx *ctx, uhn_gidx n_global, int64_t K, int hetero, int6
  * lowest offending global row and column on every rank (UHN_EINPUT).
  */
 int uhn_bank_commit(uhn_bank *bank, const char *keys_name, const char *values_name);
+
+/*
+ * Reorders each rank's rows (keys, values and row statistics) by decreasing
+ * ||x||^2, ties by global index, and records their global indices in gidx.
+ * Every reported index stays global and every result stays the same to
+ * float32 round-off (ties of the arg-max still go to the lowest global index);
+ * what changes is that a tile of the fast kernel then holds rows of similar
+ * norm, so that a norm bound can skip the tiles where a query's weights are
+ * all below float32 resolution, and a query's weights gather in fewer tiles.
+ * It costs one pass over the bank: worth it for batches of many queries
+ * (uhn_params_sort_pays; the `uhn recall` command asks it).
+ * Call after uhn_bank_commit, before any recall; a second call does nothing.
+ * Collective (a rank out of memory fails every rank with UHN_ENOMEM).
+ */
+int uhn_bank_sort(uhn_bank *bank);
+
+/* The batch size (queries x steps) from which a sorted bank pays. */
+#define UHN_SORT_MIN_QUERIES 256
 
 void uhn_bank_destroy(uhn_bank *bank);
 

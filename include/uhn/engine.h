@@ -65,6 +65,12 @@ int uhn_params_check(uhn_ctx *ctx, const uhn_params *p, const uhn_bank *bank);
  * score, normalised) and p->energy asks for it. */
 int uhn_params_has_energy(const uhn_params *p);
 
+/* 1 when a bank sorted by norm (uhn_bank_sort) pays for its pass over the
+ * bank in a recall of B queries with these parameters: the fast kernel, the
+ * softmax of raw dot or euclidean scores without --cue-only (where the tile
+ * bounds apply), and B x steps >= UHN_SORT_MIN_QUERIES. */
+int uhn_params_sort_pays(const uhn_params *p, int64_t B);
+
 /* Results for B queries; every array is owned by the struct. */
 typedef struct uhn_result {
     int64_t B, O, T;

@@ -613,6 +613,11 @@ static int run(recall_run *r) {
     UHN_CALL(uhn_h5_check_output(ctx, r->a.output, "--output"));
     UHN_CALL(open_inputs(r));
     UHN_CALL(load_bank(r));
+    if (uhn_params_sort_pays(&r->p, r->B)) { /* worth a pass over the bank */
+        const double t0 = uhn_wtime();
+        UHN_CALL(uhn_bank_sort(r->bank));
+        ctx->timers.compute += uhn_wtime() - t0;
+    }
     UHN_CALL(load_queries(r));
     UHN_CALL(opt_flagged(
         ctx, &cli,

@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/fault.h"
 #include "uhn/bank.h"
@@ -150,8 +151,75 @@ int uhn_bank_commit(uhn_bank *b, const char *keys_name, const char *values_name)
     return UHN_OK;
 }
 
+typedef struct norm_row {
+    float n2;
+    int64_t i;
+} norm_row;
+
+static int by_norm_desc(const void *a, const void *b) {
+    const norm_row *x = a, *y = b;
+    if (x->n2 != y->n2) return x->n2 > y->n2 ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+/* Moves row ord[p] of an n x m block to row p for every p, in place, one
+ * cycle of the permutation at a time through tmp (m floats); seen: n flags. */
+static void permute_rows(float *a, int64_t m, const norm_row *ord, int64_t n, uint8_t *seen,
+                         float *tmp) {
+    memset(seen, 0, (size_t)n);
+    for (int64_t p = 0; p < n; ++p) {
+        if (seen[p] || ord[p].i == p) continue;
+        memcpy(tmp, a + p * m, (size_t)m * sizeof(float));
+        int64_t q = p;
+        for (;;) {
+            seen[q] = 1;
+            const int64_t src = ord[q].i;
+            if (src == p) {
+                memcpy(a + q * m, tmp, (size_t)m * sizeof(float));
+                break;
+            }
+            memcpy(a + q * m, a + src * m, (size_t)m * sizeof(float));
+            q = src;
+        }
+    }
+}
+
+int uhn_bank_sort(uhn_bank *b) {
+    uhn_ctx *ctx = b->ctx;
+    if (b->gidx) return UHN_OK;
+    if (!b->committed) return uhn_fail(ctx, UHN_EINPUT, "uhn_bank_sort before uhn_bank_commit");
+    const int64_t n = b->n_local, m = b->K > b->O ? b->K : b->O;
+    norm_row *ord = n ? malloc((size_t)n * sizeof *ord) : NULL;
+    uint8_t *seen = n ? malloc((size_t)n) : NULL;
+    float *tmp = n ? malloc((size_t)m * sizeof(float)) : NULL;
+    uhn_gidx *gidx = uhn_alloc((size_t)(n > 0 ? n : 1) * sizeof *gidx);
+    int st = (n == 0 || (ord && seen && tmp)) && gidx
+                 ? UHN_OK
+                 : uhn_fail(ctx, UHN_ENOMEM, "out of memory sorting %lld rows of the memory bank",
+                            (long long)n);
+    st = uhn_agree(ctx, st); /* before any row moves: all ranks sort, or none */
+    if (st != UHN_OK) {
+        free(ord), free(seen), free(tmp), uhn_free(gidx);
+        return st;
+    }
+    if (n > 0) {
+        for (int64_t i = 0; i < n; ++i) ord[i] = (norm_row){b->key_norm2[i], i};
+        qsort(ord, (size_t)n, sizeof *ord, by_norm_desc);
+        permute_rows(b->keys, b->K, ord, n, seen, tmp);
+        if (b->hetero) permute_rows(b->values, b->O, ord, n, seen, tmp);
+        for (int64_t p = 0; p < n; ++p) gidx[p] = b->row0 + ord[p].i, b->key_norm2[p] = ord[p].n2;
+        float *sums = (float *)ord; /* ord is no longer read */
+        for (int64_t p = 0; p < n; ++p) sums[p] = b->key_sum[gidx[p] - b->row0];
+        memcpy(b->key_sum, sums, (size_t)n * sizeof(float));
+    }
+    free(ord), free(seen), free(tmp);
+    b->gidx = gidx;
+    return UHN_OK;
+}
+
 void uhn_bank_destroy(uhn_bank *b) {
     if (!b) return;
+    uhn_free(b->gidx);
     if (b->values != b->keys) uhn_free(b->values);
     uhn_free(b->keys);
     uhn_free(b->key_norm2);

@@ -37,6 +37,12 @@ int uhn_params_has_energy(const uhn_params *p) {
            p->normalize;
 }
 
+int uhn_params_sort_pays(const uhn_params *p, int64_t B) {
+    return p->kernel == UHN_KERNEL_FAST && p->sep->rule == RULE_SOFTMAX &&
+           (sim_is(p, "dot") || sim_is(p, "euclidean")) && p->score == UHN_SCORE_RAW &&
+           !p->cue_only && B * (int64_t)p->steps >= UHN_SORT_MIN_QUERIES;
+}
+
 int uhn_params_check(uhn_ctx *ctx, const uhn_params *p, const uhn_bank *bank) {
     const char *why;
     if (!p->sim || !p->sep) return uhn_fail(ctx, UHN_EINPUT, "no similarity or separation given");
@@ -287,8 +293,8 @@ static int64_t topk_slots(const uhn_bank *bank, double k) {
  * round-off, and the bound does not depend on timing.
  */
 static int probe_applies(const uhn_ctx *ctx, const uhn_params *p, const uhn_step *st, int ref) {
-    return ctx->size > 1 && !ref && st->need_z && st->kind == UHN_RED_LSE &&
-           p->score == UHN_SCORE_RAW;
+    return !ref && st->kind == UHN_RED_LSE && p->score == UHN_SCORE_RAW &&
+           (st->bank->gidx ? 1 : ctx->size > 1 && st->need_z);
 }
 
 /*
@@ -296,8 +302,8 @@ static int probe_applies(const uhn_ctx *ctx, const uhn_params *p, const uhn_step
  * caller's numbering, for messages. Collective.
  */
 static int step(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws, int64_t B, const float *v,
-                const uint8_t *cue, int64_t cue_stride, const int64_t *qids, int need_z,
-                step_out *out) {
+                const uint8_t *cue, int64_t cue_stride, const int64_t *qids, const int64_t *hint,
+                int need_z, step_out *out) {
     uhn_ctx *ctx = bank->ctx;
     uhn_step st = {0};
     st.bank = bank, st.p = p, st.B = B, st.K = bank->K, st.v = v;
@@ -313,6 +319,7 @@ static int step(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws, int64_t 
     st.rec_bytes = uhn_rec_bytes(st.kind, Oz, st.nslot);
     st.ws = ws;
     st.need_z = need_z;
+    st.hint = hint;
     int ref = p->kernel == UHN_KERNEL_REF;
 
     qbuf qb;
@@ -449,6 +456,8 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
     float *vs = malloc((size_t)(Bc * K) * sizeof(float) + 1);
     uint8_t *cs = clamp_rows > 1 ? malloc((size_t)(Bc * K) + 1) : NULL;
     int64_t *act = malloc((size_t)Bc * sizeof(int64_t) + 1), *qid = malloc((size_t)Bc * 8 + 8);
+    /* each query's last arg-max (its row's score bounds the next maximum from below) */
+    int64_t *last = malloc((size_t)Bc * 8 + 8), *hint = malloc((size_t)Bc * 8 + 8);
     uint8_t *state = calloc((size_t)Bc + 1, 1);
     step_out o = {malloc((size_t)(Bc * O) * sizeof(float) + 1),
                   malloc((size_t)Bc * 8 + 8),
@@ -457,11 +466,12 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
                   malloc((size_t)Bc * 8 + 8),
                   malloc((size_t)Bc + 1)};
     int rc = UHN_OK;
-    if (!v || !vs || (clamp_rows > 1 && !cs) || !act || !qid || !state || !o.z || !o.index ||
-        !o.weight || !o.lse || !o.lse_beta || !o.empty)
+    if (!v || !vs || (clamp_rows > 1 && !cs) || !act || !qid || !last || !hint || !state || !o.z ||
+        !o.index || !o.weight || !o.lse || !o.lse_beta || !o.empty)
         rc = uhn_fail(ctx, UHN_ENOMEM, "out of memory for a batch of %lld queries", (long long)Bc);
     rc = uhn_agree(ctx, rc);
     if (rc == UHN_OK) memcpy(v, q0, (size_t)(Bc * K) * sizeof(float));
+    for (int64_t j = 0; rc == UHN_OK && j < Bc; ++j) last[j] = -1;
 
     int64_t next_save = 0; /* the next entry of res->save_steps to record */
     for (int64_t t = 0; rc == UHN_OK && t <= T; ++t) {
@@ -484,10 +494,11 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
             memcpy(vs + a * K, v + j * K, (size_t)K * sizeof(float));
             if (cs) memcpy(cs + a * K, clamp + (c0 + j) * K, (size_t)K);
             qid[a] = c0 + j;
+            hint[a] = last[j];
         }
         const uint8_t *cue = clamp_rows > 1 ? cs : clamp;
         /* Only final states left: their energy needs the scores, not z. */
-        rc = step(bank, p, ws, na, vs, cue, clamp_rows > 1 ? K : 0, qid, moving > 0, &o);
+        rc = step(bank, p, ws, na, vs, cue, clamp_rows > 1 ? K : 0, qid, hint, moving > 0, &o);
         for (int64_t a = 0; rc == UHN_OK && a < na; ++a) {
             int64_t j = act[a], g = c0 + j;
             float *vj = v + j * K;
@@ -500,6 +511,7 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
                 continue;
             }
             const float *z = o.z + a * O;
+            last[j] = o.index[a];
             res->index[g] = o.index[a];
             res->weight[g] = o.weight[a];
             res->lse[g] = o.lse[a];
@@ -529,7 +541,7 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
         save_states(res, next_save++, c0, Bc, K, v);
     if (rc == UHN_OK && !bank->hetero)
         memcpy(res->output + c0 * O, v, (size_t)(Bc * K) * sizeof(float));
-    free(v), free(vs), free(cs), free(act), free(qid), free(state);
+    free(v), free(vs), free(cs), free(act), free(qid), free(last), free(hint), free(state);
     free(o.z), free(o.index), free(o.weight), free(o.lse), free(o.lse_beta), free(o.empty);
     return rc;
 }

@@ -41,6 +41,8 @@ typedef struct uhn_step {
     const float *floor;    /* fast kernel, softmax: per query, a lower bound on its largest score
                               over the whole bank (the cut never falls below floor + ln(thr) /
                               beta), or NULL */
+    const int64_t *hint;   /* per query, a global row likely to score near its maximum (the
+                              previous step's arg-max), or -1; NULL: none (the probe scores it) */
     const uhn_qblock *qb;  /* fast kernel: precomputed query block */
     uhn_kws *ws;           /* fast kernel: its workspace */
 } uhn_step;
@@ -77,8 +79,11 @@ static inline double uhn_h_of_r(double beta, double r, double R) {
 /* Fast kernel: records (B x rec_bytes, initialised by the caller). */
 int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs);
 /* Fast kernel, softmax of raw scores: the largest score of each query over
- * this rank's first tile (-inf without rows), in the workspace's array of B,
- * valid for this step; the step's uhn_kernel_fast then reuses those scores. */
+ * this rank's first tile (-inf without rows), or over a tile of rows spread
+ * evenly through a sorted bank (uhn_bank_sort: its first tile holds the
+ * largest norms), and its hinted row where this rank holds it, in the
+ * workspace's array of B, valid for this step; the step's uhn_kernel_fast
+ * then reuses the first tile's scores. */
 float *uhn_kernel_fast_probe(const uhn_step *st);
 /* Fast kernel, first pass of the uhn score mode: local sum of r and count of
  * exact matches per query (arrays of B, zeroed by the caller). */

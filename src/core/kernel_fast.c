@@ -64,6 +64,9 @@ typedef struct work {
     uint16_t *xb;        /* screened energy pass: tn x pad(K) bf16 pooled keys (on first use) */
     float *xn;           /* and tn norms ||x|| */
     int32_t *cand;       /* and tn candidate rows */
+    int64_t *act;        /* Bmax: the queries a tile's norm bound leaves active (tile_active) */
+    float *qg, *qgn;     /* Bmax x K and 2 Bmax: their rows, norms and sums, gathered */
+    uint16_t *qsub;      /* Bmax x pad(K) bf16: their pooled coordinates, gathered */
     int level;           /* its pooling level: groups of 1 << level coordinates */
     int64_t tiles;       /* tiles it screened in this step */
     int64_t pairs, kept; /* (query, row) pairs screened at level 0, and candidates among them */
@@ -85,7 +88,11 @@ struct uhn_kws {
     float *qp;                     /* UHN_POOL_ROWS x pad16(K): staging of pooled queries */
     double *qn;                    /* Bmax: ||q|| */
     float *floor;                  /* Bmax: the probe's maxima (uhn_kernel_fast_probe) */
-    int prescored;                 /* thread 0's St holds tile 0's scores from the probe */
+    /* A sorted bank's probe: tn rows spread evenly over the local rows; and
+     * the local position of each local row (the inverse of gidx). */
+    float *px, *pn2, *psum;
+    int64_t *pos;
+    int prescored; /* thread 0's St holds tile 0's scores from the probe */
 };
 
 void uhn_kws_destroy(uhn_kws *ws) {
@@ -95,11 +102,13 @@ void uhn_kws_destroy(uhn_kws *ws) {
         uhn_free(w->St), uhn_free(w->scr.a), uhn_free(w->scr.b), uhn_free(w->scr.c);
         uhn_free(w->recs), uhn_free(w->rsum), uhn_free(w->nexact), uhn_free(w->idx);
         uhn_free(w->nzq), uhn_free(w->dq), uhn_free(w->sq), uhn_free(w->Gd), uhn_free(w->Zd);
-        uhn_free(w->xb), uhn_free(w->xn), uhn_free(w->cand);
+        uhn_free(w->xb), uhn_free(w->xn), uhn_free(w->cand), uhn_free(w->act), uhn_free(w->qsub);
+        uhn_free(w->qg), uhn_free(w->qgn);
     }
     for (int l = 0; l < UHN_SCREEN_LEVELS; ++l)
         uhn_free(ws->qb[l]), uhn_free(ws->qpn[l]), uhn_free(ws->qrn[l]);
     uhn_free(ws->qp), uhn_free(ws->qn), uhn_free(ws->floor);
+    uhn_free(ws->px), uhn_free(ws->pn2), uhn_free(ws->psum), uhn_free(ws->pos);
     free(ws->w);
     free(ws);
 }
@@ -133,11 +142,25 @@ int uhn_kws_create(uhn_ctx *ctx, const uhn_bank *bk, int64_t Bmax, size_t rec_by
         w->sq = uhn_alloc((size_t)Bmax * sizeof(int64_t));
         w->Gd = uhn_alloc((size_t)(Bmax * tn) * sizeof(float));
         w->Zd = uhn_alloc((size_t)(Bmax * bk->O) * sizeof(float));
-        ok = w->St && w->scr.a && w->scr.b && w->scr.c && (t == 0 || w->recs) && w->rsum &&
-             w->nexact && w->idx && w->nzq && w->dq && w->sq && w->Gd && w->Zd;
+        w->act = uhn_alloc((size_t)Bmax * sizeof(int64_t));
+        if (bk->gidx) { /* tiles of like norms: the bound skips queries (tile_active) */
+            w->qg = uhn_alloc((size_t)(Bmax * bk->K) * sizeof(float));
+            w->qgn = uhn_alloc((size_t)(2 * Bmax) * sizeof(float));
+        }
+        ok = w->act && (!bk->gidx || (w->qg && w->qgn)) && w->St && w->scr.a && w->scr.b &&
+             w->scr.c && (t == 0 || w->recs) && w->rsum && w->nexact && w->idx && w->nzq && w->dq &&
+             w->sq && w->Gd && w->Zd;
     }
     ws->floor = ok ? uhn_alloc((size_t)Bmax * sizeof(float)) : NULL;
     ok = ok && ws->floor;
+    if (ok && bk->gidx) {
+        ws->px = uhn_alloc((size_t)(tn * bk->K) * sizeof(float));
+        ws->pn2 = uhn_alloc((size_t)tn * sizeof(float));
+        ws->psum = uhn_alloc((size_t)tn * sizeof(float));
+        ws->pos = uhn_alloc((size_t)(bk->n_local > 0 ? bk->n_local : 1) * sizeof(int64_t));
+        ok = ws->px && ws->pn2 && ws->psum && ws->pos;
+        for (int64_t i = 0; ok && i < bk->n_local; ++i) ws->pos[bk->gidx[i] - bk->row0] = i;
+    }
     if (!ok) {
         uhn_kws_destroy(ws);
         return uhn_fail(ctx, UHN_ENOMEM, "out of memory for the kernel workspace (%lld queries)",
@@ -160,6 +183,17 @@ int uhn_kws_create(uhn_ctx *ctx, const uhn_bank *bk, int64_t Bmax, size_t rec_by
     }
     *out = ws;
     return UHN_OK;
+}
+
+/* Rows [i0, i0 + tn) of the local bank as a tile (tn clipped to the bank). */
+static uhn_tile bank_tile(const uhn_bank *bk, int64_t i0, int64_t tn) {
+    return (uhn_tile){bk->keys + i0 * bk->K,
+                      bk->key_norm2 + i0,
+                      bk->key_sum + i0,
+                      bk->n_local - i0 < tn ? bk->n_local - i0 : tn,
+                      bk->K,
+                      bk->row0 + i0,
+                      bk->gidx ? bk->gidx + i0 : NULL};
 }
 
 static int is_dot(const uhn_step *st) {
@@ -227,8 +261,7 @@ int uhn_kernel_fast_rsum(uhn_ctx *ctx, const uhn_step *st, double *rsum, int64_t
 #pragma omp for schedule(static)
         for (int64_t tile = 0; tile < ntiles; ++tile) {
             int64_t i0 = tile * tn;
-            uhn_tile t = {bk->keys + i0 * bk->K, bk->key_norm2 + i0, bk->key_sum + i0,
-                          (bk->n_local - i0 < tn ? bk->n_local - i0 : tn), bk->K};
+            uhn_tile t = bank_tile(bk, i0, tn);
             tile_scores(st, &t, me->St, &me->scr);
             for (int64_t j = 0; j < st->B; ++j)
                 for (int64_t i = 0; i < t.tn; ++i) {
@@ -261,6 +294,28 @@ static int64_t first_max(const float *h, int64_t tn) {
 #endif
     while (h[i] != hmax && i + 1 < tn) ++i;
     return i;
+}
+
+/* The position a of the largest h[a] (a < n) whose row idx[a] (a itself when
+ * idx is NULL) of tile t has the lowest global index among the rows of that
+ * score: the first one, unless the bank is sorted (rows out of index order). */
+static int64_t argmax_gid(const float *h, int64_t n, const int32_t *idx, const uhn_tile *t) {
+    int64_t a = first_max(h, n);
+    if (!t->gid) return a;
+    const float m = h[a];
+    int64_t ga = t->gid[idx ? idx[a] : a], b = a + 1;
+#ifdef __AVX512F__
+    const __m512 vm = _mm512_set1_ps(m); /* the other rows of that score, 16 at a time */
+    for (; b + 16 <= n; b += 16)
+        for (__mmask16 eq = _mm512_cmp_ps_mask(_mm512_loadu_ps(h + b), vm, _CMP_EQ_OQ); eq;
+             eq &= eq - 1) {
+            const int64_t c = b + __builtin_ctz(eq), gc = t->gid[idx ? idx[c] : c];
+            if (gc < ga) a = c, ga = gc;
+        }
+#endif
+    for (; b < n; ++b)
+        if (h[b] == m && t->gid[idx ? idx[b] : b] < ga) a = b, ga = t->gid[idx ? idx[b] : b];
+    return a;
 }
 
 /*
@@ -331,8 +386,9 @@ static inline double pow_ratio(double x, double p) {
  * (s / s*)^p, relative to the running maximum s* (r->best), so both are exact
  * for any finite beta and p; log is ln beta + ln s.
  */
-static int64_t tile_weights(const uhn_step *st, int64_t j, float *h, int64_t tn, int64_t g0,
+static int64_t tile_weights(const uhn_step *st, int64_t j, float *h, const uhn_tile *t,
                             const float *Y, uhn_rec *r) {
+    const int64_t tn = t->tn;
     const uhn_params *p = st->p;
     const int64_t O = st->bank->O;
     const double beta = p->beta;
@@ -341,7 +397,7 @@ static int64_t tile_weights(const uhn_step *st, int64_t j, float *h, int64_t tn,
             for (int64_t i = 0; i < tn; ++i) {
                 h[i] = h[i] < 0 ? 1.0f : 0.0f;
                 r->acc += h[i];
-                uhn_rec_linear_extremes(r, h[i], g0 + i);
+                uhn_rec_linear_extremes(r, h[i], uhn_tile_gid(t, i));
             }
             return tn; /* few exact matches, but counted as dense: rare */
         }
@@ -349,19 +405,21 @@ static int64_t tile_weights(const uhn_step *st, int64_t j, float *h, int64_t tn,
     }
     if (st->kind == UHN_RED_POW) /* h^p needs h >= 0: flag the first offender, weight 0 */
         for (int64_t i = 0; i < tn; ++i)
-            if (h[i] < 0) uhn_rec_bad(r, g0 + i, beta * h[i]), h[i] = 0;
-    const int64_t imax = first_max(h, tn);
+            if (h[i] < 0) uhn_rec_bad(r, uhn_tile_gid(t, i), beta * h[i]), h[i] = 0;
+    const int64_t imax = argmax_gid(h, tn, NULL, t), gmax = uhn_tile_gid(t, imax);
+    /* a new running maximum: a larger score, or an equal one of a lower index */
+    const int up = r->idx < 0 || h[imax] > r->best || (h[imax] == r->best && gmax < r->idx);
     switch (st->kind) {
     case UHN_RED_LSE:
     case UHN_RED_POW: {
-        if (r->idx < 0 || h[imax] > r->best) { /* a new running maximum */
+        if (up) {
             float scale = r->idx < 0 ? 0.0f : (float)uhn_rec_rel(r, r->best, h[imax]);
             r->acc *= scale;
             if (st->need_z) {
                 float *z = uhn_rec_z(r);
                 for (int64_t k = 0; k < O; ++k) z[k] *= scale;
             }
-            r->best = h[imax], r->idx = g0 + imax;
+            r->best = h[imax], r->idx = gmax;
         }
         /* Weights relative to the running maximum below thr (ln_thr) are
          * dropped: relative to the final maximum they are smaller still, and
@@ -400,24 +458,24 @@ static int64_t tile_weights(const uhn_step *st, int64_t j, float *h, int64_t tn,
         for (int64_t i = 0; i < tn; ++i) {
             int bad;
             double gv = uhn_rule_g(st->rule, st->param, beta, h[i], &bad);
-            if (bad) uhn_rec_bad(r, g0 + i, beta * h[i]);
+            if (bad) uhn_rec_bad(r, uhn_tile_gid(t, i), beta * h[i]);
             h[i] = (float)gv;
             s += h[i];
             nz += h[i] != 0.0f;
-            uhn_rec_linear_extremes(r, h[i], g0 + i);
+            uhn_rec_linear_extremes(r, h[i], uhn_tile_gid(t, i));
         }
         r->acc += s;
         return nz;
     }
     case UHN_RED_MAX: /* the order of beta * s is the order of s */
-        if (r->idx < 0 || h[imax] > r->best) {
-            r->best = h[imax], r->idx = g0 + imax, r->acc = 1;
+        if (up) {
+            r->best = h[imax], r->idx = gmax, r->acc = 1;
             if (st->need_z) memcpy(uhn_rec_z(r), Y + imax * O, (size_t)O * sizeof(float));
         }
         memset(h, 0, (size_t)tn * sizeof(float));
         return 0;
     case UHN_RED_TOPK: /* slots keep s; beta enters as exp(beta (s - s_1)) at the end */
-        for (int64_t i = 0; i < tn; ++i) uhn_rec_topk_offer(r, h[i], g0 + i, Y + i * O);
+        for (int64_t i = 0; i < tn; ++i) uhn_rec_topk_offer(r, h[i], uhn_tile_gid(t, i), Y + i * O);
         memset(h, 0, (size_t)tn * sizeof(float));
         return 0;
     }
@@ -491,49 +549,64 @@ static void project_sparse(const float *g, int64_t tn, const float *Y, int64_t O
  * strided records when every query is dense, else on their gathered weights
  * into scratch, added to their records.
  */
-static void tile_project(const uhn_step *st, const float *G, int64_t tn, const float *Y, void *recs,
-                         const int64_t *nzq, work *w) {
-    const int64_t O = st->bank->O, B = st->B;
+static void tile_project(const uhn_step *st, const float *G, int64_t B, const int64_t *act,
+                         int64_t tn, const float *Y, void *recs, const int64_t *nzq, work *w) {
+    const int64_t O = st->bank->O;
+#define REC(a) uhn_rec_at(recs, st->rec_bytes, act ? act[a] : (a)) /* row a of G's record */
     if (st->kind == UHN_RED_LSE || st->kind == UHN_RED_LINEAR || st->kind == UHN_RED_POW) {
         int64_t nd = 0, ns = 0; /* dense queries, listed in w->dq, and sparse ones, in w->sq */
+        int64_t snz = 0, j0 = B, j1 = 0; /* the sparse ones' weights; rows [j0, j1) not empty */
         for (int64_t j = 0; j < B; ++j) {
             if (nzq[j] == 0) continue;
+            j0 = j < j0 ? j : j0, j1 = j + 1;
             if (nzq[j] * UHN_SPARSE_RATIO <= tn)
-                w->sq[ns++] = j;
+                w->sq[ns++] = j, snz += nzq[j];
             else if (B <= UHN_SMALL_BATCH)
-                project_rows(G + j * tn, NULL, tn, Y, O,
-                             uhn_rec_z(uhn_rec_at(recs, st->rec_bytes, j)));
+                project_rows(G + j * tn, NULL, tn, Y, O, uhn_rec_z(REC(j)));
             else
                 w->dq[nd++] = j;
         }
-        /* The sparse queries gather their rows a slice of the tile at a time,
-         * so that a row several of them keep is read from L2 after the first. */
-        for (int64_t s0 = 0; ns > 0 && s0 < tn; s0 += UHN_GATHER_ROWS) {
+        if (nd == 0 && ns == 0) return;
+        /* Mostly dense (a sorted bank's bright tiles): one SGEMM over the rows
+         * [j0, j1) of G as they lie, the few sparse and empty rows among them
+         * included, costs less than gathering and copying. */
+        const int all = nd > 0 && (j1 - j0) * tn <= nd * tn + UHN_SPARSE_RATIO * snz;
+        for (int64_t s0 = 0; !all && ns > 0 && s0 < tn; s0 += UHN_GATHER_ROWS) {
+            /* The sparse queries gather their rows a slice of the tile at a time,
+             * so that a row several of them keep is read from L2 after the first. */
             const int64_t sn = tn - s0 < UHN_GATHER_ROWS ? tn - s0 : UHN_GATHER_ROWS;
             for (int64_t a = 0; a < ns; ++a)
-                project_sparse(G + w->sq[a] * tn + s0, sn, Y + s0 * O, O,
-                               uhn_rec_z(uhn_rec_at(recs, st->rec_bytes, w->sq[a])), w->idx);
+                project_sparse(G + w->sq[a] * tn + s0, sn, Y + s0 * O, O, uhn_rec_z(REC(w->sq[a])),
+                               w->idx);
         }
         if (nd == 0) return;
-        if (nd == B) {
+        if (all && !act && j0 == 0 && j1 == B) { /* straight into the records */
             float *Z = uhn_rec_z(uhn_rec_at(recs, st->rec_bytes, 0));
             int ldz = (int)(st->rec_bytes / sizeof(float));
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)O, (int)tn, 1.0f, G,
                         (int)tn, Y, (int)O, 1.0f, Z, ldz);
             return;
         }
-        for (int64_t a = 0; a < nd; ++a)
-            memcpy(w->Gd + a * tn, G + w->dq[a] * tn, (size_t)tn * sizeof(float));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nd, (int)O, (int)tn, 1.0f,
-                    w->Gd, (int)tn, Y, (int)O, 0.0f, w->Zd, (int)O);
-        for (int64_t a = 0; a < nd; ++a) {
-            float *z = uhn_rec_z(uhn_rec_at(recs, st->rec_bytes, w->dq[a]));
+        const float *A = G + j0 * tn;
+        const int64_t m = all ? j1 - j0 : nd;
+        if (!all) {
+            for (int64_t a = 0; a < nd; ++a)
+                memcpy(w->Gd + a * tn, G + w->dq[a] * tn, (size_t)tn * sizeof(float));
+            A = w->Gd;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)O, (int)tn, 1.0f, A,
+                    (int)tn, Y, (int)O, 0.0f, w->Zd, (int)O);
+        for (int64_t a = 0; a < m; ++a) {
+            const int64_t j = all ? j0 + a : w->dq[a];
+            if (nzq[j] == 0) continue;
+            float *z = uhn_rec_z(REC(j));
             const float *zd = w->Zd + a * O;
 #pragma omp simd
             for (int64_t k = 0; k < O; ++k) z[k] += zd[k];
         }
         return;
     }
+#undef REC
     /* MAX/TOPK batches: only exact-match queries of the uhn mode carry weights. */
     for (int64_t j = 0; j < B; ++j) {
         uhn_rec *r = uhn_rec_at(recs, st->rec_bytes, j);
@@ -622,7 +695,8 @@ static int screen_ready(const uhn_bank *bk, uhn_kws *ws) {
         w->xb = uhn_alloc((size_t)(tn * uhn_bf16_pad(K16)) * sizeof(uint16_t));
         w->xn = uhn_alloc((size_t)(3 * tn) * sizeof(float));
         w->cand = uhn_alloc((size_t)tn * sizeof(int32_t));
-        ok = w->xb && w->xn && w->cand;
+        w->qsub = uhn_alloc((size_t)(ws->Bmax * uhn_bf16_pad(K16)) * sizeof(uint16_t));
+        ok = w->xb && w->xn && w->cand && w->qsub;
     }
     ws->screen = ok ? 1 : -1; /* without the memory, the float32 pass does the same */
     return ok;
@@ -739,11 +813,11 @@ static void exact_scores(const uhn_qblock *qb, int euclid, const uhn_tile *t, co
 /* Folds n exact scores h of rows idx (ascending) of the tile into an LSE
  * record, as tile_weights does for a whole tile (need_z = 0). */
 static void lse_fold(const uhn_step *st, uhn_rec *r, float *h, const int32_t *idx, int64_t n,
-                     int64_t g0) {
-    const int64_t a = first_max(h, n);
-    if (r->idx < 0 || h[a] > r->best) {
+                     const uhn_tile *t) {
+    const int64_t a = argmax_gid(h, n, idx, t), ga = uhn_tile_gid(t, idx[a]);
+    if (r->idx < 0 || h[a] > r->best || (h[a] == r->best && ga < r->idx)) {
         r->acc *= r->idx < 0 ? 0.0 : uhn_rec_rel(r, r->best, h[a]);
-        r->best = h[a], r->idx = g0 + idx[a];
+        r->best = h[a], r->idx = ga;
     }
     const double beta = st->p->beta, cut = r->best + (double)st->ws->ln_thr / beta;
     float cutf = (float)cut;
@@ -806,13 +880,54 @@ static float screen_bounds(int64_t tn, const float *d, const float *pn, const fl
     return lower;
 }
 
+/*
+ * The queries of a tile that its rows' norms leave active: query j is skipped
+ * when no row can score above its cut, the larger of its running maximum and
+ * the probe's bound, plus ln(thr) / beta, so that every weight of the tile is
+ * one that tile_weights or the screen would drop. With ||x|| in [xmin, xmax]
+ * over the tile, s = x.q <= ||q|| xmax (dot) and s = -||x - q||^2 <= -(the
+ * distance from ||q|| to [xmin, xmax])^2 (euclidean), widened by m = 2e-7 K +
+ * 1e-5 of ||q|| xmax (dot) or of xmax^2 + ||q||^2 (euclidean), more than the
+ * float32 sums' error (K 2^-24 of the sums of absolute terms) and norms'. A
+ * sorted bank (uhn_bank_sort) puts rows of like norm in a tile: on W1 of
+ * `uhn bench` the bound skips 96 % of the (query, tile) pairs of the energy's
+ * pass, on W2 half. Returns the number of active queries, listed in act.
+ */
+static int64_t tile_active(const uhn_step *st, const uhn_tile *t, const void *recs, int euclid,
+                           int64_t *act) {
+    const int64_t tn = t->tn, B = st->B;
+    float n2min = t->norm2[0], n2max = t->norm2[0];
+    for (int64_t i = 1; i < tn; ++i) {
+        n2min = t->norm2[i] < n2min ? t->norm2[i] : n2min;
+        n2max = t->norm2[i] > n2max ? t->norm2[i] : n2max;
+    }
+    const double xmin = sqrt((double)n2min), xmax = sqrt((double)n2max);
+    const double m = 2e-7 * (double)t->K + 1e-5, lnt = (double)st->ws->ln_thr / st->p->beta;
+    int64_t n = 0;
+    for (int64_t j = 0; j < B; ++j) {
+        const uhn_rec *r = uhn_rec_at((void *)recs, st->rec_bytes, j);
+        double top = r->idx >= 0 ? r->best : -INFINITY;
+        if (st->floor && st->floor[j] > top) top = st->floor[j];
+        const double qn = sqrt((double)st->qb->qnorm2[j]);
+        double ub;
+        if (euclid) { /* the float32 sums err by at most m (||x||^2 + ||q||^2) */
+            const double gap = xmin > qn ? xmin - qn : qn > xmax ? qn - xmax : 0.0;
+            ub = -gap * gap + m * (xmax * xmax + qn * qn);
+        } else {
+            ub = qn * xmax * (1 + m);
+        }
+        if (!(ub < top + lnt)) act[n++] = j;
+    }
+    return n;
+}
+
 /* One tile of the screened pass for every query of the batch, at the thread's
  * pooling level; returns the candidates it kept, or -1, without a change to
  * the records, when more than half the pairs are candidates. (Chunks of the tile that fit
  * in L2 were measured slower: the exact score of each query's best row and the
  * bounds per chunk cost more than the candidates' reads from L3 saved.) */
-static int64_t tile_candidates(const uhn_step *st, const uhn_tile *t, int64_t g0, void *recs,
-                               work *w) {
+static int64_t tile_candidates(const uhn_step *st, const uhn_tile *t, void *recs, work *w,
+                               int64_t *pairs) {
     const uhn_qblock *qb = st->qb;
     const uhn_kws *ws = st->ws;
     const int level = w->level, g = 1 << level;
@@ -820,13 +935,22 @@ static int64_t tile_candidates(const uhn_step *st, const uhn_tile *t, int64_t g0
     const int64_t Kp = uhn_bf16_pad(g == 1 ? kn : d);
     const int euclid = !is_dot(st);
     const double beta = st->p->beta, lnt = (double)ws->ln_thr / beta;
+    const int64_t nact = tile_active(st, t, recs, euclid, w->act);
+    *pairs = nact * tn;
+    if (nact == 0) return 0;
     float *pn = w->xn + tn, *rn = w->xn + 2 * tn; /* pooled and residual norms of the rows */
     for (int64_t i = 0; i < tn; ++i) w->xn[i] = sqrtf(t->norm2[i]);
     screen_queries(st, (uhn_kws *)ws, level);
     pool_bf16(t->x + qb->k0, tn, kn, t->K, g, w->scr.a, w->xb, Kp, g == 1 ? NULL : pn, rn);
     if (g == 1) /* ||x|| over all K bounds the norm over the columns screened */
         for (int64_t i = 0; i < tn; ++i) pn[i] = w->xn[i], rn[i] = 0.0f;
-    uhn_bf16_dots(w->xb, tn, ws->qb[level], st->B, Kp, w->St, tn);
+    const uint16_t *Q = ws->qb[level];
+    if (nact < st->B) { /* the active queries' pooled rows, gathered */
+        for (int64_t a = 0; a < nact; ++a)
+            memcpy(w->qsub + a * Kp, Q + w->act[a] * Kp, (size_t)Kp * sizeof(uint16_t));
+        Q = w->qsub;
+    }
+    uhn_bf16_dots(w->xb, tn, Q, nact, Kp, w->St, tn); /* row a of St: query act[a] */
     /* Approximate score a_i with |a_i - s_i| <= e_i. For dot, with p and r the
      * pooled coordinates and residuals of x and q (s = p(x).p(q) + r(x).r(q)):
      * the bf16 bound on the pooled product, plus ||r(x)|| ||r(q)||, with the
@@ -842,11 +966,12 @@ static int64_t tile_candidates(const uhn_step *st, const uhn_tile *t, int64_t g0
      * cut, and the number of candidates; then their exact scores. */
     float *h = w->Gd, *cuts = w->Gd + tn; /* exact scores of the candidates; cut per query */
     int64_t kept = 0;
-    for (int64_t j = 0; j < st->B; ++j) {
+    for (int64_t a = 0; a < nact; ++a) {
+        const int64_t j = w->act[a];
         const float qn = (float)ws->qn[j], qn2 = qb->qnorm2[j];
         const float qp = ws->qpn[level][j], qr = ws->qrn[level][j];
         const uhn_rec *r = uhn_rec_at(recs, st->rec_bytes, j);
-        float *hi = w->St + j * tn;
+        float *hi = w->St + a * tn;
         int32_t ib;
         float lower = screen_bounds(tn, hi, pn, rn, w->xn, t->norm2, euclid, c1 * qp, r1 * qr,
                                     cx * qn, eabs, qn2, hi, &ib); /* some row reaches it */
@@ -856,41 +981,42 @@ static int64_t tile_candidates(const uhn_step *st, const uhn_tile *t, int64_t g0
         exact_scores(qb, euclid, t, &ib, 1, j, &hb);
         if (hb > lower) lower = hb;
         if (r->idx >= 0 && r->best > lower) lower = (float)r->best;
+        if (st->floor && st->floor[j] > lower) lower = st->floor[j]; /* the probe's bound */
         /* hi >= cut keeps every row within ln(thr) / beta of the maximum:
          * rounded down, so that none is lost. */
         double cutd = (double)lower + lnt;
         float cut = (float)cutd;
         if ((double)cut > cutd) cut = nextafterf(cut, -INFINITY);
-        cuts[j] = cut;
+        cuts[a] = cut;
         kept += select_rows(hi, tn, cut, w->cand);
     }
     /* Most pairs candidates (a small beta): the float32 pass is cheaper. */
-    if (ws->force_level < 0 && 2 * kept > st->B * tn) return -1;
-    for (int64_t j = 0; j < st->B; ++j) {
-        const int64_t n = select_rows(w->St + j * tn, tn, cuts[j], w->cand);
+    if (ws->force_level < 0 && 2 * kept > nact * tn) return -1;
+    for (int64_t a = 0; a < nact; ++a) {
+        const int64_t j = w->act[a], n = select_rows(w->St + a * tn, tn, cuts[a], w->cand);
         if (n == 0) continue;
         exact_scores(qb, euclid, t, w->cand, n, j, h);
-        lse_fold(st, uhn_rec_at(recs, st->rec_bytes, j), h, w->cand, n, g0);
+        lse_fold(st, uhn_rec_at(recs, st->rec_bytes, j), h, w->cand, n, t);
     }
     return kept;
 }
 
 /* One tile of the screened pass; then the level for the next tile. Returns 0
  * when the tile is left to the float32 pass (and so are the thread's next). */
-static int tile_screened(const uhn_step *st, const uhn_tile *t, int64_t g0, void *recs, work *w) {
+static int tile_screened(const uhn_step *st, const uhn_tile *t, void *recs, work *w) {
     const int level = w->level;
-    const int64_t kept = tile_candidates(st, t, g0, recs, w);
+    int64_t pairs;
+    const int64_t kept = tile_candidates(st, t, recs, w, &pairs);
     if (kept < 0) { /* the scores are too close for a screen to reject many rows */
         w->level = 0, w->pairs = 1, w->kept = 1;
         return 0;
     }
-    if (level == 0) w->pairs += st->B * t->tn, w->kept += kept;
+    if (level == 0) w->pairs += pairs, w->kept += kept;
     if (st->ws->force_level >= 0) return 1;
     /* The first tile's cut comes from its own rows only (no maximum so far):
      * its share of candidates says little about the next tiles'. */
-    if (w->tiles++ > 0)
-        w->level = screen_next_level(level, (double)kept / (double)(st->B * t->tn),
-                                     st->qb->k1 - st->qb->k0);
+    if (pairs > 0 && w->tiles++ > 0)
+        w->level = screen_next_level(level, (double)kept / (double)pairs, st->qb->k1 - st->qb->k0);
     if (w->level != level) w->pairs = w->kept = 0;
     return 1;
 }
@@ -902,11 +1028,34 @@ float *uhn_kernel_fast_probe(const uhn_step *st) {
     const int64_t tn = bk->n_local < ws->tn ? bk->n_local : ws->tn;
     float *mx = ws->floor;
     for (int64_t j = 0; j < st->B; ++j) mx[j] = -INFINITY;
-    if (tn == 0) return mx;
-    uhn_tile t = {bk->keys, bk->key_norm2, bk->key_sum, tn, bk->K};
-    tile_scores(st, &t, w->St, &w->scr);
-    for (int64_t j = 0; j < st->B; ++j) mx[j] = w->St[j * tn + first_max(w->St + j * tn, tn)];
-    ws->prescored = 1; /* thread 0 takes tile 0 first (schedule(static)): no second scoring */
+    /* A tile's scores, unless the bank is sorted and every query has a hint
+     * (a state after a step: its last arg-max's row bounds it well). */
+    int64_t hinted = 0;
+    for (int64_t j = 0; st->hint && j < st->B; ++j) hinted += st->hint[j] >= 0;
+    const int sample = !(bk->gidx && hinted == st->B);
+    if (tn > 0 && sample) {
+        uhn_tile t = bank_tile(bk, 0, tn);
+        if (bk->gidx) { /* the first tile holds the largest norms: rows from every tile */
+            for (int64_t a = 0; a < tn; ++a) {
+                const int64_t i = a * bk->n_local / tn;
+                memcpy(ws->px + a * bk->K, bk->keys + i * bk->K, (size_t)bk->K * sizeof(float));
+                ws->pn2[a] = bk->key_norm2[i], ws->psum[a] = bk->key_sum[i];
+            }
+            t.x = ws->px, t.norm2 = ws->pn2, t.sum = ws->psum;
+        }
+        tile_scores(st, &t, w->St, &w->scr);
+        for (int64_t j = 0; j < st->B; ++j) mx[j] = w->St[j * tn + first_max(w->St + j * tn, tn)];
+    }
+    for (int64_t j = 0; st->hint && j < st->B; ++j) { /* the hinted rows this rank holds */
+        const int64_t g = st->hint[j] - bk->row0;
+        if (st->hint[j] < 0 || g < 0 || g >= bk->n_local) continue;
+        const int64_t i = bk->gidx ? ws->pos[g] : g;
+        const float s = (float)uhn_similarity_ref(st->p->sim, bk->keys + i * bk->K,
+                                                  st->v + j * bk->K, uhn_step_cue(st, j), bk->K);
+        if (s > mx[j]) mx[j] = s;
+    }
+    /* thread 0 takes tile 0 first (schedule(static, 1)): no second scoring */
+    ws->prescored = tn > 0 && sample && !bk->gidx && st->need_z;
     return mx;
 }
 
@@ -922,6 +1071,12 @@ int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs) {
         for (int64_t j = 0; j < st->B; ++j) ws->qn[j] = sqrt((double)st->qb->qnorm2[j]);
     }
     const int pre = ws->prescored; /* this step's probe scored tile 0 */
+    /* A sorted bank's tiles skip the queries whose weights there are all
+     * dropped (tile_active); the float32 pass of softmax, dot or euclidean. */
+    const int euclid = !is_dot(st);
+    const int skip = bk->gidx && st->kind == UHN_RED_LSE && st->p->score == UHN_SCORE_RAW &&
+                     !st->qb->mask &&
+                     (is_dot(st) || !strcmp(uhn_similarity_name(st->p->sim), "euclidean"));
     ws->prescored = 0;
     ws->w[0].recs = recs;
     for (int t = 1; t < ws->nt; ++t) memcpy(ws->w[t].recs, recs, (size_t)st->B * st->rec_bytes);
@@ -931,20 +1086,48 @@ int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs) {
         me->pairs = me->kept = 0;
         me->level = ws->force_level >= 0 ? ws->force_level : UHN_SCREEN_START;
         me->tiles = 0;
-#pragma omp for schedule(static)
+        /* Tiles dealt round-robin: a sorted bank's first tiles (the largest
+         * norms) keep the most weights, and contiguous ranges left one thread
+         * most of the work (1 rank x 2 threads ran W1 of `uhn bench` 1.37x
+         * slower than 2 ranks x 1). Deterministic: thread t always takes
+         * tiles t, t + nt, ... (thread 0 tile 0 first: see prescored). */
+#pragma omp for schedule(static, 1)
         for (int64_t tile = 0; tile < ntiles; ++tile) {
             int64_t i0 = tile * tn;
-            uhn_tile t = {bk->keys + i0 * bk->K, bk->key_norm2 + i0, bk->key_sum + i0,
-                          (bk->n_local - i0 < tn ? bk->n_local - i0 : tn), bk->K};
+            uhn_tile t = bank_tile(bk, i0, tn);
             if (screen && (me->level > 0 || me->kept * UHN_SCREEN_RATIO <= me->pairs) &&
-                tile_screened(st, &t, bk->row0 + i0, me->recs, me))
+                tile_screened(st, &t, me->recs, me))
                 continue;
             const float *Y = bk->values + i0 * bk->O;
-            if (!(pre && tile == 0 && me == &ws->w[0])) tile_scores(st, &t, me->St, &me->scr);
-            for (int64_t j = 0; j < st->B; ++j)
-                me->nzq[j] = tile_weights(st, j, me->St + j * t.tn, t.tn, bk->row0 + i0, Y,
+            /* the queries the tile's norms leave active (all, or a subset gathered) */
+            int64_t nb = st->B;
+            const int64_t *act = NULL;
+            const uhn_step *ss = st;
+            uhn_step sub;
+            uhn_qblock sqb;
+            if (skip) {
+                nb = tile_active(st, &t, me->recs, euclid, me->act);
+                if (nb == 0) continue;
+                if (nb < st->B) {
+                    act = me->act;
+                    sub = *st, sqb = *st->qb, sub.B = sqb.B = nb, sub.qb = &sqb;
+                    sqb.q = me->qg, sqb.qnorm2 = me->qgn, sqb.qsum = me->qgn + nb;
+                    for (int64_t a = 0; a < nb; ++a) {
+                        const int64_t j = act[a];
+                        memcpy(me->qg + a * st->K + st->qb->k0, st->qb->q + j * st->K + st->qb->k0,
+                               (size_t)(st->qb->k1 - st->qb->k0) * sizeof(float));
+                        me->qgn[a] = st->qb->qnorm2[j], me->qgn[nb + a] = st->qb->qsum[j];
+                    }
+                    ss = &sub;
+                }
+            }
+            if (!(pre && tile == 0 && me == &ws->w[0])) tile_scores(ss, &t, me->St, &me->scr);
+            for (int64_t a = 0; a < nb; ++a) {
+                const int64_t j = act ? act[a] : a;
+                me->nzq[a] = tile_weights(st, j, me->St + a * t.tn, &t, Y,
                                           uhn_rec_at(me->recs, st->rec_bytes, j));
-            if (st->need_z) tile_project(st, me->St, t.tn, Y, me->recs, me->nzq, me);
+            }
+            if (st->need_z) tile_project(st, me->St, nb, act, t.tn, Y, me->recs, me->nzq, me);
         }
     }
     for (int t = 1; t < ws->nt; ++t)

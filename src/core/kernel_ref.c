@@ -48,7 +48,7 @@ int uhn_kernel_ref(uhn_ctx *ctx, const uhn_step *st, void *recs) {
         int exact_rule = p->score == UHN_SCORE_UHN && st->nexact[j] > 0;
         for (int64_t i = 0; i < bk->n_local; ++i) {
             const float *x = bk->keys + i * K, *y = bk->values + i * bk->O;
-            const int64_t g = bk->row0 + i;
+            const int64_t g = uhn_bank_gid(bk, i);
             double gval, sc; /* sc: the score s before beta */
             if (p->score == UHN_SCORE_UHN) {
                 int zero;
@@ -72,7 +72,8 @@ int uhn_kernel_ref(uhn_ctx *ctx, const uhn_step *st, void *recs) {
                 }
                 __attribute__((fallthrough)); /* the softmax's running-maximum update */
             case UHN_RED_LSE:
-                if (r->idx < 0 || sc > r->best) { /* a new maximum: rescale what came before */
+                /* a new maximum (ties to the lowest index): rescale what came before */
+                if (r->idx < 0 || sc > r->best || (sc == r->best && g < r->idx)) {
                     double scale = r->idx < 0 ? 0.0 : uhn_rec_rel(r, r->best, sc);
                     r->acc *= scale;
                     for (int64_t k = 0; k < O; ++k) z[k] = (float)(z[k] * scale);
@@ -93,7 +94,7 @@ int uhn_kernel_ref(uhn_ctx *ctx, const uhn_step *st, void *recs) {
                 break;
             }
             case UHN_RED_MAX:
-                if (r->idx < 0 || sc > r->best) {
+                if (r->idx < 0 || sc > r->best || (sc == r->best && g < r->idx)) {
                     r->best = sc, r->idx = g, r->acc = 1;
                     memcpy(z, y, (size_t)O * sizeof(float));
                 }

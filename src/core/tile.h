@@ -34,7 +34,14 @@ typedef struct uhn_tile {
     const float *norm2; /* tn: ||x||^2 */
     const float *sum;   /* tn: sum x */
     int64_t tn, K;
+    int64_t g0;         /* the global index of row 0 when gid is NULL */
+    const int64_t *gid; /* tn global indices (a sorted bank, uhn_bank_sort), or NULL */
 } uhn_tile;
+
+/* The global index of row i of a tile. */
+static inline int64_t uhn_tile_gid(const uhn_tile *t, int64_t i) {
+    return t->gid ? t->gid[i] : t->g0 + i;
+}
 
 typedef struct uhn_qblock {
     int64_t B, K;

@@ -59,6 +59,7 @@ enum { SEP_IDENTITY, SEP_POWER, SEP_LOG, SEP_SOFTMAX, SEP_MAX, SEP_TOPK, SEP_THR
 
 /* This process's share of the brute force: queries b with b % g_size == g_rank. */
 static int g_rank = 0, g_size = 1;
+static int g_sorted = 0; /* --sorted: every bank is sorted by norm (uhn_bank_sort) */
 
 static const char *const sim_names[SIM_COUNT] = {"dot", "cosine",     "euclidean",     "manhattan",
                                                  "kl",  "reverse_kl", "jensen_shannon"};
@@ -532,6 +533,16 @@ static void run_case(uhn_ctx *ctx, ecase c) {
         rc = uhn_bank_commit(bank, "test:keys", "test:values");
         CHECK_MSG(rc == UHN_OK, "uhn_bank_commit: %d (%s)", rc, ctx->msg);
     }
+    if (rc == UHN_OK && g_sorted) { /* rows by decreasing norm, global indices kept */
+        rc = uhn_bank_sort(bank);
+        CHECK_MSG(rc == UHN_OK, "uhn_bank_sort: %d (%s)", rc, ctx->msg);
+        for (int64_t i = 0; rc == UHN_OK && i < bank->n_local; ++i) {
+            const int64_t g = uhn_bank_gid(bank, i);
+            CHECK(g >= bank->row0 && g < bank->row0 + bank->n_local);
+            CHECK(memcmp(bank->keys + i * K, keys + g * K, sizeof(float) * (size_t)K) == 0);
+            if (i > 0) CHECK(bank->key_norm2[i] <= bank->key_norm2[i - 1]);
+        }
+    }
 
     for (int kernel = 0; kernel < 2 && rc == UHN_OK; ++kernel) {
         check_context("%s [%s/%s beta=%g N=%lld K=%lld B=%lld] %s kernel", c.label,
@@ -895,6 +906,21 @@ int main(int argc, char **argv) {
     g_size = ctx->size;
     ctx->verbose = 0;
     double t0 = MPI_Wtime();
+    g_sorted = argc > 1 && !strcmp(argv[1], "--sorted");
+    if (g_sorted) { /* the cases where the order of the rows matters */
+        similarity_cases(ctx);
+        separation_cases(ctx);
+        sparse_cases(ctx);
+        screen_cases(ctx);
+        hetero_cases(ctx);
+        clamp_cases(ctx);
+        dynamics_cases(ctx);
+        if (ctx->rank == 0) printf("test_engine --sorted: %.2f s\n", MPI_Wtime() - t0);
+        int code = check_finish_mpi(ctx->comm, "test_engine --sorted");
+        uhn_ctx_destroy(ctx);
+        MPI_Finalize();
+        return code;
+    }
     similarity_cases(ctx);
     separation_cases(ctx);
     uhn_score_cases(ctx);

@@ -326,7 +326,7 @@ static void check_config(const uhn_similarity *sim, const config *c, double *wor
 #pragma omp for schedule(dynamic)
         for (int64_t tile = 0; tile < ntiles; ++tile) {
             const int64_t i0 = tile * tn, n = N - i0 < tn ? N - i0 : tn;
-            uhn_tile t = {x + i0 * K, norm2 + i0, sum + i0, n, K};
+            uhn_tile t = {x + i0 * K, norm2 + i0, sum + i0, n, K, 0, NULL};
             sim->block(&t, &qbb.qb, St, &scr);
             for (int64_t j = 0; j < B; ++j)
                 for (int64_t i = 0; i < n; ++i) S[j * N + i0 + i] = St[j * n + i];
