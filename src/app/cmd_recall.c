@@ -497,6 +497,7 @@ static int write_contents(recall_run *r, uhn_h5_writer *w) {
         {"separation", uhn_separation_name(p->sep)},
         {"score", score},
         {"kernel", kernel},
+        {"bank_order", r->bank->gidx ? "norm" : "index"}, /* uhn_bank_sort, when it pays */
         {"trajectory", r->a.save_steps ? r->a.save_steps : r->a.trajectory},
         {"uhn_version", UHN_VERSION_STRING},
         {"git_commit", UHN_GIT_COMMIT},

@@ -117,6 +117,10 @@ def cases(D):
     c["clamp_k_euclidean"] = case(["--clamp", D.p("c.h5"), "--similarity", "euclidean", "--beta", "4"],
                                   clampv=D.clampK, similarity="euclidean", beta=4.0)
     c["iterate_dot_steps5"] = case(["--steps", "5", "--beta", "4"], steps=5, beta=4.0)
+    # 9 queries x 30 steps >= 256: the bank sorted by norm (attribute bank_order = norm)
+    c["iterate_dot_steps30_sorted"] = case(["--steps", "30", "--beta", "4"], steps=30, beta=4.0)
+    c["iterate_euclidean_steps30_sorted"] = case(["--steps", "30", "--similarity", "euclidean", "--beta", "4"],
+                                                 steps=30, similarity="euclidean", beta=4.0)
     # --no-energy: the same states, no energy dataset, attribute no_energy = 1
     c["iterate_dot_steps5_no_energy"] = case(["--steps", "5", "--beta", "4", "--no-energy"], steps=5,
                                              beta=4.0, energy=False)
@@ -175,7 +179,8 @@ def cue_cases(D):
 
 # The subset run at every rank count and compared across rank counts.
 RANKS_CASES = ["softmax_euclidean", "softmax_cosine", "softmax_jensen_shannon", "max_dot", "topk3_euclidean",
-               "threshold_dot", "hetero_softmax_dot", "iterate_dot_steps5", "iterate_euclidean_clamp",
+               "threshold_dot", "hetero_softmax_dot", "iterate_dot_steps5", "iterate_dot_steps30_sorted",
+               "iterate_euclidean_steps30_sorted", "iterate_euclidean_clamp",
                "iterate_tol", "score_uhn_euclidean", "score_uhn_manhattan_exact", "cue_only_dot_perquery",
                "tiny_bank_2"]
 
@@ -233,8 +238,13 @@ def check_attrs(f, name, cs, out, extra=()):
              step_size=1.0, tol=0.0, cue_only=False, param=None, energy=True)
     r.update(cs["ref"])
     default_param = {"power": 2.0, "topk": None, "threshold": None}
+    # the bank is sorted by norm where that pays (uhn_params_sort_pays): the fast kernel, softmax of
+    # raw dot or euclidean scores, no --cue-only, queries x steps >= 256
+    sort = ("ref" not in extra and r["separation"] == "softmax" and r["score"] == "raw"
+            and r["similarity"] in ("dot", "euclidean") and not r["cue_only"] and B * r["steps"] >= 256)
     strings = {"similarity": r["similarity"], "separation": r["separation"], "score": r["score"],
-               "kernel": "ref" if "ref" in extra else "fast", "output": out}
+               "kernel": "ref" if "ref" in extra else "fast", "output": out,
+               "bank_order": "norm" if sort else "index"}
     numbers = {"beta": r["beta"], "steps": r["steps"], "step_size": r["step_size"], "tol": r["tol"],
                "no_normalize": 0 if r["normalize"] else 1, "cue_only": 1 if r["cue_only"] else 0,
                "no_energy": 0 if r["energy"] else 1}
