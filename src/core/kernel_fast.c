@@ -1,6 +1,6 @@
 /*
- * The fast kernel. OpenMP threads take contiguous ranges of tiles of the local
- * bank; per tile, the similarity block kernel scores all queries of the batch
+ * The fast kernel. OpenMP threads take the tiles of the local bank
+ * round-robin; per tile, the similarity block kernel scores all queries of the batch
  * (SGEMM for dot/cosine/euclidean), the scores become weights in place with an
  * online (running-maximum) softmax or the separation's rule, and the weights
  * are projected onto the tile's values with a second SGEMM that accumulates
