@@ -1,5 +1,6 @@
 /* The sharded memory bank: partition, storage, validation, row statistics. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,24 +163,58 @@ static int by_norm_desc(const void *a, const void *b) {
     return (x->i > y->i) - (x->i < y->i);
 }
 
-/* Moves row ord[p] of an n x m block to row p for every p, in place, one
- * cycle of the permutation at a time through tmp (m floats); seen: n flags. */
-static void permute_rows(float *a, int64_t m, const norm_row *ord, int64_t n, uint8_t *seen,
-                         float *tmp) {
-    memset(seen, 0, (size_t)n);
-    for (int64_t p = 0; p < n; ++p) {
-        if (seen[p] || ord[p].i == p) continue;
-        memcpy(tmp, a + p * m, (size_t)m * sizeof(float));
-        int64_t q = p;
-        for (;;) {
-            seen[q] = 1;
-            const int64_t src = ord[q].i;
-            if (src == p) {
-                memcpy(a + q * m, tmp, (size_t)m * sizeof(float));
-                break;
+/* A move list entry: local row q, flagged when it starts a cycle. */
+#define SEQ_START(q)    (-(q)-1)
+#define SEQ_IS_START(v) ((v) < 0)
+#define SEQ_ROW(v)      ((v) < 0 ? -(v)-1 : (v))
+
+/*
+ * Row p of an n x m block takes row ord[p].i, for every p, in place, with nt
+ * threads. seq (M entries) lists the moves cycle by cycle: a cycle
+ * q0 -> q1 -> ... -> q(L-1), where ord[q_i].i = q_(i+1), moves row q_(i+1)
+ * into q_i and the saved row q0 into q(L-1). The list is cut into nt equal
+ * runs, one per thread (a random permutation has one cycle of about 0.6 n
+ * rows, which one thread would otherwise walk alone). A run reads each row
+ * before the run's next move overwrites it, except two: the row where the
+ * next run starts, and the first row of a cycle that began in an earlier run
+ * (cs0[t]: the start of the cycle holding run t's first move). Both are
+ * copied out before any row moves (save: 3 nt rows of m floats).
+ */
+static void permute_rows(float *x, int64_t m, const int64_t *seq, int64_t M, const int64_t *cs0,
+                         int nt, float *save) {
+    const int64_t per = (M + nt - 1) / nt;
+    const size_t row = (size_t)m * sizeof(float);
+    /* Runs are loop iterations, so that every run is done however many
+     * threads the runtime grants; the first loop's end is the barrier. */
+#pragma omp parallel num_threads(nt)
+    {
+#pragma omp for schedule(static, 1)
+        for (int t = 0; t < nt; ++t) { /* the rows other runs need from this one */
+            const int64_t a = t * per < M ? t * per : M, e = a + per < M ? a + per : M;
+            if (a == e) continue;
+            memcpy(save + (size_t)t * m, x + SEQ_ROW(seq[a]) * m, row);
+            int64_t ls = e - 1;
+            while (ls > a && !SEQ_IS_START(seq[ls])) --ls;
+            if (SEQ_IS_START(seq[ls]) && e < M && !SEQ_IS_START(seq[e])) /* goes on past e */
+                memcpy(save + (size_t)(nt + t) * m, x + SEQ_ROW(seq[ls]) * m, row);
+        }
+#pragma omp for schedule(static, 1)
+        for (int t = 0; t < nt; ++t) {
+            const int64_t a = t * per < M ? t * per : M, e = a + per < M ? a + per : M;
+            float *tmp = save + (size_t)(2 * nt + t) * m;
+            const float *first = a < e && cs0[t] < a ? save + (size_t)(nt + cs0[t] / per) * m : tmp;
+            for (int64_t i = a; i < e; ++i) {
+                const int64_t q = SEQ_ROW(seq[i]);
+                if (SEQ_IS_START(seq[i])) memcpy(tmp, x + q * m, row), first = tmp;
+                const float *src;
+                if (i + 1 == M || SEQ_IS_START(seq[i + 1]))
+                    src = first; /* the cycle's last move */
+                else if (i + 1 == e)
+                    src = save + (size_t)(t + 1) * m; /* the next run's first row, saved */
+                else
+                    src = x + SEQ_ROW(seq[i + 1]) * m;
+                memcpy(x + q * m, src, row);
             }
-            memcpy(a + q * m, a + src * m, (size_t)m * sizeof(float));
-            q = src;
         }
     }
 }
@@ -189,30 +224,53 @@ int uhn_bank_sort(uhn_bank *b) {
     if (b->gidx) return UHN_OK;
     if (!b->committed) return uhn_fail(ctx, UHN_EINPUT, "uhn_bank_sort before uhn_bank_commit");
     const int64_t n = b->n_local, m = b->K > b->O ? b->K : b->O;
+    const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
     norm_row *ord = n ? malloc((size_t)n * sizeof *ord) : NULL;
-    uint8_t *seen = n ? malloc((size_t)n) : NULL;
-    float *tmp = n ? malloc((size_t)m * sizeof(float)) : NULL;
+    int64_t *seq = n ? malloc((size_t)n * sizeof *seq) : NULL;
+    int64_t *cs0 = malloc((size_t)nt * sizeof *cs0);
+    uint8_t *seen = n ? calloc((size_t)n, 1) : NULL;
+    float *save = n ? malloc((size_t)(3 * nt * m) * sizeof(float)) : NULL;
     uhn_gidx *gidx = uhn_alloc((size_t)(n > 0 ? n : 1) * sizeof *gidx);
-    int st = (n == 0 || (ord && seen && tmp)) && gidx
+    int st = (n == 0 || (ord && seq && seen && save)) && cs0 && gidx
                  ? UHN_OK
                  : uhn_fail(ctx, UHN_ENOMEM, "out of memory sorting %lld rows of the memory bank",
                             (long long)n);
     st = uhn_agree(ctx, st); /* before any row moves: all ranks sort, or none */
     if (st != UHN_OK) {
-        free(ord), free(seen), free(tmp), uhn_free(gidx);
+        free(ord), free(seq), free(cs0), free(seen), free(save), uhn_free(gidx);
         return st;
     }
     if (n > 0) {
         for (int64_t i = 0; i < n; ++i) ord[i] = (norm_row){b->key_norm2[i], i};
         qsort(ord, (size_t)n, sizeof *ord, by_norm_desc);
-        permute_rows(b->keys, b->K, ord, n, seen, tmp);
-        if (b->hetero) permute_rows(b->values, b->O, ord, n, seen, tmp);
+        /* The moves, cycle by cycle (fixed points move nothing), and for each
+         * thread's run the start of the cycle holding its first move. */
+        int64_t M = 0;
+        for (int64_t p = 0; p < n; ++p) {
+            if (seen[p] || ord[p].i == p) continue;
+            int64_t q = p;
+            do {
+                seen[q] = 1;
+                seq[M++] = q == p ? SEQ_START(q) : q;
+                q = ord[q].i;
+            } while (q != p);
+        }
+        const int64_t per = (M + nt - 1) / nt;
+        for (int t = 0; t < nt; ++t) {
+            int64_t i = t * per < M ? t * per : 0;
+            while (i > 0 && !SEQ_IS_START(seq[i])) --i;
+            cs0[t] = i;
+        }
+        if (M > 0) {
+            permute_rows(b->keys, b->K, seq, M, cs0, nt, save);
+            if (b->hetero) permute_rows(b->values, b->O, seq, M, cs0, nt, save);
+        }
         for (int64_t p = 0; p < n; ++p) gidx[p] = b->row0 + ord[p].i, b->key_norm2[p] = ord[p].n2;
         float *sums = (float *)ord; /* ord is no longer read */
         for (int64_t p = 0; p < n; ++p) sums[p] = b->key_sum[gidx[p] - b->row0];
         memcpy(b->key_sum, sums, (size_t)n * sizeof(float));
     }
-    free(ord), free(seen), free(tmp);
+    free(ord), free(seq), free(cs0), free(seen), free(save);
     b->gidx = gidx;
     return UHN_OK;
 }

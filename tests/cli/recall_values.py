@@ -180,7 +180,7 @@ def cue_cases(D):
 # The subset run at every rank count and compared across rank counts.
 RANKS_CASES = ["softmax_euclidean", "softmax_cosine", "softmax_jensen_shannon", "max_dot", "topk3_euclidean",
                "threshold_dot", "hetero_softmax_dot", "iterate_dot_steps5", "iterate_dot_steps30_sorted",
-               "iterate_euclidean_steps30_sorted", "iterate_euclidean_clamp",
+               "iterate_euclidean_clamp",
                "iterate_tol", "score_uhn_euclidean", "score_uhn_manhattan_exact", "cue_only_dot_perquery",
                "tiny_bank_2"]
 
