@@ -31,7 +31,11 @@ int uhn_ctx_create(MPI_Comm comm, uhn_ctx **out) {
     MPI_Comm_set_errhandler(ctx->fin, MPI_ERRORS_RETURN);
     MPI_Comm_rank(ctx->comm, &ctx->rank);
     MPI_Comm_size(ctx->comm, &ctx->size);
+    /* Parallel regions must get every thread they ask for (each thread's
+     * partial records are merged): OMP_THREAD_LIMIT below OMP_NUM_THREADS
+     * would leave some unfilled. */
     ctx->nthreads = omp_get_max_threads();
+    if (omp_get_thread_limit() < ctx->nthreads) ctx->nthreads = omp_get_thread_limit();
     ctx->verbose = 1;
     ctx->fault_site = -1;
     *out = ctx;
