@@ -118,19 +118,27 @@ int uhn_queries_check(uhn_ctx *ctx, const uhn_params *p, const float *q, int64_t
     return UHN_OK;
 }
 
+/* bytes of zeros from uhn_alloc (one byte at least: NULL means out of memory) */
+static void *zeroed(size_t bytes) {
+    void *p = uhn_alloc(bytes > 0 ? bytes : 1);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
 int uhn_result_create(uhn_ctx *ctx, int64_t B, int64_t O, int64_t T, int with_energy,
                       uhn_result **out) {
     uhn_result *r = calloc(1, sizeof *r);
     *out = NULL;
     if (!r) return uhn_fail(ctx, UHN_ENOMEM, "out of memory for the results");
     r->B = B, r->O = O, r->T = T;
-    r->output = calloc((size_t)(B * O) + 1, sizeof(float));
+    /* uhn_alloc: huge pages for large arrays (zeroed here, as calloc would) */
+    r->output = zeroed((size_t)(B * O) * sizeof(float));
     r->index = calloc((size_t)B + 1, sizeof(int64_t));
     r->weight = calloc((size_t)B + 1, sizeof(float));
     r->lse = calloc((size_t)B + 1, sizeof(double));
     r->steps = calloc((size_t)B + 1, sizeof(int32_t));
     r->empty = calloc((size_t)B + 1, 1);
-    r->energy = with_energy ? calloc((size_t)(B * (T + 1)) + 1, sizeof(double)) : NULL;
+    r->energy = with_energy ? zeroed((size_t)(B * (T + 1)) * sizeof(double)) : NULL;
     if (!r->output || !r->index || !r->weight || !r->lse || !r->steps || !r->empty ||
         (with_energy && !r->energy)) {
         uhn_result_destroy(r);
@@ -158,7 +166,7 @@ int uhn_result_want_trajectory(uhn_ctx *ctx, uhn_result *res, int64_t K, int64_t
     res->save_steps = NULL, res->trajectory = NULL, res->nsave = 0;
     if (nsave == 0) return UHN_OK;
     res->save_steps = malloc((size_t)nsave * sizeof(int32_t));
-    res->trajectory = malloc((size_t)(res->B * nsave * K) * sizeof(float) + 1);
+    res->trajectory = uhn_alloc((size_t)(res->B * nsave * K) * sizeof(float) + 1);
     if (!res->save_steps || !res->trajectory) {
         free(res->save_steps), free(res->trajectory);
         res->save_steps = NULL, res->trajectory = NULL;
@@ -452,14 +460,15 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
     uhn_ctx *ctx = bank->ctx;
     const int64_t K = bank->K, O = bank->O, T = p->steps;
     const float *q0 = queries + c0 * K;
-    float *v = malloc((size_t)(Bc * K) * sizeof(float) + 1);
-    float *vs = malloc((size_t)(Bc * K) * sizeof(float) + 1);
-    uint8_t *cs = clamp_rows > 1 ? malloc((size_t)(Bc * K) + 1) : NULL;
+    /* the chunk's states and outputs: huge pages where large (uhn_alloc) */
+    float *v = uhn_alloc((size_t)(Bc * K) * sizeof(float) + 1);
+    float *vs = uhn_alloc((size_t)(Bc * K) * sizeof(float) + 1);
+    uint8_t *cs = clamp_rows > 1 ? uhn_alloc((size_t)(Bc * K) + 1) : NULL;
     int64_t *act = malloc((size_t)Bc * sizeof(int64_t) + 1), *qid = malloc((size_t)Bc * 8 + 8);
     /* each query's last arg-max (its row's score bounds the next maximum from below) */
     int64_t *last = malloc((size_t)Bc * 8 + 8), *hint = malloc((size_t)Bc * 8 + 8);
     uint8_t *state = calloc((size_t)Bc + 1, 1);
-    step_out o = {malloc((size_t)(Bc * O) * sizeof(float) + 1),
+    step_out o = {uhn_alloc((size_t)(Bc * O) * sizeof(float) + 1),
                   malloc((size_t)Bc * 8 + 8),
                   malloc((size_t)Bc * 4 + 4),
                   malloc((size_t)Bc * 8 + 8),
@@ -534,7 +543,17 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
                 delta = d > delta ? d : delta;
                 vj[k] = nv;
             }
-            if (t + 1 == T || (p->tol > 0 && delta < p->tol)) state[j] = Q_FINAL;
+            if (t + 1 == T || (p->tol > 0 && delta < p->tol)) {
+                state[j] = Q_FINAL;
+                /* A final state equal to v_t (a fixed point: delta is 0 only
+                 * when every coordinate is) has v_t's energy, just computed:
+                 * no pass over the bank for it. */
+                if (delta == 0.0f && with_energy) {
+                    for (int64_t u = t + 1; u <= T; ++u)
+                        res->energy[g * (T + 1) + u] = res->energy[g * (T + 1) + t];
+                    state[j] = Q_DONE;
+                }
+            }
         }
     }
     while (rc == UHN_OK && next_save < res->nsave) /* every query stopped before S_i */

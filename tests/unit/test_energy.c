@@ -119,6 +119,9 @@ static int trajectory(const ecase *c, const float *keys, const float *q, const u
     return t;
 }
 
+/* Queries whose v_T equals v_{T-1}, over the fixed-point cases. */
+static int fixed_points;
+
 /* Runs one case; returns the number of queries that stopped before T. */
 static int run_case(uhn_ctx *ctx, const ecase *c) {
     check_context("%s alpha=%g beta=%g tol=%g T=%d%s, %s kernel", c->euclid ? "euclidean" : "dot",
@@ -160,7 +163,13 @@ static int run_case(uhn_ctx *ctx, const ecase *c) {
         CHECK_MSG(rc == UHN_OK, "uhn_result_create: %d", rc);
     }
     if (rc == UHN_OK) {
-        rc = uhn_recall(bank, &p, q, B, c->clamp ? mask : NULL, c->clamp ? 1 : 0, res);
+        if (c->beta >= 100) { /* the fixed-point cases: v_{T-1} and v_T */
+            const int64_t save[2] = {c->T - 1, c->T};
+            rc = uhn_result_want_trajectory(ctx, res, K, 2, save);
+            CHECK_MSG(rc == UHN_OK, "uhn_result_want_trajectory: %d (%s)", rc, ctx->msg);
+        }
+        if (rc == UHN_OK)
+            rc = uhn_recall(bank, &p, q, B, c->clamp ? mask : NULL, c->clamp ? 1 : 0, res);
         CHECK_MSG(rc == UHN_OK, "uhn_recall: %d (%s)", rc, ctx->msg);
     }
     int early = 0;
@@ -178,6 +187,15 @@ static int run_case(uhn_ctx *ctx, const ecase *c) {
             else if (margin > 0.05)
                 CHECK_MSG(gs == steps, "query %d: steps %d, expected %d", b, gs, steps);
             if (gs < c->T) ++early;
+            /* A final state equal to the one before it has that state's
+             * energy, bit for bit (the engine reports it without a pass). */
+            if (res->trajectory &&
+                !memcmp(res->trajectory + (int64_t)b * 2 * K,
+                        res->trajectory + ((int64_t)b * 2 + 1) * K, K * sizeof(float))) {
+                ++fixed_points;
+                CHECK_MSG(got[c->T] == got[c->T - 1], "query %d: v_T = v_T-1, E %.17g != %.17g", b,
+                          got[c->T], got[c->T - 1]);
+            }
             if (gs < 1 || gs > c->T) continue;
             /* E(v_0) from the spec's formula at the query. */
             CHECK_MSG(fabs(got[0] - E[0]) <= TOL_E0 * fmax(fabs(E[0]), Es[0]),
@@ -247,6 +265,20 @@ int main(int argc, char **argv) {
                 ecase h = {euclid, ref, 0.5, 8.0, 1e-3, clamp, TMAX};
                 early = run_case(ctx, &h);
                 CHECK_MSG(early > 0, "no query stopped before T = %d with tol = %g", h.T, h.tol);
+            }
+
+    /* Fixed points: at beta = 200 most queries settle on one memory (held
+     * coordinates aside) and stay there, v_T == v_{T-1} bit for bit; the
+     * engine then reports E(v_{T-1}) as E(v_T) without a pass over the bank,
+     * and the trajectory checks hold it to the brute force's E(v_T). */
+    for (int ref = 0; ref < 2; ++ref)
+        for (int euclid = 0; euclid < 2; ++euclid)
+            for (int clamp = 0; clamp < 2; ++clamp) {
+                ecase f = {euclid, ref, 1.0, 200.0, 0.0, clamp, 8};
+                fixed_points = 0;
+                run_case(ctx, &f);
+                CHECK_MSG(fixed_points >= B / 2, "%s beta = 200: %d of %d queries at a fixed point",
+                          euclid ? "euclidean" : "dot", fixed_points, B);
             }
 
     int code = check_finish_mpi(ctx->comm, "test_energy");
