@@ -981,11 +981,30 @@ static int sep_codes(study *s, int64_t row0, int64_t nrows, int corrupt, double 
     return st;
 }
 
+/* Point p's separability: a copy of point q's. */
+static void copy_separate(study *s, int64_t p, int64_t q) {
+    const int64_t P = s->npoints, nb = s->sep_bins;
+    for (int h = 0; h < 2; ++h)
+        memcpy(s->sep_hist + (h * P + p) * nb, s->sep_hist + (h * P + q) * nb,
+               (size_t)nb * sizeof(int64_t));
+    for (int i = 0; i < NSEP; ++i) s->sep_stat[i * P + p] = s->sep_stat[i * P + q];
+}
+
 /* Spec §12 at point p: the first B encoded queries of trial 0 against its n
- * stored codes, on the rows uhn_separability expects of this rank. */
+ * stored codes, on the rows uhn_separability expects of this rank. The codes
+ * depend on n, the encoder and the corruption level only, not on the
+ * network's keys: a point that shares those with the last point
+ * computed copies its results (hen_beta.ini's six betas per encoder spent
+ * five times the recall stage's time recomputing them). Collective. */
 static int point_separate(study *s, int64_t p, int64_t n, double level) {
     if (!s->separability) return UHN_OK;
     uhn_ctx *ctx = s->ctx;
+    if (!s->afresh && s->sep_p >= 0 && s->sep_key_n == n && s->sep_key_enc == s->cur &&
+        s->sep_key_level == level) {
+        copy_separate(s, p, s->sep_p);
+        return UHN_OK;
+    }
+    s->sep_p = -1;
     int64_t B = queries_for(s, n), mr0, mn, qr0, qn;
     int st = UHN_OK;
     if (s->sep_n != n || s->afresh) { /* drawn once for the points that share n */
@@ -1018,6 +1037,8 @@ static int point_separate(study *s, int64_t p, int64_t n, double level) {
         const double v[NSEP] = {res.self_mean, res.self_std, res.cross_mean, res.cross_std,
                                 res.dprime,    res.overlap,  res.top1};
         for (int i = 0; i < NSEP; ++i) s->sep_stat[i * P + p] = v[i];
+        s->sep_p = p, s->sep_key_n = n, s->sep_key_enc = s->cur;
+        s->sep_key_level = level;
     }
     uhn_sep_result_free(&res);
     free(M), free(Q);
@@ -1110,7 +1131,7 @@ static int study_workspace(study *s) {
     uhn_bank_partition(nmax, ctx->size, 0, &row0, &nloc_max);
     s->bank_n = s->bank_trial = -1;
     s->bank_enc = -1;
-    s->subset_n = s->subset_trial = s->sep_n = -1;
+    s->subset_n = s->subset_trial = s->sep_n = s->sep_p = -1;
     /* A test switch (tests/study/study_reuse.py): build every bank afresh. */
     const char *reuse = getenv("UHN_STUDY_REUSE");
     s->afresh = reuse && !strcmp(reuse, "0");
