@@ -14,6 +14,10 @@ the encoded bank of (n, trial, encoder) among the points of one encoder
   4. the study of (1) in runs of --max-points 5, 3, then the rest (a group cut
      short at every stop, in the middle of an n): bit-identical to (1).
 
+  5. separability over n and over the corruption level with one encoder,
+     computed once per (n, encoder, level) and copied to the points that share
+     them: bit-identical to UHN_STUDY_REUSE=0, which computes it at every point.
+
 (2) checks the order of the work (a group runs trial by trial), (3) what is
 kept from one (point, trial) to the next.
 
@@ -155,6 +159,25 @@ def main():
                 check(same_bits(cut[name], ref),
                       f"'{name}' of the study run in pieces differs from the whole study")
         print("the study in runs of 5, 3 and 8 points: bit-identical")
+
+        # (5) separability, computed once for the points that share (n, encoder,
+        # level) and copied to the others: one encoder, so that consecutive
+        # points differ by n alone in one study and by the level alone in the other
+        for i, over in enumerate((["memory.n=60,150"], ["memory.n=60", "query.level=0.5,0.25"])):
+            over = over + ["encoder.name=identity", "network.similarity=dot",
+                           "experiment.trials=1", "output.trajectory=1"]
+            run_ok(runner, R, [deck, f"output.file=sep{i}.h5"] + over, work)
+            runner.env["UHN_STUDY_REUSE"] = "0"
+            run_ok(runner, R, [deck, f"output.file=sep{i}_fresh.h5"] + over, work)
+            del runner.env["UHN_STUDY_REUSE"]
+            sep = datasets(os.path.join(work, f"sep{i}.h5"))
+            fresh = datasets(os.path.join(work, f"sep{i}_fresh.h5"))
+            names = [n for n in sep if n.startswith("separability/")]
+            check(len(names) >= 9, f"separability datasets: {names}")
+            for name in names:
+                check(same_bits(sep[name], fresh[name]),
+                      f"{' '.join(over)}: '{name}' differs from the study built afresh")
+            print(f"{' '.join(over[:2])}: separability bit-identical to the study built afresh")
 
 
 if __name__ == "__main__":
