@@ -453,6 +453,12 @@ static void save_states(uhn_result *res, int64_t i, int64_t c0, int64_t Bc, int6
                (size_t)K * sizeof(float));
 }
 
+/* Query g's energy E(v_t) held for steps t + 1 ... T. */
+static void hold_energy(uhn_result *res, int64_t g, int64_t t) {
+    double *e = res->energy + g * (res->T + 1);
+    for (int64_t u = t + 1; u <= res->T; ++u) e[u] = e[t];
+}
+
 /* Runs the dynamics for queries [c0, c0 + Bc) of the caller's batch. */
 static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
                         const float *queries, int64_t c0, int64_t Bc, const uint8_t *clamp,
@@ -514,8 +520,7 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
             const uint8_t *cj = clamp ? clamp + (clamp_rows > 1 ? g * K : 0) : NULL;
             if (with_energy) res->energy[g * (T + 1) + t] = energy(p, o.lse_beta[a], vj, cj, K);
             if (state[j] == Q_FINAL) { /* energy of the final state, held to T */
-                for (int64_t u = t + 1; with_energy && u <= T; ++u)
-                    res->energy[g * (T + 1) + u] = res->energy[g * (T + 1) + t];
+                if (with_energy) hold_energy(res, g, t);
                 state[j] = Q_DONE;
                 continue;
             }
@@ -528,8 +533,7 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
             res->steps[g] = (int32_t)(t + 1);
             if (bank->hetero) { /* the key-space state does not move: output z */
                 memcpy(res->output + g * O, z, (size_t)O * sizeof(float));
-                for (int64_t u = t + 1; with_energy && u <= T; ++u)
-                    res->energy[g * (T + 1) + u] = res->energy[g * (T + 1) + t];
+                if (with_energy) hold_energy(res, g, t);
                 state[j] = Q_DONE;
                 continue;
             }
@@ -549,8 +553,7 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
                  * when every coordinate is) has v_t's energy, just computed:
                  * no pass over the bank for it. */
                 if (delta == 0.0f && with_energy) {
-                    for (int64_t u = t + 1; u <= T; ++u)
-                        res->energy[g * (T + 1) + u] = res->energy[g * (T + 1) + t];
+                    hold_energy(res, g, t);
                     state[j] = Q_DONE;
                 }
             }

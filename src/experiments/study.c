@@ -981,6 +981,17 @@ static int sep_codes(study *s, int64_t row0, int64_t nrows, int corrupt, double 
     return st;
 }
 
+/* Points p and q have the same separability: the same n, encoder and
+ * corruption level (a [text] study has none). */
+static int same_separate(const study *s, int64_t p, int64_t q) {
+    int a[UHN_KEY_COUNT], b[UHN_KEY_COUNT];
+    uhn_deck_point(s->d, p, a);
+    uhn_deck_point(s->d, q, b);
+    return a[UHN_KEY_MEMORY_N] == b[UHN_KEY_MEMORY_N] &&
+           a[UHN_KEY_ENCODER_NAME] == b[UHN_KEY_ENCODER_NAME] &&
+           a[UHN_KEY_QUERY_LEVEL] == b[UHN_KEY_QUERY_LEVEL];
+}
+
 /* Point p's separability: a copy of point q's. */
 static void copy_separate(study *s, int64_t p, int64_t q) {
     const int64_t P = s->npoints, nb = s->sep_bins;
@@ -999,8 +1010,7 @@ static void copy_separate(study *s, int64_t p, int64_t q) {
 static int point_separate(study *s, int64_t p, int64_t n, double level) {
     if (!s->separability) return UHN_OK;
     uhn_ctx *ctx = s->ctx;
-    if (!s->afresh && s->sep_p >= 0 && s->sep_key_n == n && s->sep_key_enc == s->cur &&
-        s->sep_key_level == level) {
+    if (!s->afresh && s->sep_p >= 0 && same_separate(s, p, s->sep_p)) {
         copy_separate(s, p, s->sep_p);
         return UHN_OK;
     }
@@ -1037,8 +1047,7 @@ static int point_separate(study *s, int64_t p, int64_t n, double level) {
         const double v[NSEP] = {res.self_mean, res.self_std, res.cross_mean, res.cross_std,
                                 res.dprime,    res.overlap,  res.top1};
         for (int i = 0; i < NSEP; ++i) s->sep_stat[i * P + p] = v[i];
-        s->sep_p = p, s->sep_key_n = n, s->sep_key_enc = s->cur;
-        s->sep_key_level = level;
+        s->sep_p = p;
     }
     uhn_sep_result_free(&res);
     free(M), free(Q);

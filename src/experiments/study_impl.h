@@ -182,14 +182,9 @@ typedef struct study {
     int64_t subset_n, subset_trial; /* what subset holds (-1: nothing) */
     int rows_ready;                 /* rows holds this rank's images of that subset */
     int64_t sep_n;                  /* sep_subset holds trial 0's subset of sep_n (-1: none) */
-    /* The last point whose separability was computed, and what it depends on
-     * (n, encoder, corruption level; a [text] study has none): a point that
-     * shares them copies its results (-1: none). */
-    int64_t sep_p, sep_key_n;
-    int sep_key_enc;
-    double sep_key_level;
-    int afresh;   /* UHN_STUDY_REUSE=0: build every bank afresh (tests) */
-    double pause; /* UHN_STUDY_POINT_PAUSE: seconds after a point (tests) */
+    int64_t sep_p;                  /* the last point whose separability was computed (-1: none) */
+    int afresh;                     /* UHN_STUDY_REUSE=0: build every bank afresh (tests) */
+    double pause;                   /* UHN_STUDY_POINT_PAUSE: seconds after a point (tests) */
     /* The points of a group (see sweep()) run trial by trial: their sums over
      * the trials done so far, and the seconds each has taken on this rank. */
     uhn_point_acc *group_acc;               /* [npoints][2]: against y, against dec(c_m) */
