@@ -70,6 +70,13 @@ typedef struct work {
     int level;           /* its pooling level: groups of 1 << level coordinates */
     int64_t tiles;       /* tiles it screened in this step */
     int64_t pairs, kept; /* (query, row) pairs screened at level 0, and candidates among them */
+    /* The pooled bank's screen (few queries): per query a block's bounds (2
+     * UHN_SMALL_BATCH x pb_rows), the exact scores of its candidates, their
+     * rows, its rows' norms, the cuts; staging for pooling; the step's pairs
+     * screened and candidates among them. */
+    float *pS, *ph, *pxn, *pcut, *pstage;
+    int32_t *pcand;
+    int64_t ppairs, pkept;
 } work;
 
 struct uhn_kws {
@@ -93,6 +100,15 @@ struct uhn_kws {
     float *px, *pn2, *psum;
     int64_t *pos;
     int prescored; /* thread 0's St holds tile 0's scores from the probe */
+    /* The pooled bank of a few-query recall (pooled_applies): 0 untried, 1
+     * ready, -1 unavailable; groups of 1 << pb_level coordinates in bf16
+     * rows of pb_Kp; blocks of pb_rows rows, each pooled the first time a
+     * step screens it (pb_done); this step's queries pooled alike. */
+    int pb, pb_level;
+    int64_t pb_Kp, pb_rows;
+    uint16_t *pb_x, *pb_q;
+    float *pb_pn, *pb_rn, *pb_qpn, *pb_qrn;
+    uint8_t *pb_done;
 };
 
 void uhn_kws_destroy(uhn_kws *ws) {
@@ -104,7 +120,12 @@ void uhn_kws_destroy(uhn_kws *ws) {
         uhn_free(w->nzq), uhn_free(w->dq), uhn_free(w->sq), uhn_free(w->Gd), uhn_free(w->Zd);
         uhn_free(w->xb), uhn_free(w->xn), uhn_free(w->cand), uhn_free(w->act), uhn_free(w->qsub);
         uhn_free(w->qg), uhn_free(w->qgn);
+        uhn_free(w->pS), uhn_free(w->ph), uhn_free(w->pxn), uhn_free(w->pcut);
+        uhn_free(w->pstage), uhn_free(w->pcand);
     }
+    uhn_free(ws->pb_x), uhn_free(ws->pb_q), uhn_free(ws->pb_pn), uhn_free(ws->pb_rn);
+    uhn_free(ws->pb_qpn), uhn_free(ws->pb_qrn);
+    free(ws->pb_done);
     for (int l = 0; l < UHN_SCREEN_LEVELS; ++l)
         uhn_free(ws->qb[l]), uhn_free(ws->qpn[l]), uhn_free(ws->qrn[l]);
     uhn_free(ws->qp), uhn_free(ws->qn), uhn_free(ws->floor);
@@ -513,31 +534,35 @@ static int64_t select_rows(const float *hi, int64_t tn, float cut, int32_t *idx)
     return rows_where(hi, tn, cut, 0, idx);
 }
 
-/* z += sum g[r] y_r over n rows r of the tile: rows idx[0 .. n) of the tile,
- * or rows 0 .. n when idx is NULL; four rows per pass over z. */
-static void project_rows(const float *g, const int32_t *idx, int64_t n, const float *Y, int64_t O,
-                         float *z) {
+/* z += sum g y_r over n rows r of the tile: rows idx[0 .. n) of the tile, or
+ * rows 0 .. n when idx is NULL; four rows per pass over z. The weight of row
+ * r = idx[a] is g[r], or g[a] when COMPACT. */
+static inline __attribute__((always_inline)) void project_rows(const float *g, const int32_t *idx,
+                                                               int64_t n, const float *Y, int64_t O,
+                                                               float *z, const int COMPACT) {
 #define ROW(a) (idx ? (int64_t)idx[a] : (a))
+#define G(a)   (COMPACT ? g[a] : g[ROW(a)])
     int64_t a = 0;
     for (; a + 4 <= n; a += 4) {
         const int64_t r0 = ROW(a), r1 = ROW(a + 1), r2 = ROW(a + 2), r3 = ROW(a + 3);
         const float *y0 = Y + r0 * O, *y1 = Y + r1 * O, *y2 = Y + r2 * O, *y3 = Y + r3 * O;
-        const float g0 = g[r0], g1 = g[r1], g2 = g[r2], g3 = g[r3];
+        const float g0 = G(a), g1 = G(a + 1), g2 = G(a + 2), g3 = G(a + 3);
 #pragma omp simd
         for (int64_t k = 0; k < O; ++k) z[k] += g0 * y0[k] + g1 * y1[k] + g2 * y2[k] + g3 * y3[k];
     }
     for (; a < n; ++a) {
-        const float gi = g[ROW(a)], *y = Y + ROW(a) * O;
+        const float gi = G(a), *y = Y + ROW(a) * O;
 #pragma omp simd
         for (int64_t k = 0; k < O; ++k) z[k] += gi * y[k];
     }
+#undef G
 #undef ROW
 }
 
 /* The same over the rows whose weight is not 0 (idx: scratch of tn). */
 static void project_sparse(const float *g, int64_t tn, const float *Y, int64_t O, float *z,
                            int32_t *idx) {
-    project_rows(g, idx, rows_where(g, tn, 0.0f, 1, idx), Y, O, z);
+    project_rows(g, idx, rows_where(g, tn, 0.0f, 1, idx), Y, O, z, 0);
 }
 
 /*
@@ -562,7 +587,7 @@ static void tile_project(const uhn_step *st, const float *G, int64_t B, const in
             if (nzq[j] * UHN_SPARSE_RATIO <= tn)
                 w->sq[ns++] = j, snz += nzq[j];
             else if (B <= UHN_SMALL_BATCH)
-                project_rows(G + j * tn, NULL, tn, Y, O, uhn_rec_z(REC(j)));
+                project_rows(G + j * tn, NULL, tn, Y, O, uhn_rec_z(REC(j)), 0);
             else
                 w->dq[nd++] = j;
         }
@@ -811,12 +836,19 @@ static void exact_scores(const uhn_qblock *qb, int euclid, const uhn_tile *t, co
 }
 
 /* Folds n exact scores h of rows idx (ascending) of the tile into an LSE
- * record, as tile_weights does for a whole tile (need_z = 0). */
-static void lse_fold(const uhn_step *st, uhn_rec *r, float *h, const int32_t *idx, int64_t n,
-                     const uhn_tile *t) {
-    const int64_t a = argmax_gid(h, n, idx, t), ga = uhn_tile_gid(t, idx[a]);
+ * record, as tile_weights does for a whole tile, and with the tile's value
+ * rows Y (need_z) projects their weights into its z; h and idx are scratch. */
+static void lse_fold(const uhn_step *st, uhn_rec *r, float *h, int32_t *idx, int64_t n,
+                     const uhn_tile *t, const float *Y) {
+    const int64_t a = argmax_gid(h, n, idx, t), ga = uhn_tile_gid(t, idx[a]), O = st->bank->O;
     if (r->idx < 0 || h[a] > r->best || (h[a] == r->best && ga < r->idx)) {
-        r->acc *= r->idx < 0 ? 0.0 : uhn_rec_rel(r, r->best, h[a]);
+        const double rel = r->idx < 0 ? 0.0 : uhn_rec_rel(r, r->best, h[a]);
+        r->acc *= rel;
+        if (Y) {
+            float *z = uhn_rec_z(r);
+            const float scale = (float)rel;
+            for (int64_t k = 0; k < O; ++k) z[k] *= scale;
+        }
         r->best = h[a], r->idx = ga;
     }
     const double beta = st->p->beta, cut = r->best + (double)st->ws->ln_thr / beta;
@@ -825,6 +857,11 @@ static void lse_fold(const uhn_step *st, uhn_rec *r, float *h, const int32_t *id
     double s;
     lse_weights(h, n, cutf, r->best, beta, st->ws->ln_thr, &s);
     r->acc += s;
+    if (!Y) return;
+    int64_t m = 0; /* the rows that keep a weight, in place */
+    for (int64_t b = 0; b < n; ++b)
+        if (h[b] != 0.0f) h[m] = h[b], idx[m++] = idx[b];
+    project_rows(h, idx, m, Y, O, uhn_rec_z(r), 1);
 }
 
 /* a_i + e_i of one query over a tile (tile_screened) into hi: with
@@ -996,7 +1033,7 @@ static int64_t tile_candidates(const uhn_step *st, const uhn_tile *t, void *recs
         const int64_t j = w->act[a], n = select_rows(w->St + a * tn, tn, cuts[a], w->cand);
         if (n == 0) continue;
         exact_scores(qb, euclid, t, w->cand, n, j, h);
-        lse_fold(st, uhn_rec_at(recs, st->rec_bytes, j), h, w->cand, n, t);
+        lse_fold(st, uhn_rec_at(recs, st->rec_bytes, j), h, w->cand, n, t, NULL);
     }
     return kept;
 }
@@ -1019,6 +1056,186 @@ static int tile_screened(const uhn_step *st, const uhn_tile *t, void *recs, work
         w->level = screen_next_level(level, (double)kept / (double)pairs, st->qb->k1 - st->qb->k0);
     if (w->level != level) w->pairs = w->kept = 0;
     return 1;
+}
+
+/* ---------- few queries: the screen over a pooled copy of the bank ---------- */
+
+/*
+ * A recall of a few queries (a batch of at most 2 UHN_SMALL_BATCH) does a
+ * few dot products for every 4 K bytes of the bank it reads: each step is
+ * bound by reading the whole bank (W4 of `uhn bench`: one query, iterated).
+ * At the betas of real studies its softmax keeps a few rows, as the energy's
+ * screen above finds for batches, but pooling the rows at every step would
+ * read the bank anyway. So the bank is pooled once, into a persistent bf16
+ * copy at the finest group g >= 8 whose copy costs at most 1 /
+ * UHN_POOLED_SHARE of the bank (g = 8 for Fashion-MNIST: 264 bytes a row
+ * against 3,136), block by block as the first step that screens reads each
+ * block's float32 rows. Every step then reads that copy and, of the float32
+ * rows, only the candidates': the bound and the cut are those of
+ * tile_candidates, and the candidates' exact scores, weights and projection
+ * fold into the records as tile_weights does (lse_fold). A block where most
+ * rows are candidates (a small beta, a state far from every memory) goes to
+ * the float32 pass; a thread that keeps more than 1 / UHN_SCREEN_RATIO of its
+ * pairs over its first four blocks of a step scores the rest of that step in
+ * float32 without pooling (at beta = 1 / K, where every row keeps a weight,
+ * a step then costs 5 % more than the float32 pass alone: W4 of `uhn bench`).
+ * Softmax of raw dot or euclidean scores without a cue, K >= UHN_SCREEN_MIN_K.
+ */
+#define UHN_POOLED_SHARE 10
+/* The first step pools the bank: at 2 ranks on W4 of `uhn bench` (one query,
+ * beta = 1) it took ~3 float32 steps, and each later one a tenth of one. */
+#define UHN_POOLED_MIN_STEPS 3
+#define UHN_POOLED_LEVEL     3   /* the finest group tried: 8 coordinates */
+#define UHN_POOLED_ROWS      128 /* rows of a block, rounded up to whole tiles */
+
+static int pooled_applies(const uhn_step *st) {
+    if (st->p->steps < UHN_POOLED_MIN_STEPS || st->kind != UHN_RED_LSE ||
+        st->p->score != UHN_SCORE_RAW || st->qb->mask || st->ws->Bmax > 2 * UHN_SMALL_BATCH ||
+        st->K < UHN_SCREEN_MIN_K || st->ws->pb < 0)
+        return 0;
+    const char *name = uhn_similarity_name(st->p->sim);
+    return !strcmp(name, "dot") || !strcmp(name, "euclidean");
+}
+
+/* bf16 row length of rows of K coordinates pooled in groups of 1 << level. */
+static int64_t pooled_kp(int64_t K, int level) {
+    return uhn_bf16_pad(uhn_pool_len(K, 1 << level));
+}
+
+/* The pooled bank's buffers, on first use; 0 when it cannot run (then it never does). */
+static int pooled_ready(const uhn_bank *bk, uhn_kws *ws) {
+    if (ws->pb) return ws->pb > 0;
+    int level = ws->force_level; /* UHN_SCREEN_GROUP, else the finest that fits the share */
+    for (int l = UHN_POOLED_LEVEL; level < 0 && l < UHN_SCREEN_LEVELS; ++l)
+        if ((2 * pooled_kp(bk->K, l) + 2 * 4) * UHN_POOLED_SHARE <= 4 * bk->K) level = l;
+    int ok = level >= 0 && uhn_bf16_available();
+    if (ok) {
+        const int64_t n = bk->n_local, Kp = pooled_kp(bk->K, level), tn = ws->tn;
+        const int64_t rows = tn * ((UHN_POOLED_ROWS + tn - 1) / tn), nq = 2 * UHN_SMALL_BATCH;
+        const int64_t K16 = uhn_pool_len(bk->K, 1);
+        ws->pb_level = level, ws->pb_Kp = Kp, ws->pb_rows = rows;
+        ws->pb_x = uhn_alloc((size_t)(n * Kp) * sizeof(uint16_t));
+        ws->pb_pn = uhn_alloc((size_t)n * sizeof(float));
+        ws->pb_rn = uhn_alloc((size_t)n * sizeof(float));
+        ws->pb_done = calloc((size_t)((n + rows - 1) / rows), 1);
+        ws->pb_q = uhn_alloc((size_t)(nq * Kp) * sizeof(uint16_t));
+        ws->pb_qpn = uhn_alloc((size_t)nq * sizeof(float));
+        ws->pb_qrn = uhn_alloc((size_t)nq * sizeof(float));
+        if (!ws->qp) ws->qp = uhn_alloc((size_t)(UHN_POOL_ROWS * K16) * sizeof(float));
+        ok = ws->pb_x && ws->pb_pn && ws->pb_rn && ws->pb_done && ws->pb_q && ws->pb_qpn &&
+             ws->pb_qrn && ws->qp;
+        for (int t = 0; ok && t < ws->nt; ++t) {
+            work *w = &ws->w[t];
+            w->pS = uhn_alloc((size_t)(nq * rows) * sizeof(float));
+            w->ph = uhn_alloc((size_t)rows * sizeof(float));
+            w->pxn = uhn_alloc((size_t)rows * sizeof(float));
+            w->pcut = uhn_alloc((size_t)nq * sizeof(float));
+            w->pstage = uhn_alloc((size_t)(UHN_POOL_ROWS * K16) * sizeof(float));
+            w->pcand = uhn_alloc((size_t)rows * sizeof(int32_t));
+            ok = w->pS && w->ph && w->pxn && w->pcut && w->pstage && w->pcand;
+        }
+    }
+    ws->pb = ok ? 1 : -1; /* without the memory, the float32 pass does the same */
+    return ok;
+}
+
+/*
+ * One block of the pooled screen: rows [i0, i0 + n) of the local bank for
+ * every query of the step, pooled first if no step has pooled them yet.
+ * Returns 1 when it folded the block into the records, 0 (records unchanged)
+ * when more than half its (query, row) pairs are candidates.
+ */
+static int block_pooled(const uhn_step *st, int64_t i0, int64_t n, void *recs, work *w) {
+    const uhn_bank *bk = st->bank;
+    uhn_kws *ws = st->ws;
+    const uhn_qblock *qb = st->qb;
+    const int g = 1 << ws->pb_level, euclid = !is_dot(st);
+    const int64_t K = bk->K, Kp = ws->pb_Kp, B = st->B, ld = ws->pb_rows;
+    uint16_t *xb = ws->pb_x + i0 * Kp;
+    float *pn = ws->pb_pn + i0, *rn = ws->pb_rn + i0;
+    const uhn_tile t = bank_tile(bk, i0, n);
+    if (!ws->pb_done[i0 / ld]) { /* only ever the thread that takes this block */
+        pool_bf16(t.x, n, K, K, g, w->pstage, xb, Kp, pn, rn);
+        ws->pb_done[i0 / ld] = 1;
+    }
+    for (int64_t i = 0; i < n; ++i) w->pxn[i] = sqrtf(t.norm2[i]);
+    uhn_bf16_dots(xb, n, ws->pb_q, B, Kp, w->pS, ld);
+    /* The bound of tile_candidates, over all K coordinates (a query is 0
+     * outside [k0, k1), so its pooled product is the same). */
+    const double eta = uhn_pool_slack(K), grow = (1 + eta) * (1 + eta) * (1 + 1e-4);
+    const float c1 = (float)(uhn_bf16_bound(uhn_pool_len(K, g)) * grow), r1 = (float)grow;
+    const float cx = (float)(7 * eta + 1e-6), eabs = (float)UHN_BF16_ABS;
+    const double lnt = (double)ws->ln_thr / st->p->beta;
+    int64_t kept = 0;
+    for (int64_t j = 0; j < B; ++j) {
+        const uhn_rec *r = uhn_rec_at(recs, st->rec_bytes, j);
+        float *hi = w->pS + j * ld;
+        const float qn2 = qb->qnorm2[j], qn = (float)sqrt((double)qn2);
+        int32_t ib;
+        float lower = screen_bounds(n, hi, pn, rn, w->pxn, t.norm2, euclid, c1 * ws->pb_qpn[j],
+                                    r1 * ws->pb_qrn[j], cx * qn, eabs, qn2, hi, &ib);
+        float hb;
+        exact_scores(qb, euclid, &t, &ib, 1, j, &hb);
+        if (hb > lower) lower = hb;
+        if (r->idx >= 0 && r->best > lower) lower = (float)r->best;
+        if (st->floor && st->floor[j] > lower) lower = st->floor[j]; /* the probe's bound */
+        const double cutd = (double)lower + lnt; /* rounded down: no candidate lost */
+        float cut = (float)cutd;
+        if ((double)cut > cutd) cut = nextafterf(cut, -INFINITY);
+        w->pcut[j] = cut;
+        kept += select_rows(hi, n, cut, w->pcand);
+    }
+    w->ppairs += B * n, w->pkept += kept;
+    if (ws->force_level < 0 && 2 * kept > B * n) return 0;
+    const float *Y = st->need_z ? bk->values + i0 * bk->O : NULL;
+    for (int64_t j = 0; j < B; ++j) {
+        const int64_t nc = select_rows(w->pS + j * ld, n, w->pcut[j], w->pcand);
+        if (nc == 0) continue;
+        exact_scores(qb, euclid, &t, w->pcand, nc, j, w->ph);
+        lse_fold(st, uhn_rec_at(recs, st->rec_bytes, j), w->ph, w->pcand, nc, &t, Y);
+    }
+    return 1;
+}
+
+/*
+ * One tile in float32 for the queries of the step: scores, weights and their
+ * projection into the thread's records. With skip (a sorted bank), the
+ * queries that the tile's norms leave no weight (tile_active) are left out.
+ * prescored: me->St already holds the tile's scores (the probe's tile 0).
+ */
+static void tile_float32(const uhn_step *st, const uhn_tile *t, work *me, int skip, int prescored) {
+    const uhn_bank *bk = st->bank;
+    const float *Y = bk->values + (t->g0 - bk->row0) * bk->O; /* the tile's value rows */
+    /* the queries the tile's norms leave active (all, or a subset gathered) */
+    int64_t nb = st->B;
+    const int64_t *act = NULL;
+    const uhn_step *ss = st;
+    uhn_step sub;
+    uhn_qblock sqb;
+    if (skip) {
+        nb = tile_active(st, t, me->recs, !is_dot(st), me->act);
+        if (nb == 0) return;
+        if (nb < st->B) {
+            act = me->act;
+            sub = *st, sqb = *st->qb, sub.B = sqb.B = nb, sub.qb = &sqb;
+            sqb.q = me->qg, sqb.qnorm2 = me->qgn, sqb.qsum = me->qgn + nb;
+            /* Whole rows: euclidean_block sums a near match's distance
+             * over all K columns (direct_sqdist), not only [k0, k1). */
+            for (int64_t a = 0; a < nb; ++a) {
+                const int64_t j = act[a];
+                memcpy(me->qg + a * st->K, st->qb->q + j * st->K, (size_t)st->K * sizeof(float));
+                me->qgn[a] = st->qb->qnorm2[j], me->qgn[nb + a] = st->qb->qsum[j];
+            }
+            ss = &sub;
+        }
+    }
+    if (!prescored) tile_scores(ss, t, me->St, &me->scr);
+    for (int64_t a = 0; a < nb; ++a) {
+        const int64_t j = act ? act[a] : a;
+        me->nzq[a] =
+            tile_weights(st, j, me->St + a * t->tn, t, Y, uhn_rec_at(me->recs, st->rec_bytes, j));
+    }
+    if (st->need_z) tile_project(st, me->St, nb, act, t->tn, Y, me->recs, me->nzq, me);
 }
 
 float *uhn_kernel_fast_probe(const uhn_step *st) {
@@ -1071,9 +1288,12 @@ int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs) {
         for (int64_t j = 0; j < st->B; ++j) ws->qn[j] = sqrt((double)st->qb->qnorm2[j]);
     }
     const int pre = ws->prescored; /* this step's probe scored tile 0 */
+    const int pooled = !screen && pooled_applies(st) && pooled_ready(bk, ws);
+    if (pooled) /* this step's queries, pooled as the bank */
+        pool_bf16(st->qb->q, st->B, bk->K, bk->K, 1 << ws->pb_level, ws->qp, ws->pb_q, ws->pb_Kp,
+                  ws->pb_qpn, ws->pb_qrn);
     /* A sorted bank's tiles skip the queries whose weights there are all
      * dropped (tile_active); the float32 pass of softmax, dot or euclidean. */
-    const int euclid = !is_dot(st);
     const int skip = bk->gidx && st->kind == UHN_RED_LSE && st->p->score == UHN_SCORE_RAW &&
                      !st->qb->mask &&
                      (is_dot(st) || !strcmp(uhn_similarity_name(st->p->sim), "euclidean"));
@@ -1086,48 +1306,37 @@ int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs) {
         me->pairs = me->kept = 0;
         me->level = ws->force_level >= 0 ? ws->force_level : UHN_SCREEN_START;
         me->tiles = 0;
-        /* Tiles dealt round-robin: a sorted bank's first tiles (the largest
-         * norms) keep the most weights, and contiguous ranges left one thread
-         * most of the work (1 rank x 2 threads ran W1 of `uhn bench` 1.37x
-         * slower than 2 ranks x 1). Deterministic: thread t always takes
-         * tiles t, t + nt, ... (thread 0 tile 0 first: see prescored). */
+        me->ppairs = me->pkept = 0;
+        if (pooled) {
+            /* Blocks round-robin, as the tiles below; after its first four
+             * blocks a thread whose screen keeps too many rows goes to float32. */
+            const int64_t rows = ws->pb_rows, nblk = (bk->n_local + rows - 1) / rows;
 #pragma omp for schedule(static, 1)
-        for (int64_t tile = 0; tile < ntiles; ++tile) {
-            int64_t i0 = tile * tn;
-            uhn_tile t = bank_tile(bk, i0, tn);
-            if (screen && (me->level > 0 || me->kept * UHN_SCREEN_RATIO <= me->pairs) &&
-                tile_screened(st, &t, me->recs, me))
-                continue;
-            const float *Y = bk->values + i0 * bk->O;
-            /* the queries the tile's norms leave active (all, or a subset gathered) */
-            int64_t nb = st->B;
-            const int64_t *act = NULL;
-            const uhn_step *ss = st;
-            uhn_step sub;
-            uhn_qblock sqb;
-            if (skip) {
-                nb = tile_active(st, &t, me->recs, euclid, me->act);
-                if (nb == 0) continue;
-                if (nb < st->B) {
-                    act = me->act;
-                    sub = *st, sqb = *st->qb, sub.B = sqb.B = nb, sub.qb = &sqb;
-                    sqb.q = me->qg, sqb.qnorm2 = me->qgn, sqb.qsum = me->qgn + nb;
-                    for (int64_t a = 0; a < nb; ++a) {
-                        const int64_t j = act[a];
-                        memcpy(me->qg + a * st->K + st->qb->k0, st->qb->q + j * st->K + st->qb->k0,
-                               (size_t)(st->qb->k1 - st->qb->k0) * sizeof(float));
-                        me->qgn[a] = st->qb->qnorm2[j], me->qgn[nb + a] = st->qb->qsum[j];
-                    }
-                    ss = &sub;
+            for (int64_t b = 0; b < nblk; ++b) {
+                const int64_t i0 = b * rows, n = bk->n_local - i0 < rows ? bk->n_local - i0 : rows;
+                const int tries =
+                    me->ppairs < 4 * rows * st->B || me->pkept * UHN_SCREEN_RATIO <= me->ppairs;
+                if (tries && block_pooled(st, i0, n, me->recs, me)) continue;
+                for (int64_t t0 = i0; t0 < i0 + n; t0 += tn) {
+                    const uhn_tile t = bank_tile(bk, t0, i0 + n - t0 < tn ? i0 + n - t0 : tn);
+                    tile_float32(st, &t, me, skip, 0);
                 }
             }
-            if (!(pre && tile == 0 && me == &ws->w[0])) tile_scores(ss, &t, me->St, &me->scr);
-            for (int64_t a = 0; a < nb; ++a) {
-                const int64_t j = act ? act[a] : a;
-                me->nzq[a] = tile_weights(st, j, me->St + a * t.tn, &t, Y,
-                                          uhn_rec_at(me->recs, st->rec_bytes, j));
+        } else {
+            /* Tiles dealt round-robin: a sorted bank's first tiles (the largest
+             * norms) keep the most weights, and contiguous ranges left one thread
+             * most of the work (1 rank x 2 threads ran W1 of `uhn bench` 1.37x
+             * slower than 2 ranks x 1). Deterministic: thread t always takes
+             * tiles t, t + nt, ... (thread 0 tile 0 first: see prescored). */
+#pragma omp for schedule(static, 1)
+            for (int64_t tile = 0; tile < ntiles; ++tile) {
+                int64_t i0 = tile * tn;
+                uhn_tile t = bank_tile(bk, i0, tn);
+                if (screen && (me->level > 0 || me->kept * UHN_SCREEN_RATIO <= me->pairs) &&
+                    tile_screened(st, &t, me->recs, me))
+                    continue;
+                tile_float32(st, &t, me, skip, pre && tile == 0 && me == &ws->w[0]);
             }
-            if (st->need_z) tile_project(st, me->St, nb, act, t.tn, Y, me->recs, me->nzq, me);
         }
     }
     for (int t = 1; t < ws->nt; ++t)

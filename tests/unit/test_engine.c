@@ -813,6 +813,75 @@ static void screen_cases(uhn_ctx *ctx) {
     }
 }
 
+/*
+ * The pooled bank of few-query recalls (kernel_fast.c: block_pooled; a batch
+ * of at most 8 queries, 3 steps or more, dot and euclidean): a persistent
+ * bf16 copy of the bank in groups of g coordinates screens each step's rows,
+ * and the candidates' exact scores are folded with their projection. From
+ * beta = 0.3 (most rows candidates: blocks go to float32) to 30 (a few rows);
+ * queries that copy rows and random ones; the zero columns; chunks of a
+ * larger B that share the copy; and every pooling level (UHN_SCREEN_GROUP).
+ * K = 192 and 200: the smallest whose copy fits a tenth of the bank. N = 3000
+ * spreads blocks of a few hundred rows over every thread and rank.
+ */
+static void pooled_cases(uhn_ctx *ctx) {
+    const double betas[3] = {0.3, 3.0, 30.0};
+    const int64_t Bs[3] = {1, 3, 8};
+    const int sims[2] = {SIM_DOT, SIM_EUCLIDEAN};
+    for (int si = 0; si < 2; ++si)
+        for (int i = 0; i < 3; ++i)
+            for (int l = 0; l < 3; ++l) {
+                ecase c = base_case(l == 1 ? "pooled bank, zero columns" : "pooled bank");
+                c.sim = sims[si], c.beta = betas[i], c.N = 3000, c.K = l == 1 ? 200 : 192;
+                c.B = Bs[l];
+                c.data = l == 2 ? DATA_BLOCKS : DATA_INTEGER, c.levels = 4;
+                c.queries = l == 0 ? Q_RANDOM : Q_MIXED;
+                c.steps = 3; /* the copy serves recalls of 3 steps or more */
+                if (l == 1) c.key_zero = 16, c.query_tail = 20;
+                run_case(ctx, c);
+            }
+    for (int si = 0; si < 2; ++si) {
+        ecase c;
+        /* K = 160: a copy would take more than a tenth of the bank, so the
+         * float32 pass runs; with zero columns and states at a memory, the
+         * queries a sorted bank's tile leaves active are gathered whole
+         * (a near match's distance is summed over every column). */
+        c = base_case("float32 pass, K = 160, zero columns, T=3");
+        c.sim = sims[si], c.beta = 30.0, c.N = 3000, c.K = 160, c.B = 3, c.steps = 3;
+        c.data = DATA_INTEGER, c.levels = 4, c.queries = Q_MIXED, c.key_zero = 16,
+        c.query_tail = 20;
+        run_case(ctx, c);
+        c = base_case("pooled bank, chunks of 3 of 10 queries, T=4");
+        c.sim = sims[si], c.beta = 30.0, c.N = 3000, c.K = 784, c.B = 10, c.batch = 3, c.steps = 4;
+        c.data = DATA_BLOCKS, c.levels = 2, c.queries = Q_MIXED;
+        run_case(ctx, c);
+    }
+    /* Random queries on alike neighbours: the copy rejects most rows while
+     * several keep weights that z shows (a cut too high would drop them). */
+    const double soft[3] = {0.1, 0.3, 1.0};
+    for (int si = 0; si < 2; ++si)
+        for (int i = 0; i < 3; ++i)
+            for (int l = 0; l < 2; ++l) {
+                ecase c = base_case("pooled bank, random queries, alike neighbours");
+                c.sim = sims[si], c.beta = soft[i] / (si ? 8 : 1), c.N = 3000, c.K = 192;
+                c.B = l ? 5 : 1, c.data = DATA_BLOCKS, c.levels = 4, c.steps = 3;
+                run_case(ctx, c);
+            }
+    const char *groups[5] = {"1", "2", "4", "8", "16"};
+    for (int gi = 0; gi < 5; ++gi) {
+        setenv("UHN_SCREEN_GROUP", groups[gi], 1);
+        for (int si = 0; si < 2; ++si) {
+            char label[64];
+            snprintf(label, sizeof label, "pooled bank, groups of %s", groups[gi]);
+            ecase c = base_case(label);
+            c.sim = sims[si], c.beta = 3.0, c.N = 2000, c.K = 150, c.B = 5, c.steps = 3;
+            c.data = DATA_BLOCKS, c.levels = 4, c.queries = Q_MIXED;
+            run_case(ctx, c);
+        }
+        unsetenv("UHN_SCREEN_GROUP");
+    }
+}
+
 /* Hetero-association: values with O != K. */
 static void hetero_cases(uhn_ctx *ctx) {
     const int sims[4] = {SIM_DOT, SIM_EUCLIDEAN, SIM_MANHATTAN, SIM_KL};
@@ -931,6 +1000,7 @@ int main(int argc, char **argv) {
     if (!g_sorted) uhn_score_cases(ctx), size_cases(ctx);
     sparse_cases(ctx);
     screen_cases(ctx);
+    pooled_cases(ctx);
     hetero_cases(ctx);
     if (!g_sorted) clamp_cases(ctx);
     dynamics_cases(ctx);
