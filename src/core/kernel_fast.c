@@ -1067,31 +1067,37 @@ static int tile_screened(const uhn_step *st, const uhn_tile *t, void *recs, work
  * At the betas of real studies its softmax keeps a few rows, as the energy's
  * screen above finds for batches, but pooling the rows at every step would
  * read the bank anyway. So the bank is pooled once, into a persistent bf16
- * copy at the finest group g >= 8 whose copy costs at most 1 /
- * UHN_POOLED_SHARE of the bank (g = 8 for Fashion-MNIST: 264 bytes a row
- * against 3,136), block by block as the first step that screens reads each
- * block's float32 rows. Every step then reads that copy and, of the float32
- * rows, only the candidates': the bound and the cut are those of
- * tile_candidates, and the candidates' exact scores, weights and projection
- * fold into the records as tile_weights does (lse_fold). A block where most
- * rows are candidates (a small beta, a state far from every memory) goes to
- * the float32 pass; a thread that keeps more than 1 / UHN_SCREEN_RATIO of its
+ * copy in groups of g = 16 coordinates where that copy costs at most 1 /
+ * UHN_POOLED_SHARE of the bank (136 bytes a row against 3,136 for
+ * Fashion-MNIST), block by block as the first step reads each block's
+ * float32 rows. Every step then reads that copy and, of the float32 rows,
+ * only the candidates': the bound and the cut are those of tile_candidates,
+ * and the candidates' exact scores, weights and projection fold into the
+ * records as tile_weights does (lse_fold). A block where most rows are
+ * candidates (a small beta, a state far from every memory) goes to the
+ * float32 pass; a thread that keeps more than 1 / UHN_SCREEN_RATIO of its
  * pairs over its first four blocks of a step scores the rest of that step in
  * float32 without pooling (at beta = 1 / K, where every row keeps a weight,
- * a step then costs 5 % more than the float32 pass alone: W4 of `uhn bench`).
+ * `uhn bench`'s iterated query ran within the noise of the float32 pass).
  * Softmax of raw dot or euclidean scores without a cue, K >= UHN_SCREEN_MIN_K.
+ * (Groups of 8, a copy twice the size, ran W4 at beta = 1 no faster: 13.6-16.9
+ * against 9.3-13.0 ms for 20 steps at 2 ranks.)
  */
 #define UHN_POOLED_SHARE 10
-/* The first step pools the bank: at 2 ranks on W4 of `uhn bench` (one query,
- * beta = 1) it took ~3 float32 steps, and each later one a tenth of one. */
-#define UHN_POOLED_MIN_STEPS 3
-#define UHN_POOLED_LEVEL     3   /* the finest group tried: 8 coordinates */
+/* The first step pools the bank and touches the copy's fresh pages: one
+ * query at beta = 1 on 2 ranks, about 3.5 float32 steps on W4's 60,000 rows
+ * and 6 on 10^6 x 784 (where this VM's first touch of 68 MB a rank is slow);
+ * each later step a tenth of one or less. So the copy serves recalls of at
+ * least this many steps. */
+#define UHN_POOLED_MIN_STEPS 6
+#define UHN_POOLED_LEVEL     4   /* groups of 16 coordinates */
 #define UHN_POOLED_ROWS      128 /* rows of a block, rounded up to whole tiles */
 
 static int pooled_applies(const uhn_step *st) {
-    if (st->p->steps < UHN_POOLED_MIN_STEPS || st->kind != UHN_RED_LSE ||
-        st->p->score != UHN_SCORE_RAW || st->qb->mask || st->ws->Bmax > 2 * UHN_SMALL_BATCH ||
-        st->K < UHN_SCREEN_MIN_K || st->ws->pb < 0)
+    /* UHN_SCREEN_GROUP (tests, measurements) makes it serve any recall */
+    if ((st->p->steps < UHN_POOLED_MIN_STEPS && st->ws->force_level < 0) ||
+        st->kind != UHN_RED_LSE || st->p->score != UHN_SCORE_RAW || st->qb->mask ||
+        st->ws->Bmax > 2 * UHN_SMALL_BATCH || st->K < UHN_SCREEN_MIN_K || st->ws->pb < 0)
         return 0;
     const char *name = uhn_similarity_name(st->p->sim);
     return !strcmp(name, "dot") || !strcmp(name, "euclidean");
@@ -1105,9 +1111,10 @@ static int64_t pooled_kp(int64_t K, int level) {
 /* The pooled bank's buffers, on first use; 0 when it cannot run (then it never does). */
 static int pooled_ready(const uhn_bank *bk, uhn_kws *ws) {
     if (ws->pb) return ws->pb > 0;
-    int level = ws->force_level; /* UHN_SCREEN_GROUP, else the finest that fits the share */
-    for (int l = UHN_POOLED_LEVEL; level < 0 && l < UHN_SCREEN_LEVELS; ++l)
-        if ((2 * pooled_kp(bk->K, l) + 2 * 4) * UHN_POOLED_SHARE <= 4 * bk->K) level = l;
+    int level = ws->force_level; /* UHN_SCREEN_GROUP, else g = 16 where its copy fits the share */
+    if (level < 0 &&
+        (2 * pooled_kp(bk->K, UHN_POOLED_LEVEL) + 2 * 4) * UHN_POOLED_SHARE <= 4 * bk->K)
+        level = UHN_POOLED_LEVEL;
     int ok = level >= 0 && uhn_bf16_available();
     if (ok) {
         const int64_t n = bk->n_local, Kp = pooled_kp(bk->K, level), tn = ws->tn;

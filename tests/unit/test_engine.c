@@ -815,14 +815,20 @@ static void screen_cases(uhn_ctx *ctx) {
 
 /*
  * The pooled bank of few-query recalls (kernel_fast.c: block_pooled; a batch
- * of at most 8 queries, 3 steps or more, dot and euclidean): a persistent
- * bf16 copy of the bank in groups of g coordinates screens each step's rows,
- * and the candidates' exact scores are folded with their projection. From
- * beta = 0.3 (most rows candidates: blocks go to float32) to 30 (a few rows);
- * queries that copy rows and random ones; the zero columns; chunks of a
- * larger B that share the copy; and every pooling level (UHN_SCREEN_GROUP).
- * K = 192 and 200: the smallest whose copy fits a tenth of the bank. N = 3000
- * spreads blocks of a few hundred rows over every thread and rank.
+ * of at most 8 queries, dot and euclidean): a persistent bf16 copy of the
+ * bank in groups of g coordinates screens each step's rows, and the
+ * candidates' exact scores are folded with their projection. By default
+ * (g = 16) it serves recalls of 6 steps or more: those cases are at beta =
+ * 30, where iterating settles on a memory (at a small beta, 6 steps from a
+ * random query amplify round-off past the tolerances in the float32 pass
+ * too). UHN_SCREEN_GROUP, which fixes g, also makes it serve recalls of any
+ * length: one step from beta = 0.1 (most rows candidates: blocks go to
+ * float32) to 3, random queries whose several kept rows show in z (a cut too
+ * high would drop them), and every group size. With queries that copy rows
+ * and random ones; zero columns; chunks of a larger B that share the copy.
+ * K = 192 and 200: the smallest whose copy at g = 16 fits a tenth of the
+ * bank. N = 3000 spreads blocks of a few hundred rows over every thread and
+ * rank.
  */
 static void pooled_cases(uhn_ctx *ctx) {
     const double betas[3] = {0.3, 3.0, 30.0};
@@ -836,35 +842,39 @@ static void pooled_cases(uhn_ctx *ctx) {
                 c.B = Bs[l];
                 c.data = l == 2 ? DATA_BLOCKS : DATA_INTEGER, c.levels = 4;
                 c.queries = l == 0 ? Q_RANDOM : Q_MIXED;
-                c.steps = 3; /* the copy serves recalls of 3 steps or more */
                 if (l == 1) c.key_zero = 16, c.query_tail = 20;
-                run_case(ctx, c);
+                if (i == 2) { /* the default: 6 steps */
+                    c.steps = 6;
+                    run_case(ctx, c);
+                } else { /* one step, the copy forced */
+                    setenv("UHN_SCREEN_GROUP", "16", 1);
+                    run_case(ctx, c);
+                    unsetenv("UHN_SCREEN_GROUP");
+                }
             }
     for (int si = 0; si < 2; ++si) {
-        ecase c;
         /* K = 160: a copy would take more than a tenth of the bank, so the
          * float32 pass runs; with zero columns and states at a memory, the
          * queries a sorted bank's tile leaves active are gathered whole
          * (a near match's distance is summed over every column). */
-        c = base_case("float32 pass, K = 160, zero columns, T=3");
-        c.sim = sims[si], c.beta = 30.0, c.N = 3000, c.K = 160, c.B = 3, c.steps = 3;
+        ecase c = base_case("float32 pass, K = 160, zero columns, T=6");
+        c.sim = sims[si], c.beta = 30.0, c.N = 3000, c.K = 160, c.B = 3, c.steps = 6;
         c.data = DATA_INTEGER, c.levels = 4, c.queries = Q_MIXED, c.key_zero = 16,
         c.query_tail = 20;
         run_case(ctx, c);
-        c = base_case("pooled bank, chunks of 3 of 10 queries, T=4");
-        c.sim = sims[si], c.beta = 30.0, c.N = 3000, c.K = 784, c.B = 10, c.batch = 3, c.steps = 4;
+        c = base_case("pooled bank, chunks of 3 of 10 queries, T=6");
+        c.sim = sims[si], c.beta = 30.0, c.N = 3000, c.K = 784, c.B = 10, c.batch = 3, c.steps = 6;
         c.data = DATA_BLOCKS, c.levels = 2, c.queries = Q_MIXED;
         run_case(ctx, c);
     }
-    /* Random queries on alike neighbours: the copy rejects most rows while
-     * several keep weights that z shows (a cut too high would drop them). */
     const double soft[3] = {0.1, 0.3, 1.0};
+    setenv("UHN_SCREEN_GROUP", "16", 1);
     for (int si = 0; si < 2; ++si)
         for (int i = 0; i < 3; ++i)
             for (int l = 0; l < 2; ++l) {
                 ecase c = base_case("pooled bank, random queries, alike neighbours");
                 c.sim = sims[si], c.beta = soft[i] / (si ? 8 : 1), c.N = 3000, c.K = 192;
-                c.B = l ? 5 : 1, c.data = DATA_BLOCKS, c.levels = 4, c.steps = 3;
+                c.B = l ? 5 : 1, c.data = DATA_BLOCKS, c.levels = 4;
                 run_case(ctx, c);
             }
     const char *groups[5] = {"1", "2", "4", "8", "16"};
@@ -874,12 +884,12 @@ static void pooled_cases(uhn_ctx *ctx) {
             char label[64];
             snprintf(label, sizeof label, "pooled bank, groups of %s", groups[gi]);
             ecase c = base_case(label);
-            c.sim = sims[si], c.beta = 3.0, c.N = 2000, c.K = 150, c.B = 5, c.steps = 3;
+            c.sim = sims[si], c.beta = 3.0, c.N = 2000, c.K = 150, c.B = 5;
             c.data = DATA_BLOCKS, c.levels = 4, c.queries = Q_MIXED;
             run_case(ctx, c);
         }
-        unsetenv("UHN_SCREEN_GROUP");
     }
+    unsetenv("UHN_SCREEN_GROUP");
 }
 
 /* Hetero-association: values with O != K. */
