@@ -1131,6 +1131,14 @@ static int pooled_ready(const uhn_bank *bk, uhn_kws *ws) {
         if (!ws->qp) ws->qp = uhn_alloc((size_t)(UHN_POOL_ROWS * K16) * sizeof(float));
         ok = ws->pb_x && ws->pb_pn && ws->pb_rn && ws->pb_done && ws->pb_q && ws->pb_qpn &&
              ws->pb_qrn && ws->qp;
+        /* The copy's fresh pages, touched by the threads in parallel (the
+         * blocks of one page belong to both threads: left to the first
+         * block's writes, one thread's fault waits for the other's). */
+        if (ok) {
+            const int64_t bytes = n * Kp * (int64_t)sizeof(uint16_t), page = 2 << 20;
+#pragma omp parallel for num_threads(ws->nt) schedule(static)
+            for (int64_t off = 0; off < bytes; off += page) ((volatile char *)ws->pb_x)[off] = 0;
+        }
         for (int t = 0; ok && t < ws->nt; ++t) {
             work *w = &ws->w[t];
             w->pS = uhn_alloc((size_t)(nq * rows) * sizeof(float));
