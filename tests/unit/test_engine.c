@@ -827,7 +827,7 @@ static void screen_cases(uhn_ctx *ctx) {
  * high would drop them), and every group size. With queries that copy rows
  * and random ones; zero columns; chunks of a larger B that share the copy.
  * K = 192 and 200: the smallest whose copy at g = 16 fits a tenth of the
- * bank. N = 3000 spreads blocks of a few hundred rows over every thread and
+ * bank. N = 1200 spreads blocks of 164 rows over every thread and
  * rank.
  */
 static void pooled_cases(uhn_ctx *ctx) {
@@ -838,7 +838,7 @@ static void pooled_cases(uhn_ctx *ctx) {
         for (int i = 0; i < 3; ++i)
             for (int l = 0; l < 3; ++l) {
                 ecase c = base_case(l == 1 ? "pooled bank, zero columns" : "pooled bank");
-                c.sim = sims[si], c.beta = betas[i], c.N = 3000, c.K = l == 1 ? 200 : 192;
+                c.sim = sims[si], c.beta = betas[i], c.N = 1200, c.K = l == 1 ? 200 : 192;
                 c.B = Bs[l];
                 c.data = l == 2 ? DATA_BLOCKS : DATA_INTEGER, c.levels = 4;
                 c.queries = l == 0 ? Q_RANDOM : Q_MIXED;
@@ -858,12 +858,12 @@ static void pooled_cases(uhn_ctx *ctx) {
          * queries a sorted bank's tile leaves active are gathered whole
          * (a near match's distance is summed over every column). */
         ecase c = base_case("float32 pass, K = 160, zero columns, T=6");
-        c.sim = sims[si], c.beta = 30.0, c.N = 3000, c.K = 160, c.B = 3, c.steps = 6;
+        c.sim = sims[si], c.beta = 30.0, c.N = 1200, c.K = 160, c.B = 3, c.steps = 6;
         c.data = DATA_INTEGER, c.levels = 4, c.queries = Q_MIXED, c.key_zero = 16,
         c.query_tail = 20;
         run_case(ctx, c);
         c = base_case("pooled bank, chunks of 3 of 10 queries, T=6");
-        c.sim = sims[si], c.beta = 30.0, c.N = 3000, c.K = 784, c.B = 10, c.batch = 3, c.steps = 6;
+        c.sim = sims[si], c.beta = 30.0, c.N = 1200, c.K = 256, c.B = 10, c.batch = 3, c.steps = 6;
         c.data = DATA_BLOCKS, c.levels = 2, c.queries = Q_MIXED;
         run_case(ctx, c);
     }
@@ -873,7 +873,7 @@ static void pooled_cases(uhn_ctx *ctx) {
         for (int i = 0; i < 3; ++i)
             for (int l = 0; l < 2; ++l) {
                 ecase c = base_case("pooled bank, random queries, alike neighbours");
-                c.sim = sims[si], c.beta = soft[i] / (si ? 8 : 1), c.N = 3000, c.K = 192;
+                c.sim = sims[si], c.beta = soft[i] / (si ? 8 : 1), c.N = 1200, c.K = 192;
                 c.B = l ? 5 : 1, c.data = DATA_BLOCKS, c.levels = 4;
                 run_case(ctx, c);
             }
@@ -884,7 +884,7 @@ static void pooled_cases(uhn_ctx *ctx) {
             char label[64];
             snprintf(label, sizeof label, "pooled bank, groups of %s", groups[gi]);
             ecase c = base_case(label);
-            c.sim = sims[si], c.beta = 3.0, c.N = 2000, c.K = 150, c.B = 5;
+            c.sim = sims[si], c.beta = 3.0, c.N = 800, c.K = 150, c.B = 5;
             c.data = DATA_BLOCKS, c.levels = 4, c.queries = Q_MIXED;
             run_case(ctx, c);
         }
