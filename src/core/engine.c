@@ -298,11 +298,19 @@ static int64_t topk_slots(const uhn_bank *bank, double k) {
  * (one MPI_Allreduce of B floats) is a lower bound on each query's maximum,
  * below which no rank's cut falls. A weight it drops is below thr of that
  * bound, so below thr of the true maximum: the result is the same to
- * round-off, and the bound does not depend on timing.
+ * round-off, and the bound does not depend on timing. After a step, each
+ * query's last arg-max (its hint) is scored too, with a margin for round-off
+ * (hinted_score in kernel_fast.c): near its maximum, it raises the cut of
+ * every tile on every rank count (the pooled screen of a single
+ * iterated query at 1 rank kept its first blocks' rows without it: W4 of
+ * `uhn bench` at 1 rank x 2 threads took 1.27x the time of 2 ranks x 1).
  */
 static int probe_applies(const uhn_ctx *ctx, const uhn_params *p, const uhn_step *st, int ref) {
+    int hinted = 0;
+    for (int64_t j = 0; st->hint && j < st->B && !hinted; ++j) hinted = st->hint[j] >= 0;
+    hinted = hinted && !ref && uhn_kernel_fast_hint_scored(st);
     return !ref && st->kind == UHN_RED_LSE && p->score == UHN_SCORE_RAW &&
-           (st->bank->gidx ? 1 : ctx->size > 1 && st->need_z);
+           (st->bank->gidx || hinted || (ctx->size > 1 && st->need_z));
 }
 
 /*

@@ -85,6 +85,8 @@ int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs);
  * workspace's array of B, valid for this step; the step's uhn_kernel_fast
  * then reuses the first tile's scores. */
 float *uhn_kernel_fast_probe(const uhn_step *st);
+/* Whether the probe scores hinted rows for this step's similarity. */
+int uhn_kernel_fast_hint_scored(const uhn_step *st);
 /* Fast kernel, first pass of the uhn score mode: local sum of r and count of
  * exact matches per query (arrays of B, zeroed by the caller). */
 int uhn_kernel_fast_rsum(uhn_ctx *ctx, const uhn_step *st, double *rsum, int64_t *nexact);

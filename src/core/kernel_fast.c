@@ -1253,6 +1253,41 @@ static void tile_float32(const uhn_step *st, const uhn_tile *t, work *me, int sk
     if (st->need_z) tile_project(st, me->St, nb, act, t->tn, Y, me->recs, me->nzq, me);
 }
 
+/* The similarities whose hinted rows the probe scores (hinted_score). */
+int uhn_kernel_fast_hint_scored(const uhn_step *st) {
+    const char *name = uhn_similarity_name(st->p->sim);
+    return !strcmp(name, "dot") || !strcmp(name, "cosine") || !strcmp(name, "euclidean") ||
+           !strcmp(name, "manhattan");
+}
+
+/*
+ * A hinted row's score for the probe: its score in double
+ * (uhn_similarity_ref), lowered by more than the float32 kernels' round-off
+ * on the same row, m = 2e-7 K + 1e-5 (as tile_active) of the sum's scale:
+ * ||x|| ||q|| (dot), 1 (cosine), ||x||^2 + ||q||^2 (euclidean), |s|
+ * (manhattan: a sum of non-negative terms), and rounded down to float. The
+ * floor must not exceed the kernel's own score of that row: at a large beta
+ * the cut is the floor itself (ln(thr) / beta ~ -3e-29 at beta = 1e30), and
+ * a floor above every score the kernel computed left the log-sum-exp empty
+ * (`test_beta`, 3 steps at 2 ranks). The similarities of logarithms, whose
+ * round-off has no such scale, take no hint (uhn_kernel_fast_hint_scored).
+ */
+static float hinted_score(const uhn_step *st, const float *x, const float *q, const uint8_t *cue) {
+    const char *name = uhn_similarity_name(st->p->sim);
+    const int64_t K = st->K;
+    const double m = 2e-7 * (double)K + 1e-5, s = uhn_similarity_ref(st->p->sim, x, q, cue, K);
+    double xx = 0, qq = 0; /* over all K: at least the cue's */
+    for (int64_t k = 0; k < K; ++k) xx += (double)x[k] * x[k], qq += (double)q[k] * q[k];
+    const double scale = !strcmp(name, "dot")         ? sqrt(xx * qq)
+                         : !strcmp(name, "euclidean") ? xx + qq
+                         : !strcmp(name, "manhattan") ? fabs(s)
+                                                      : 1.0;
+    const double low = s - m * scale;
+    float f = (float)low;
+    if ((double)f > low) f = nextafterf(f, -INFINITY);
+    return f;
+}
+
 float *uhn_kernel_fast_probe(const uhn_step *st) {
     const uhn_bank *bk = st->bank;
     uhn_kws *ws = st->ws;
@@ -1262,8 +1297,9 @@ float *uhn_kernel_fast_probe(const uhn_step *st) {
     for (int64_t j = 0; j < st->B; ++j) mx[j] = -INFINITY;
     /* A tile's scores, unless the bank is sorted and every query has a hint
      * (a state after a step: its last arg-max's row bounds it well). */
+    const int hints = st->hint && uhn_kernel_fast_hint_scored(st);
     int64_t hinted = 0;
-    for (int64_t j = 0; st->hint && j < st->B; ++j) hinted += st->hint[j] >= 0;
+    for (int64_t j = 0; hints && j < st->B; ++j) hinted += st->hint[j] >= 0;
     const int sample = !(bk->gidx && hinted == st->B);
     if (tn > 0 && sample) {
         uhn_tile t = bank_tile(bk, 0, tn);
@@ -1278,12 +1314,12 @@ float *uhn_kernel_fast_probe(const uhn_step *st) {
         tile_scores(st, &t, w->St, &w->scr);
         for (int64_t j = 0; j < st->B; ++j) mx[j] = w->St[j * tn + first_max(w->St + j * tn, tn)];
     }
-    for (int64_t j = 0; st->hint && j < st->B; ++j) { /* the hinted rows this rank holds */
+    for (int64_t j = 0; hints && j < st->B; ++j) { /* the hinted rows this rank holds */
         const int64_t g = st->hint[j] - bk->row0;
         if (st->hint[j] < 0 || g < 0 || g >= bk->n_local) continue;
         const int64_t i = bk->gidx ? ws->pos[g] : g;
-        const float s = (float)uhn_similarity_ref(st->p->sim, bk->keys + i * bk->K,
-                                                  st->v + j * bk->K, uhn_step_cue(st, j), bk->K);
+        const float s =
+            hinted_score(st, bk->keys + i * bk->K, st->v + j * bk->K, uhn_step_cue(st, j));
         if (s > mx[j]) mx[j] = s;
     }
     /* thread 0 takes tile 0 first (schedule(static, 1)): no second scoring */

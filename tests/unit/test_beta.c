@@ -4,7 +4,12 @@
  * with all the weight on the memory with the largest score (the brute-force
  * arg-max in double), its value as output, and lse = beta * s_max. The same
  * for topk and max. Scores are made distinct: query b is a noisy copy of row
- * 7b, so the winner is unique by a wide margin.
+ * 7b, so the winner is unique by a wide margin. Softmax also iterated (3
+ * steps): from step 2 on the state is that memory, and at several ranks (or a
+ * sorted bank) the probe scores it as each query's hinted row in the
+ * reference arithmetic, whose float can exceed the kernel's float32 score of
+ * the same row: a cut above every score the kernel computes would leave the
+ * log-sum-exp empty (energy not finite).
  */
 #include <math.h>
 #include <stdint.h>
@@ -38,55 +43,64 @@ int main(int argc, char **argv) {
     for (int si = 0; si < 4; ++si)
         for (int se = 0; se < 3; ++se)
             for (int bi = 0; bi < 3; ++bi)
-                for (int kern = 0; kern < 2; ++kern) {
-                    uhn_params p;
-                    uhn_params_default(&p);
-                    p.sim = uhn_similarity_find(sims[si]);
-                    p.sep = uhn_separation_find(seps[se]);
-                    p.beta = betas[bi];
-                    p.kernel = kern ? UHN_KERNEL_REF : UHN_KERNEL_FAST;
-                    if (se == 1) p.param = 3;
-                    check_context("%s %s beta=%g %s", sims[si], seps[se], p.beta,
-                                  kern ? "ref" : "fast");
-                    uhn_result *res;
-                    if (uhn_result_create(ctx, B, K, 1, uhn_params_has_energy(&p), &res)) return 1;
-                    CHECK_INT(UHN_OK, uhn_recall(bank, &p, q, B, NULL, 0, res));
-                    for (int b = 0; b < B; ++b) {
-                        /* brute force: the arg-max of s in double */
-                        int best = 0;
-                        double sbest = -INFINITY;
-                        for (int n = 0; n < N; ++n) {
-                            double s = uhn_similarity_ref(p.sim, keys + n * K, q + b * K, NULL, K);
-                            if (s > sbest) sbest = s, best = n;
-                        }
-                        CHECK_INT(7 * b, best); /* the data are built for this */
-                        CHECK_INT(best, res->index[b]);
-                        CHECK_MSG(res->weight[b] == 1.0f, "query %d: weight %.9g, expected 1", b,
-                                  res->weight[b]);
-                        int exact = 1;
-                        for (int k = 0; k < K; ++k)
-                            exact &= res->output[b * K + k] == keys[best * K + k];
-                        CHECK_MSG(exact, "query %d: output is not memory %d", b, best);
-                        if (se == 0) {
-                            CHECK_MSG(isfinite(res->lse[b]), "query %d: lse %g", b, res->lse[b]);
-                            /* float32 round-off of the terms the fast kernel sums
-                             * (euclidean: ||x||^2 - 2 x.q + ||q||^2); double for ref */
-                            double want = p.beta * sbest, terms = fabs(sbest);
+                for (int kern = 0; kern < 2; ++kern)
+                    for (int steps = 1; steps <= (se == 0 ? 3 : 1); steps += 2) {
+                        uhn_params p;
+                        uhn_params_default(&p);
+                        p.sim = uhn_similarity_find(sims[si]);
+                        p.sep = uhn_separation_find(seps[se]);
+                        p.beta = betas[bi];
+                        p.kernel = kern ? UHN_KERNEL_REF : UHN_KERNEL_FAST;
+                        if (se == 1) p.param = 3;
+                        p.steps = steps;
+                        check_context("%s %s beta=%g %s steps=%d", sims[si], seps[se], p.beta,
+                                      kern ? "ref" : "fast", steps);
+                        uhn_result *res;
+                        if (uhn_result_create(ctx, B, K, steps, uhn_params_has_energy(&p), &res))
+                            return 1;
+                        CHECK_MSG(uhn_recall(bank, &p, q, B, NULL, 0, res) == UHN_OK,
+                                  "recall: %s (%s)", ctx->msg, ctx->where);
+                        for (int b = 0; b < B; ++b) {
+                            /* brute force: the arg-max of s in double */
+                            int best = 0;
+                            double sbest = -INFINITY;
+                            for (int n = 0; n < N; ++n) {
+                                double s =
+                                    uhn_similarity_ref(p.sim, keys + n * K, q + b * K, NULL, K);
+                                if (s > sbest) sbest = s, best = n;
+                            }
+                            CHECK_INT(7 * b, best); /* the data are built for this */
+                            CHECK_INT(best, res->index[b]);
+                            CHECK_MSG(res->weight[b] == 1.0f, "query %d: weight %.9g, expected 1",
+                                      b, res->weight[b]);
+                            int exact = 1;
                             for (int k = 0; k < K; ++k)
-                                terms += (double)keys[best * K + k] * keys[best * K + k] +
-                                         (double)q[b * K + k] * q[b * K + k];
-                            double tol = kern ? 1e-12 * fabs(want) : 1e-6 * p.beta * terms;
-                            CHECK_MSG(fabs(res->lse[b] - want) <= tol,
-                                      "query %d: lse %.17g, expected beta * s_max = %.17g", b,
-                                      res->lse[b], want);
+                                exact &= res->output[b * K + k] == keys[best * K + k];
+                            CHECK_MSG(exact, "query %d: output is not memory %d", b, best);
+                            if (se == 0) {
+                                /* the last step's state: the query, or after a step the memory */
+                                const float *v = steps == 1 ? q + b * K : keys + best * K;
+                                sbest = uhn_similarity_ref(p.sim, keys + best * K, v, NULL, K);
+                                CHECK_MSG(isfinite(res->lse[b]), "query %d: lse %g", b,
+                                          res->lse[b]);
+                                /* float32 round-off of the terms the fast kernel sums
+                                 * (euclidean: ||x||^2 - 2 x.q + ||q||^2); double for ref */
+                                double want = p.beta * sbest, terms = fabs(sbest);
+                                for (int k = 0; k < K; ++k)
+                                    terms += (double)keys[best * K + k] * keys[best * K + k] +
+                                             (double)v[k] * v[k];
+                                double tol = kern ? 1e-12 * fabs(want) : 1e-6 * p.beta * terms;
+                                CHECK_MSG(fabs(res->lse[b] - want) <= tol,
+                                          "query %d: lse %.17g, expected beta * s_max = %.17g", b,
+                                          res->lse[b], want);
+                            }
+                            if (res->energy)
+                                CHECK_MSG(isfinite(res->energy[b * 2]) &&
+                                              isfinite(res->energy[b * 2 + 1]),
+                                          "query %d: energy not finite", b);
                         }
-                        if (res->energy)
-                            CHECK_MSG(isfinite(res->energy[b * 2]) &&
-                                          isfinite(res->energy[b * 2 + 1]),
-                                      "query %d: energy not finite", b);
+                        uhn_result_destroy(res);
                     }
-                    uhn_result_destroy(res);
-                }
     uhn_bank_destroy(bank);
     int rc = check_finish_mpi(ctx->comm, "test_beta");
     uhn_ctx_destroy(ctx);
