@@ -958,6 +958,54 @@ static int64_t tile_active(const uhn_step *st, const uhn_tile *t, const void *re
     return n;
 }
 
+/* Approximate score a_i with |a_i - s_i| <= e_i (screen_bounds). For dot,
+ * with p and r the pooled coordinates and residuals of x and q (s = p(x).p(q)
+ * + r(x).r(q)): the bf16 bound on the pooled product, plus ||r(x)|| ||r(q)||,
+ * with the allowance eta of simd_pool.h for the computed norms and
+ * coordinates (7 eta ||x|| ||q|| covers its cross terms) and room for the
+ * float arithmetic here. Euclidean, s = -(||x||^2 - 2 x.q + ||q||^2): twice
+ * that, plus a relative 1e-4 of the float32 norms. At g = 1, pn is the
+ * computed ||x|| (a relative 1e-4 off at most, within grow). The constants,
+ * for rows of kn coordinates whose bf16 products have len terms. */
+typedef struct {
+    float c1, r1, cx, eabs; /* of ||p(q)|| ||p(x)||, ||r(q)|| ||r(x)||, ||q|| ||x||, 1 */
+} screen_coef;
+
+static screen_coef screen_coefs(int64_t kn, int64_t len) {
+    const double eta = uhn_pool_slack(kn), grow = (1 + eta) * (1 + eta) * (1 + 1e-4);
+    const screen_coef c = {(float)(uhn_bf16_bound(len) * grow), (float)grow,
+                           (float)(7 * eta + 1e-6), (float)UHN_BF16_ABS};
+    return c;
+}
+
+/*
+ * Query j's bounds over the rows of tile t, from their bf16 scores in hi
+ * (replaced by a_i + e_i, screen_bounds), and its cut: the largest a_i - e_i,
+ * raised to the exact score of the row of its largest a_i (a close lower
+ * bound on the maximum when the residuals are wide), to its running maximum
+ * and to the probe's floor; plus ln(thr) / beta, rounded down, so that hi >=
+ * cut keeps every row within ln(thr) / beta of the maximum. qp, qr: the
+ * query's pooled and residual norms; pn, rn, xn the rows'.
+ */
+static float query_cut(const uhn_step *st, const void *recs, const uhn_tile *t, int64_t j,
+                       int euclid, screen_coef c, float qp, float qr, const float *pn,
+                       const float *rn, const float *xn, float *hi) {
+    const float qn2 = st->qb->qnorm2[j], qn = (float)sqrt((double)qn2);
+    int32_t ib;
+    float lower = screen_bounds(t->tn, hi, pn, rn, xn, t->norm2, euclid, c.c1 * qp, c.r1 * qr,
+                                c.cx * qn, c.eabs, qn2, hi, &ib); /* some row reaches it */
+    float hb;
+    exact_scores(st->qb, euclid, t, &ib, 1, j, &hb);
+    if (hb > lower) lower = hb;
+    const uhn_rec *r = uhn_rec_at((void *)recs, st->rec_bytes, j);
+    if (r->idx >= 0 && r->best > lower) lower = (float)r->best;
+    if (st->floor && st->floor[j] > lower) lower = st->floor[j]; /* the probe's bound */
+    const double cutd = (double)lower + (double)st->ws->ln_thr / st->p->beta;
+    float cut = (float)cutd;
+    if ((double)cut > cutd) cut = nextafterf(cut, -INFINITY);
+    return cut;
+}
+
 /* One tile of the screened pass for every query of the batch, at the thread's
  * pooling level; returns the candidates it kept, or -1, without a change to
  * the records, when more than half the pairs are candidates. (Chunks of the tile that fit
@@ -971,7 +1019,6 @@ static int64_t tile_candidates(const uhn_step *st, const uhn_tile *t, void *recs
     const int64_t tn = t->tn, kn = qb->k1 - qb->k0, d = uhn_pool_len(kn, g);
     const int64_t Kp = uhn_bf16_pad(g == 1 ? kn : d);
     const int euclid = !is_dot(st);
-    const double beta = st->p->beta, lnt = (double)ws->ln_thr / beta;
     const int64_t nact = tile_active(st, t, recs, euclid, w->act);
     *pairs = nact * tn;
     if (nact == 0) return 0;
@@ -988,44 +1035,17 @@ static int64_t tile_candidates(const uhn_step *st, const uhn_tile *t, void *recs
         Q = w->qsub;
     }
     uhn_bf16_dots(w->xb, tn, Q, nact, Kp, w->St, tn); /* row a of St: query act[a] */
-    /* Approximate score a_i with |a_i - s_i| <= e_i. For dot, with p and r the
-     * pooled coordinates and residuals of x and q (s = p(x).p(q) + r(x).r(q)):
-     * the bf16 bound on the pooled product, plus ||r(x)|| ||r(q)||, with the
-     * allowance eta of simd_pool.h for the computed norms and coordinates
-     * (7 eta ||x|| ||q|| covers its cross terms) and room for the float
-     * arithmetic here. Euclidean, s = -(||x||^2 - 2 x.q + ||q||^2): twice
-     * that, plus a relative 1e-4 of the float32 norms. At g = 1, pn is the
-     * computed ||x|| (a relative 1e-4 off at most, within grow). */
-    const double eta = uhn_pool_slack(kn), grow = (1 + eta) * (1 + eta) * (1 + 1e-4);
-    const float c1 = (float)(uhn_bf16_bound(g == 1 ? kn : d) * grow), r1 = (float)grow;
-    const float cx = (float)(7 * eta + 1e-6), eabs = (float)UHN_BF16_ABS;
     /* First every query's bound (a_i + e_i, in place of its bf16 scores) and
      * cut, and the number of candidates; then their exact scores. */
+    const screen_coef c = screen_coefs(kn, g == 1 ? kn : d);
     float *h = w->Gd, *cuts = w->Gd + tn; /* exact scores of the candidates; cut per query */
     int64_t kept = 0;
     for (int64_t a = 0; a < nact; ++a) {
         const int64_t j = w->act[a];
-        const float qn = (float)ws->qn[j], qn2 = qb->qnorm2[j];
-        const float qp = ws->qpn[level][j], qr = ws->qrn[level][j];
-        const uhn_rec *r = uhn_rec_at(recs, st->rec_bytes, j);
         float *hi = w->St + a * tn;
-        int32_t ib;
-        float lower = screen_bounds(tn, hi, pn, rn, w->xn, t->norm2, euclid, c1 * qp, r1 * qr,
-                                    cx * qn, eabs, qn2, hi, &ib); /* some row reaches it */
-        /* The row of the largest approximate score, scored exactly: a close
-         * lower bound on the maximum when the residuals are wide. */
-        float hb;
-        exact_scores(qb, euclid, t, &ib, 1, j, &hb);
-        if (hb > lower) lower = hb;
-        if (r->idx >= 0 && r->best > lower) lower = (float)r->best;
-        if (st->floor && st->floor[j] > lower) lower = st->floor[j]; /* the probe's bound */
-        /* hi >= cut keeps every row within ln(thr) / beta of the maximum:
-         * rounded down, so that none is lost. */
-        double cutd = (double)lower + lnt;
-        float cut = (float)cutd;
-        if ((double)cut > cutd) cut = nextafterf(cut, -INFINITY);
-        cuts[a] = cut;
-        kept += select_rows(hi, tn, cut, w->cand);
+        cuts[a] = query_cut(st, recs, t, j, euclid, c, ws->qpn[level][j], ws->qrn[level][j], pn, rn,
+                            w->xn, hi);
+        kept += select_rows(hi, tn, cuts[a], w->cand);
     }
     /* Most pairs candidates (a small beta): the float32 pass is cheaper. */
     if (ws->force_level < 0 && 2 * kept > nact * tn) return -1;
@@ -1177,28 +1197,13 @@ static int block_pooled(const uhn_step *st, int64_t i0, int64_t n, void *recs, w
     uhn_bf16_dots(xb, n, ws->pb_q, B, Kp, w->pS, ld);
     /* The bound of tile_candidates, over all K coordinates (a query is 0
      * outside [k0, k1), so its pooled product is the same). */
-    const double eta = uhn_pool_slack(K), grow = (1 + eta) * (1 + eta) * (1 + 1e-4);
-    const float c1 = (float)(uhn_bf16_bound(uhn_pool_len(K, g)) * grow), r1 = (float)grow;
-    const float cx = (float)(7 * eta + 1e-6), eabs = (float)UHN_BF16_ABS;
-    const double lnt = (double)ws->ln_thr / st->p->beta;
+    const screen_coef c = screen_coefs(K, uhn_pool_len(K, g));
     int64_t kept = 0;
     for (int64_t j = 0; j < B; ++j) {
-        const uhn_rec *r = uhn_rec_at(recs, st->rec_bytes, j);
         float *hi = w->pS + j * ld;
-        const float qn2 = qb->qnorm2[j], qn = (float)sqrt((double)qn2);
-        int32_t ib;
-        float lower = screen_bounds(n, hi, pn, rn, w->pxn, t.norm2, euclid, c1 * ws->pb_qpn[j],
-                                    r1 * ws->pb_qrn[j], cx * qn, eabs, qn2, hi, &ib);
-        float hb;
-        exact_scores(qb, euclid, &t, &ib, 1, j, &hb);
-        if (hb > lower) lower = hb;
-        if (r->idx >= 0 && r->best > lower) lower = (float)r->best;
-        if (st->floor && st->floor[j] > lower) lower = st->floor[j]; /* the probe's bound */
-        const double cutd = (double)lower + lnt; /* rounded down: no candidate lost */
-        float cut = (float)cutd;
-        if ((double)cut > cutd) cut = nextafterf(cut, -INFINITY);
-        w->pcut[j] = cut;
-        kept += select_rows(hi, n, cut, w->pcand);
+        w->pcut[j] =
+            query_cut(st, recs, &t, j, euclid, c, ws->pb_qpn[j], ws->pb_qrn[j], pn, rn, w->pxn, hi);
+        kept += select_rows(hi, n, w->pcut[j], w->pcand);
     }
     w->ppairs += B * n, w->pkept += kept;
     if (ws->force_level < 0 && 2 * kept > B * n) return 0;
@@ -1339,7 +1344,8 @@ int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs) {
         for (int64_t j = 0; j < st->B; ++j) ws->qn[j] = sqrt((double)st->qb->qnorm2[j]);
     }
     const int pre = ws->prescored; /* this step's probe scored tile 0 */
-    const int pooled = !screen && pooled_applies(st) && pooled_ready(bk, ws);
+    /* never with screen: the copy serves batches of at most 2 UHN_SMALL_BATCH, the screen larger */
+    const int pooled = pooled_applies(st) && pooled_ready(bk, ws);
     if (pooled) /* this step's queries, pooled as the bank */
         pool_bf16(st->qb->q, st->B, bk->K, bk->K, 1 << ws->pb_level, ws->qp, ws->pb_q, ws->pb_Kp,
                   ws->pb_qpn, ws->pb_qrn);
