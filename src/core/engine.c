@@ -293,8 +293,10 @@ static int64_t topk_slots(const uhn_bank *bank, double k) {
  * nothing. In a capacity study the queries are corruptions of the first
  * stored images, all on rank 0, so rank 1 projected densely over its whole
  * shard and 2 ranks ran a study's recall slower than 1 (10^6 x 784 binary,
- * 100 queries: 0.56 s at 1 rank, 0.76 s at 2). So with several ranks each
- * first scores its first tile; the largest of those scores over all ranks
+ * 100 queries: 0.56 s at 1 rank, 0.76 s at 2). The threads of one rank
+ * start alike, each from its own records. So each rank first scores its
+ * first tile (at any rank count, where a step projects; thread 0 reuses
+ * those scores); the largest of those scores over all ranks
  * (one MPI_Allreduce of B floats) is a lower bound on each query's maximum,
  * below which no rank's cut falls. A weight it drops is below thr of that
  * bound, so below thr of the true maximum: the result is the same to
@@ -305,12 +307,12 @@ static int64_t topk_slots(const uhn_bank *bank, double k) {
  * iterated query at 1 rank kept its first blocks' rows without it: W4 of
  * `uhn bench` at 1 rank x 2 threads took 1.27x the time of 2 ranks x 1).
  */
-static int probe_applies(const uhn_ctx *ctx, const uhn_params *p, const uhn_step *st, int ref) {
+static int probe_applies(const uhn_params *p, const uhn_step *st, int ref) {
     int hinted = 0;
     for (int64_t j = 0; st->hint && j < st->B && !hinted; ++j) hinted = st->hint[j] >= 0;
     hinted = hinted && !ref && uhn_kernel_fast_hint_scored(st);
     return !ref && st->kind == UHN_RED_LSE && p->score == UHN_SCORE_RAW &&
-           (st->bank->gidx || hinted || (ctx->size > 1 && st->need_z));
+           (st->bank->gidx || hinted || st->need_z);
 }
 
 /*
@@ -367,7 +369,7 @@ static int step(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws, int64_t 
         ctx->timers.reduce += t0 - t1;
         st.rsum = rsum, st.nexact = nexact;
     }
-    if (probe_applies(ctx, p, &st, ref)) { /* every rank, or none */
+    if (probe_applies(p, &st, ref)) { /* every rank, or none */
         rc = uhn_agree(ctx, rc);
         if (rc == UHN_OK) {
             float *floor = uhn_kernel_fast_probe(&st);
