@@ -308,11 +308,12 @@ static int64_t topk_slots(const uhn_bank *bank, double k) {
  * `uhn bench` at 1 rank x 2 threads took 1.27x the time of 2 ranks x 1).
  */
 static int probe_applies(const uhn_params *p, const uhn_step *st, int ref) {
-    int hinted = 0;
-    for (int64_t j = 0; st->hint && j < st->B && !hinted; ++j) hinted = st->hint[j] >= 0;
-    hinted = hinted && !ref && uhn_kernel_fast_hint_scored(st);
-    return !ref && st->kind == UHN_RED_LSE && p->score == UHN_SCORE_RAW &&
-           (st->bank->gidx || hinted || st->need_z);
+    if (ref || st->kind != UHN_RED_LSE || p->score != UHN_SCORE_RAW) return 0;
+    if (st->bank->gidx || st->need_z) return 1;
+    if (!st->hint || !uhn_kernel_fast_hint_scored(st)) return 0; /* the energy's pass */
+    for (int64_t j = 0; j < st->B; ++j)
+        if (st->hint[j] >= 0) return 1;
+    return 0;
 }
 
 /*

@@ -942,7 +942,7 @@ static int64_t tile_active(const uhn_step *st, const uhn_tile *t, const void *re
     const double m = 2e-7 * (double)t->K + 1e-5, lnt = (double)st->ws->ln_thr / st->p->beta;
     int64_t n = 0;
     for (int64_t j = 0; j < B; ++j) {
-        const uhn_rec *r = uhn_rec_at((void *)recs, st->rec_bytes, j);
+        const uhn_rec *r = uhn_rec_get(recs, st->rec_bytes, j);
         double top = r->idx >= 0 ? r->best : -INFINITY;
         if (st->floor && st->floor[j] > top) top = st->floor[j];
         const double qn = sqrt((double)st->qb->qnorm2[j]);
@@ -997,7 +997,7 @@ static float query_cut(const uhn_step *st, const void *recs, const uhn_tile *t, 
     float hb;
     exact_scores(st->qb, euclid, t, &ib, 1, j, &hb);
     if (hb > lower) lower = hb;
-    const uhn_rec *r = uhn_rec_at((void *)recs, st->rec_bytes, j);
+    const uhn_rec *r = uhn_rec_get(recs, st->rec_bytes, j);
     if (r->idx >= 0 && r->best > lower) lower = (float)r->best;
     if (st->floor && st->floor[j] > lower) lower = st->floor[j]; /* the probe's bound */
     const double cutd = (double)lower + (double)st->ws->ln_thr / st->p->beta;
@@ -1258,35 +1258,54 @@ static void tile_float32(const uhn_step *st, const uhn_tile *t, work *me, int sk
     if (st->need_z) tile_project(st, me->St, nb, act, t->tn, Y, me->recs, me->nzq, me);
 }
 
-/* The similarities whose hinted rows the probe scores (hinted_score). */
-int uhn_kernel_fast_hint_scored(const uhn_step *st) {
+/*
+ * The similarities whose hinted rows the probe scores, with the scale of
+ * their sums' round-off (hinted_score): ||x|| ||q|| (dot), 1 (cosine),
+ * ||x||^2 + ||q||^2 (euclidean), |s| (manhattan: a sum of non-negative
+ * terms). The similarities of logarithms, whose round-off has no such scale,
+ * take no hint.
+ */
+typedef enum { HINT_NONE, HINT_NORMS, HINT_ONE, HINT_NORM2_SUM, HINT_SCORE } hint_scale;
+static const struct {
+    const char *sim;
+    hint_scale scale;
+} hint_scales[] = {{"dot", HINT_NORMS},
+                   {"cosine", HINT_ONE},
+                   {"euclidean", HINT_NORM2_SUM},
+                   {"manhattan", HINT_SCORE}};
+
+static hint_scale hint_scale_of(const uhn_step *st) {
     const char *name = uhn_similarity_name(st->p->sim);
-    return !strcmp(name, "dot") || !strcmp(name, "cosine") || !strcmp(name, "euclidean") ||
-           !strcmp(name, "manhattan");
+    for (size_t i = 0; i < sizeof hint_scales / sizeof hint_scales[0]; ++i)
+        if (!strcmp(name, hint_scales[i].sim)) return hint_scales[i].scale;
+    return HINT_NONE;
+}
+
+int uhn_kernel_fast_hint_scored(const uhn_step *st) {
+    return hint_scale_of(st) != HINT_NONE;
 }
 
 /*
  * A hinted row's score for the probe: its score in double
  * (uhn_similarity_ref), lowered by more than the float32 kernels' round-off
- * on the same row, m = 2e-7 K + 1e-5 (as tile_active) of the sum's scale:
- * ||x|| ||q|| (dot), 1 (cosine), ||x||^2 + ||q||^2 (euclidean), |s|
- * (manhattan: a sum of non-negative terms), and rounded down to float. The
- * floor must not exceed the kernel's own score of that row: at a large beta
- * the cut is the floor itself (ln(thr) / beta ~ -3e-29 at beta = 1e30), and
- * a floor above every score the kernel computed left the log-sum-exp empty
- * (`test_beta`, 3 steps at 2 ranks). The similarities of logarithms, whose
- * round-off has no such scale, take no hint (uhn_kernel_fast_hint_scored).
+ * on the same row, m = 2e-7 K + 1e-5 (as tile_active) of the sum's scale
+ * (hint_scales), and rounded down to float. The floor must not exceed the
+ * kernel's own score of that row: at a large beta the cut is the floor
+ * itself (ln(thr) / beta ~ -3e-29 at beta = 1e30), and a floor above every
+ * score the kernel computed left the log-sum-exp empty (`test_beta`, 3 steps
+ * at 2 ranks).
  */
 static float hinted_score(const uhn_step *st, const float *x, const float *q, const uint8_t *cue) {
-    const char *name = uhn_similarity_name(st->p->sim);
     const int64_t K = st->K;
+    const hint_scale kind = hint_scale_of(st);
     const double m = 2e-7 * (double)K + 1e-5, s = uhn_similarity_ref(st->p->sim, x, q, cue, K);
     double xx = 0, qq = 0; /* over all K: at least the cue's */
-    for (int64_t k = 0; k < K; ++k) xx += (double)x[k] * x[k], qq += (double)q[k] * q[k];
-    const double scale = !strcmp(name, "dot")         ? sqrt(xx * qq)
-                         : !strcmp(name, "euclidean") ? xx + qq
-                         : !strcmp(name, "manhattan") ? fabs(s)
-                                                      : 1.0;
+    for (int64_t k = 0; (kind == HINT_NORMS || kind == HINT_NORM2_SUM) && k < K; ++k)
+        xx += (double)x[k] * x[k], qq += (double)q[k] * q[k];
+    const double scale = kind == HINT_NORMS       ? sqrt(xx * qq)
+                         : kind == HINT_NORM2_SUM ? xx + qq
+                         : kind == HINT_SCORE     ? fabs(s)
+                                                  : 1.0;
     const double low = s - m * scale;
     float f = (float)low;
     if ((double)f > low) f = nextafterf(f, -INFINITY);

@@ -65,6 +65,9 @@ size_t uhn_rec_bytes(uhn_red_kind kind, int64_t O, int64_t nslot);
 static inline uhn_rec *uhn_rec_at(void *recs, size_t bytes, int64_t j) {
     return (uhn_rec *)((char *)recs + (size_t)j * bytes);
 }
+static inline const uhn_rec *uhn_rec_get(const void *recs, size_t bytes, int64_t j) {
+    return (const uhn_rec *)((const char *)recs + (size_t)j * bytes);
+}
 static inline float *uhn_rec_z(uhn_rec *r) {
     return (float *)(r + 1);
 }
