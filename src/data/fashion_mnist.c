@@ -77,18 +77,25 @@ static int read_part(uhn_ctx *ctx, const char *dir, const char *prefix, uhn_data
             st = uhn_fail(ctx, UHN_EINPUT, "'%s': label %lld is %d, expected 0-9", lpath,
                           (long long)i, lb.data[i]);
     int64_t n0 = ds->n, k = im.dims[1] * im.dims[2];
-    uint8_t *px = NULL;
-    int32_t *labels = NULL;
-    if (st == UHN_OK) {
-        px = realloc(s->pixels, (size_t)((n0 + im.dims[0]) * k));
-        if (px) s->pixels = px;
-        labels = realloc(ds->labels, (size_t)(n0 + im.dims[0]) * sizeof *labels);
-        if (labels) ds->labels = labels;
-        if (!px || !labels) st = uhn_fail(ctx, UHN_ENOMEM, "'%s': out of memory", ipath);
+    if (st == UHN_OK && n0 == 0) { /* the first part's bytes as read: no copy of 47 MB */
+        uhn_free(s->pixels);
+        s->pixels = im.data, im.data = NULL;
+    } else if (st == UHN_OK) {
+        uint8_t *px = realloc(s->pixels, (size_t)((n0 + im.dims[0]) * k));
+        if (px)
+            s->pixels = px, memcpy(px + n0 * k, im.data, (size_t)(im.dims[0] * k));
+        else
+            st = uhn_fail(ctx, UHN_ENOMEM, "'%s': out of memory", ipath);
     }
     if (st == UHN_OK) {
-        memcpy(s->pixels + n0 * k, im.data, (size_t)(im.dims[0] * k));
-        for (int64_t i = 0; i < im.dims[0]; ++i) ds->labels[n0 + i] = lb.data[i];
+        int32_t *labels = realloc(ds->labels, (size_t)(n0 + lb.dims[0]) * sizeof *labels);
+        if (labels)
+            ds->labels = labels;
+        else
+            st = uhn_fail(ctx, UHN_ENOMEM, "'%s': out of memory", lpath);
+    }
+    if (st == UHN_OK) {
+        for (int64_t i = 0; i < lb.dims[0]; ++i) ds->labels[n0 + i] = lb.data[i];
         ds->n = n0 + im.dims[0];
         ds->h = im.dims[1];
         ds->w = im.dims[2];
@@ -142,7 +149,7 @@ int uhn_fashion_mnist_open(uhn_ctx *ctx, const char *arg, uhn_dataset *ds) {
     ds->c = 1;
     ds->k = ds->h * ds->w;
     if (ctx->rank != 0) {
-        s->pixels = malloc((size_t)(ds->n * ds->k));
+        s->pixels = uhn_alloc((size_t)(ds->n * ds->k)); /* huge pages, as rank 0's */
         ds->labels = malloc((size_t)ds->n * sizeof *ds->labels);
         st = s->pixels && ds->labels ? UHN_OK
                                      : uhn_fail(ctx, UHN_ENOMEM, "fashion-mnist: out of memory");
@@ -164,7 +171,7 @@ int uhn_fashion_mnist_rows(const uhn_dataset *ds, const int64_t *index, int64_t 
 
 void uhn_fashion_mnist_close(uhn_dataset *ds) {
     fmnist_state *s = ds->state;
-    if (s) free(s->pixels);
+    if (s) uhn_free(s->pixels);
     free(s);
     ds->state = NULL;
 }

@@ -66,7 +66,7 @@ static int read_body(uhn_ctx *ctx, gzFile f, const char *path, uint32_t magic, u
         if (total > ((int64_t)1 << 40))
             return uhn_fail(ctx, UHN_EINPUT, "'%s' declares more than 2^40 bytes", path);
     }
-    out->data = malloc((size_t)total);
+    out->data = uhn_alloc((size_t)total); /* huge pages: 47 MB of Fashion-MNIST */
     if (!out->data)
         return uhn_fail(ctx, UHN_ENOMEM, "'%s': cannot allocate %lld bytes", path,
                         (long long)total);
@@ -98,6 +98,6 @@ int uhn_idx_read(uhn_ctx *ctx, const char *path, uint32_t magic, uhn_idx *out) {
 }
 
 void uhn_idx_free(uhn_idx *idx) {
-    free(idx->data);
+    uhn_free(idx->data);
     idx->data = NULL;
 }
