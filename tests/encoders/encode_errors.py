@@ -20,6 +20,7 @@ import concurrent.futures
 import hashlib
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -460,7 +461,8 @@ def main():
         t0 = time.time()
         try:
             with tempfile.TemporaryDirectory(dir=args.workdir) as d:
-                setup(d)
+                for f in os.listdir(good):  # a copy of the good inputs, written once
+                    shutil.copyfile(os.path.join(good, f), os.path.join(d, f))
                 if args.ranks == 1 or not CASES[n][2]:
                     run_once(runner, args.ranks, d, n, False)
                 if CASES[n][2]:
@@ -469,7 +471,9 @@ def main():
             return n, str(e), time.time() - t0
         return n, None, time.time() - t0
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+    with tempfile.TemporaryDirectory(dir=args.workdir) as good, \
+            concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        setup(good)
         results = list(pool.map(one, names))
     failed = [n for n, err, _ in results if err]
     for n, err, dt in results:

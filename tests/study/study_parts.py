@@ -15,6 +15,7 @@ Cases (--case):
 
     study_parts.py --uhn ./uhn --mpiexec mpiexec --case merge --ranks 2
 """
+import concurrent.futures
 import os
 import shutil
 import sys
@@ -185,13 +186,18 @@ def case_errors(runner, work, R):
          f"'{p0}' holds part 0 of 2 of a sweep, not a whole study: combine the parts with uhn "
          "merge, or run with --fresh"),
     ]
-    for argv, want in cases:
+
+    def one(case):  # the refusals read the files above and write nothing: 4 at a time
+        argv, want = case
         rc, out, err = runner.run(R, argv, cwd=work)
         lines = program_stderr_lines(err)
         check(rc == 2, f"uhn {' '.join(argv)}: exit {rc}, expected 2\nstderr:\n{err}")
         check(set(lines) == {f"uhn: {want}"},
               f"uhn {' '.join(argv)}: stderr\n{err}\nexpected the one line\nuhn: {want}")
-        check(not os.path.exists(os.path.join(work, "m.h5")), f"uhn {' '.join(argv)} wrote m.h5")
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(one, cases))  # the first failure raises here
+    check(not os.path.exists(os.path.join(work, "m.h5")), "a refused uhn merge wrote m.h5")
     # the part file of another part, resumed under this part's name
     shutil.copy(os.path.join(work, p0), os.path.join(work, "s.part1of2.h5"))
     rc, _, err = runner.run(R, ["run", deck, "--part", "1/2"], cwd=work)

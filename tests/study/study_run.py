@@ -37,6 +37,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import h5py
@@ -758,17 +759,25 @@ quiet = on
 """
 
 
-def make_results(runner, work, seed=1):
-    """A complete results file of TINY with this seed (1 rank), moved to
-    results_seed<seed>.h5; returns its path."""
-    tmp = os.path.join(work, f"make{seed}")
-    os.mkdir(tmp)
-    out = os.path.join(tmp, "r.h5")
-    run_ok(runner, 1, [write_deck(tmp, "r.ini", TINY, out=out, seed=seed)], tmp)
-    dst = os.path.join(work, f"results_seed{seed}.h5")
-    shutil.move(out, dst)
-    shutil.rmtree(tmp)
-    return dst
+# Valid files that several error cases copy or tamper with, made once per run
+# (each is a whole study under mpirun) in STORE, a folder of main's.
+STORE = None
+STORE_LOCK = threading.Lock()
+
+
+def make_results(runner, seed=1):
+    """A complete results file of TINY with this seed (1 rank),
+    STORE/results_seed<seed>.h5; returns its path."""
+    with STORE_LOCK:
+        dst = os.path.join(STORE, f"results_seed{seed}.h5")
+        if not os.path.exists(dst):
+            tmp = os.path.join(STORE, f"make{seed}")
+            os.mkdir(tmp)
+            out = os.path.join(tmp, "r.h5")
+            run_ok(runner, 1, [write_deck(tmp, "r.ini", TINY, out=out, seed=seed)], tmp)
+            shutil.move(out, dst)
+            shutil.rmtree(tmp)
+        return dst
 
 
 # A case: f(runner, work, deck, out) -> (argv, [culprit substrings], existing)
@@ -839,7 +848,7 @@ def e_output_not_results(r, w, deck, out):
 
 
 def e_output_other_deck(r, w, deck, out):
-    res = make_results(r, w, seed=2)
+    res = make_results(r, seed=2)
     return [deck], [f"'{out}' holds results of another deck",
                     "'[experiment] seed = 2' there, '[experiment] seed = 1' here"], res
 
@@ -886,19 +895,20 @@ def e_unknown_override(r, w, deck, out):
 BETA12 = "network.beta=1, 2"  # TINY with two points: n=20 beta=1 and n=20 beta=2
 
 
-def make_partial(runner, work):
-    """A checkpoint of TINY (seed 1) with BETA12: point 0 done, point 1 not."""
-    dst = os.path.join(work, "partial_beta12.h5")
-    if os.path.exists(dst):
+def make_partial(runner):
+    """A checkpoint of TINY (seed 1) with BETA12: point 0 done, point 1 not;
+    STORE/partial_beta12.h5."""
+    with STORE_LOCK:
+        dst = os.path.join(STORE, "partial_beta12.h5")
+        if not os.path.exists(dst):
+            tmp = os.path.join(STORE, "makepartial")
+            os.mkdir(tmp)
+            out = os.path.join(tmp, "r.h5")
+            run_ok(runner, 1, [write_deck(tmp, "r.ini", TINY, out=out, seed=1), BETA12,
+                               "--max-points", "1"], tmp, want=EXIT_SIGNAL)
+            shutil.move(out + ".partial", dst)
+            shutil.rmtree(tmp)
         return dst
-    tmp = os.path.join(work, "makepartial")
-    os.mkdir(tmp)
-    out = os.path.join(tmp, "r.h5")
-    run_ok(runner, 1, [write_deck(tmp, "r.ini", TINY, out=out, seed=1), BETA12, "--max-points",
-                       "1"], tmp, want=EXIT_SIGNAL)
-    shutil.move(out + ".partial", dst)
-    shutil.rmtree(tmp)
-    return dst
 
 
 def tampered(src, dst, edit):
@@ -921,14 +931,14 @@ DAMAGED = "the file is damaged: remove it or run with --fresh"
 
 def e_tamper_done_undone(r, w, deck, out):
     """done = 1 on a point that was never computed."""
-    tampered(make_partial(r, w), out + ".partial", set_entry("done", 1, 1))
+    tampered(make_partial(r), out + ".partial", set_entry("done", 1, 1))
     return [deck, BETA12], [f"'{out}.partial': point 1 (n=20 beta=2) is marked done but its "
                             f"frac_correct is nan", DAMAGED], "both"
 
 
 def e_tamper_complete_partial(r, w, deck, out):
     """complete = 1 on a checkpoint with a point not done."""
-    tampered(make_partial(r, w), out + ".partial",
+    tampered(make_partial(r), out + ".partial",
              lambda f: f.attrs.modify("complete", np.int64(1)))
     return [deck, BETA12], [f"'{out}.partial' is marked complete but point 1 (n=20 beta=2) is "
                             f"not done", DAMAGED], "both"
@@ -937,7 +947,7 @@ def e_tamper_complete_partial(r, w, deck, out):
 def e_tamper_nan(r, w, deck, out):
     """NaN in a per-trial result of a done point of a complete file."""
     res = os.path.join(w, "nan.h5")
-    tampered(make_results(r, w, seed=1), res, set_entry("per_trial/sq_error", 0, np.nan))
+    tampered(make_results(r, seed=1), res, set_entry("per_trial/sq_error", 0, np.nan))
     return [deck], [f"'{out}': point 0 (n=20) is marked done but its per_trial/sq_error[trial 0] "
                     f"is nan", DAMAGED], res
 
@@ -945,14 +955,14 @@ def e_tamper_nan(r, w, deck, out):
 def e_tamper_counts(r, w, deck, out):
     """Outcome counts that do not sum to the queries."""
     res = os.path.join(w, "counts.h5")
-    tampered(make_results(r, w, seed=1), res, set_entry("count_wrong", 0, 3))
+    tampered(make_results(r, seed=1), res, set_entry("count_wrong", 0, 3))
     return [deck], [f"'{out}': point 0 (n=20) is marked done but its outcome counts sum to",
                     "not the 5 of 1 trials x 5 queries", DAMAGED], res
 
 
 def e_tamper_deleted(r, w, deck, out):
     """A result dataset deleted from a checkpoint."""
-    tampered(make_partial(r, w), out + ".partial", lambda f: f.__delitem__("per_trial/mse"))
+    tampered(make_partial(r), out + ".partial", lambda f: f.__delitem__("per_trial/mse"))
     return [deck, BETA12], [f"'{out}.partial': dataset 'per_trial/mse' is missing", DAMAGED], "both"
 
 
@@ -1192,7 +1202,9 @@ def main():
     ap.add_argument("--jobs", type=int, default=4, help="error cases run at once")
     args = ap.parse_args()
     runner = Runner(args)
-    with tempfile.TemporaryDirectory(prefix="uhn_study_run_", dir=args.workdir) as work:
+    global STORE
+    with tempfile.TemporaryDirectory(prefix="uhn_study_run_", dir=args.workdir) as work, \
+            tempfile.TemporaryDirectory(prefix="uhn_study_store_", dir=args.workdir) as STORE:
         if args.case.startswith("error:"):
             case_error(runner, work, args.ranks, args.case.split(":", 1)[1])
         else:
