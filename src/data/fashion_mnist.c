@@ -78,7 +78,6 @@ static int read_part(uhn_ctx *ctx, const char *dir, const char *prefix, uhn_data
                           (long long)i, lb.data[i]);
     int64_t n0 = ds->n, k = im.dims[1] * im.dims[2];
     if (st == UHN_OK && n0 == 0) { /* the first part's bytes as read: no copy of 47 MB */
-        uhn_free(s->pixels);
         s->pixels = im.data, im.data = NULL;
     } else if (st == UHN_OK) {
         uint8_t *px = realloc(s->pixels, (size_t)((n0 + im.dims[0]) * k));

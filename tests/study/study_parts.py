@@ -187,17 +187,19 @@ def case_errors(runner, work, R):
          "merge, or run with --fresh"),
     ]
 
-    def one(case):  # the refusals read the files above and write nothing: 4 at a time
-        argv, want = case
-        rc, out, err = runner.run(R, argv, cwd=work)
+    def one(i):  # the refusals read the files above, 4 at a time, each its own m<i>.h5
+        argv, want = cases[i]
+        argv = [f"m{i}.h5" if a == "m.h5" else a for a in argv]
+        rc, _, err = runner.run(R, argv, cwd=work)
         lines = program_stderr_lines(err)
         check(rc == 2, f"uhn {' '.join(argv)}: exit {rc}, expected 2\nstderr:\n{err}")
         check(set(lines) == {f"uhn: {want}"},
               f"uhn {' '.join(argv)}: stderr\n{err}\nexpected the one line\nuhn: {want}")
+        check(not os.path.exists(os.path.join(work, f"m{i}.h5")),
+              f"uhn {' '.join(argv)} wrote m{i}.h5")
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(one, cases))  # the first failure raises here
-    check(not os.path.exists(os.path.join(work, "m.h5")), "a refused uhn merge wrote m.h5")
+        list(pool.map(one, range(len(cases))))  # the first failure raises here
     # the part file of another part, resumed under this part's name
     shutil.copy(os.path.join(work, p0), os.path.join(work, "s.part1of2.h5"))
     rc, _, err = runner.run(R, ["run", deck, "--part", "1/2"], cwd=work)
