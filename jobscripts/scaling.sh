@@ -6,7 +6,10 @@
 # direct MPI_Allreduce micro-benchmark; written as HDF5
 # ($SCALING_OUT/scaling.h5), then plotted (python3 -m uhnpy scaling: time per
 # step and its parts, strong and weak parallel efficiency, and the performance
-# model for 10^9 memories on 1 ... 1000 nodes).
+# model for 10^9 memories on 1 ... 1000 nodes). Then a one-point capacity
+# study beside `uhn recall` on banks of the same sizes, each launch timed
+# whole, with every rank's peak memory against its shard of the bank
+# (postprocess/study_scale.py: $SCALING_OUT/study_scale.h5 and .md).
 #
 # Runs as `bash jobscripts/scaling.sh` on a workstation (mpirun) and as
 # `sbatch -n 4 jobscripts/scaling.sh` on a cluster, with the launcher of
@@ -36,6 +39,9 @@
 #   SCALING_STEPS      recall steps (default 10)
 #   SCALING_REPEAT     runs per point, the fastest kept (default 3)
 #   SCALING_THREADS    OpenMP threads per rank (default 1)
+#   SCALING_STUDY      banks NxK of the study-against-recall comparison
+#                      (default "1e6x64 1e7x64 1e6x784"; "" for none)
+#   SCALING_STUDY_RANKS  ranks of that comparison (default "1 2")
 #   SCALING_OPENBLAS_CORETYPE  OpenBLAS kernel family to force; by default
 #                      OPENBLAS_CORETYPE is unset (forcing Haswell halves SGEMM
 #                      on AVX-512 CPUs); recorded in the HDF5 file either way
@@ -95,3 +101,13 @@ echo "== scaling.sh on $(hostname), $(date "+%Y-%m-%d %H:%M:%S %Z"); $(getconf _
 echo
 MPLBACKEND=Agg PYTHONPATH="$root/postprocess${PYTHONPATH:+:$PYTHONPATH}" \
     "$python" -m uhnpy scaling "$out/scaling.h5" --outdir "$out"
+
+study=$(list "${SCALING_STUDY-1e6x64 1e7x64 1e6x784}")
+if [[ -n $study ]]; then
+    echo
+    "$python" "$root/postprocess/study_scale.py" \
+        --uhn "$uhn" --out "$out/study_scale.h5" --workdir "$tmp" \
+        --mpirun "$UHN_LAUNCHER" --mpirun-args="${xargs_[*]}" \
+        --banks "$study" --ranks "$(list "${SCALING_STUDY_RANKS:-1 2}")" \
+        --repeat "${SCALING_REPEAT:-3}"
+fi

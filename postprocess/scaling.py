@@ -289,6 +289,13 @@ def provenance(args):
     }
 
 
+def banner(prog, prov, load):
+    """The first line of a benchmark: what ran, where, when, in which environment."""
+    return (f"{prog}: {prov['uhn_version']}; {prov['host']}, {prov['date']}; {prov['cores']} "
+            f"cores, load average {load}; OPENBLAS_CORETYPE {prov['OPENBLAS_CORETYPE']}; "
+            f"OMP_NUM_THREADS {prov['OMP_NUM_THREADS']}")
+
+
 def loadavg():
     try:
         with open("/proc/loadavg") as f:
@@ -474,9 +481,7 @@ def run_main(argv):
     os.makedirs(workdir, exist_ok=True)
     prov = provenance(args)
     load0 = loadavg()
-    print(f"scaling.py: {prov['uhn_version']}; {prov['host']}, {prov['date']}; "
-          f"{prov['cores']} cores, load average {load0}; OPENBLAS_CORETYPE "
-          f"{prov['OPENBLAS_CORETYPE']}; OMP_NUM_THREADS {prov['OMP_NUM_THREADS']}", flush=True)
+    print(banner("scaling.py", prov, load0), flush=True)
 
     weak_n = {r * args.weak_n_per_rank: r for r in args.weak_ranks}
     banks = sorted(set(args.n + [args.ranks_n] + list(weak_n)))

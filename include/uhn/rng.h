@@ -21,6 +21,17 @@ extern "C" {
 void uhn_philox4x32(uint64_t seed, uint32_t stream, uint64_t index, uint32_t counter,
                     uint32_t out[4]);
 
+/* The most counters uhn_philox4x32_lanes draws in one call. */
+#define UHN_PHILOX_LANES 64
+
+/* uhn_philox4x32 of (seed, stream, index, counter0 + l) for the lanes
+ * l = 0 .. lanes - 1 (1 <= lanes <= UHN_PHILOX_LANES): word j of lane l in
+ * w[j][l], identical to what uhn_philox4x32 gives, in vector registers a
+ * block of 16 lanes at a time. Lanes from `lanes` up to the next multiple of
+ * 16 are written too. */
+void uhn_philox4x32_lanes(uint64_t seed, uint32_t stream, uint64_t index, uint32_t counter0,
+                          int lanes, uint32_t w[4][UHN_PHILOX_LANES]);
+
 /* A 64-bit word. */
 uint64_t uhn_rng_u64(uint64_t seed, uint32_t stream, uint64_t index, uint32_t counter);
 

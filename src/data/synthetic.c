@@ -4,9 +4,6 @@
  * row, identically for every rank count, and no bank needs a file.
  */
 #include <errno.h>
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -58,75 +55,20 @@ static float px_correlated(const synth_state *s, int64_t row, int64_t p) {
 /* ---- rows, a block of pixels at a time ------------------------------------
  *
  * The pixel functions above are the reference. A row is made LANES pixels at
- * a time: Philox4x32-10 exactly as uhn_philox4x32 (src/core/rng.c) computes
- * it, on LANES counters at once so that the compiler runs the lanes in vector
- * registers, then each kind's transform of the words as its pixel function
- * does it. tests/study/test_synthetic.c checks every kind against
- * uhn_rng_uniform / uhn_rng_normal. */
+ * a time: uhn_philox4x32_lanes draws the words of LANES counters at once in
+ * vector registers (exactly as uhn_philox4x32), then each kind's transform of
+ * the words as its pixel function does it. tests/study/test_synthetic.c checks
+ * every kind against uhn_rng_uniform / uhn_rng_normal. */
 
-#define LANES 16 /* one 512-bit register of 32-bit words */
+#define LANES UHN_PHILOX_LANES
 
 typedef struct words {
     uint32_t w[4][LANES];
 } words;
 
-#if defined(__AVX512F__)
-/* The high and low words of the 32 x 32-bit products a * m, 16 lanes. */
-static inline void mulhilo16(__m512i a, __m512i m, __m512i *hi, __m512i *lo) {
-    __m512i even = _mm512_mul_epu32(a, m), odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);
-    *lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
-    *hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
-}
-#endif
-
-/* The four words of (seed, stream, index, counter p0 + l) for every lane l. */
-static inline void philox_lanes(uint64_t seed, uint32_t stream, uint64_t index, uint32_t p0,
-                                words *o) {
-    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-#if defined(__AVX512F__)
-    /* The compiler widens the lanes to 64 bits for the products; vpmuludq on
-     * the even and odd words does them in place (about 3x faster). */
-    __m512i c0 = _mm512_add_epi32(
-                _mm512_set1_epi32((int)p0),
-                _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)),
-            c1 = _mm512_set1_epi32((int)stream), c2 = _mm512_set1_epi32((int)(uint32_t)index),
-            c3 = _mm512_set1_epi32((int)(uint32_t)(index >> 32));
-    const __m512i m0 = _mm512_set1_epi32((int)0xD2511F53u),
-                  m1 = _mm512_set1_epi32((int)0xCD9E8D57u);
-    for (int r = 0; r < 10; ++r) {
-        __m512i hi0, lo0, hi1, lo1;
-        mulhilo16(c0, m0, &hi0, &lo0);
-        mulhilo16(c2, m1, &hi1, &lo1);
-        c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32((int)k0));
-        c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32((int)k1));
-        c1 = lo1;
-        c3 = lo0;
-        k0 += 0x9E3779B9u;
-        k1 += 0xBB67AE85u;
-    }
-    _mm512_storeu_si512(o->w[0], c0);
-    _mm512_storeu_si512(o->w[1], c1);
-    _mm512_storeu_si512(o->w[2], c2);
-    _mm512_storeu_si512(o->w[3], c3);
-#else
-    const uint32_t c1s = stream, c2s = (uint32_t)index, c3s = (uint32_t)(index >> 32);
-    const uint32_t k0s = k0, k1s = k1;
-#pragma omp simd
-    for (int l = 0; l < LANES; ++l) {
-        uint32_t c0 = p0 + (uint32_t)l, c1 = c1s, c2 = c2s, c3 = c3s, q0 = k0s, q1 = k1s;
-        for (int r = 0; r < 10; ++r) {
-            uint64_t a = (uint64_t)0xD2511F53u * c0, b = (uint64_t)0xCD9E8D57u * c2;
-            uint32_t n0 = (uint32_t)(b >> 32) ^ c1 ^ q0, n2 = (uint32_t)(a >> 32) ^ c3 ^ q1;
-            c1 = (uint32_t)b;
-            c3 = (uint32_t)a;
-            c0 = n0;
-            c2 = n2;
-            q0 += 0x9E3779B9u;
-            q1 += 0xBB67AE85u;
-        }
-        o->w[0][l] = c0, o->w[1][l] = c1, o->w[2][l] = c2, o->w[3][l] = c3;
-    }
-#endif
+/* The four words of (seed, stream, row, counter p0 + l) for l < m. */
+static inline void philox_lanes(const synth_state *s, int64_t row, int64_t p0, int m, words *o) {
+    uhn_philox4x32_lanes(seed_of(s), UHN_STREAM_DATA_ROWS, (uint64_t)row, (uint32_t)p0, m, o->w);
 }
 
 /* uhn_rng_uniform's double, from the first two words of lane l. */
@@ -148,28 +90,28 @@ typedef void (*synth_block)(const synth_state *s, int64_t row, int64_t p0, int m
  * ((w0 w1) >> 11 < 2^52 exactly when w0 < 2^31). */
 static void blk_binary(const synth_state *s, int64_t row, int64_t p0, int m, float *out) {
     words x;
-    philox_lanes(seed_of(s), UHN_STREAM_DATA_ROWS, (uint64_t)row, (uint32_t)p0, &x);
+    philox_lanes(s, row, p0, m, &x);
     for (int l = 0; l < m; ++l) out[l] = x.w[0][l] >> 31 ? 1.0f : -1.0f;
 }
 static void blk_binary01(const synth_state *s, int64_t row, int64_t p0, int m, float *out) {
     words x;
-    philox_lanes(seed_of(s), UHN_STREAM_DATA_ROWS, (uint64_t)row, (uint32_t)p0, &x);
+    philox_lanes(s, row, p0, m, &x);
     for (int l = 0; l < m; ++l) out[l] = x.w[0][l] >> 31 ? 1.0f : 0.0f;
 }
 static void blk_uniform(const synth_state *s, int64_t row, int64_t p0, int m, float *out) {
     words x;
-    philox_lanes(seed_of(s), UHN_STREAM_DATA_ROWS, (uint64_t)row, (uint32_t)p0, &x);
+    philox_lanes(s, row, p0, m, &x);
     for (int l = 0; l < m; ++l) out[l] = (float)lane_uniform(&x, l);
 }
 static void blk_gaussian(const synth_state *s, int64_t row, int64_t p0, int m, float *out) {
     words x;
-    philox_lanes(seed_of(s), UHN_STREAM_DATA_ROWS, (uint64_t)row, (uint32_t)p0, &x);
+    philox_lanes(s, row, p0, m, &x);
     for (int l = 0; l < m; ++l) out[l] = clip01(s->mean + s->sd * lane_normal(&x, l));
 }
 static void blk_correlated(const synth_state *s, int64_t row, int64_t p0, int m, float *out) {
     words x;
     int64_t f = row % (int64_t)s->families, k = (int64_t)s->k;
-    philox_lanes(seed_of(s), UHN_STREAM_DATA_ROWS, (uint64_t)row, (uint32_t)p0, &x);
+    philox_lanes(s, row, p0, m, &x);
     for (int l = 0; l < m; ++l)
         out[l] = clip01(s->protos[f * k + p0 + l] + s->noise * lane_normal(&x, l));
 }

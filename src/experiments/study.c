@@ -71,9 +71,22 @@ static int taken_insert(taken *h, int64_t v) { /* 1 when v was new */
     return 1;
 }
 
-/* How far ahead the shuffle draws its swap partners, so that their cache
- * lines are on the way when the swaps reach them (a power of 2). */
-#define SHUFFLE_AHEAD 32
+/* Draws come LANES at a time, for consecutive counters: uhn_philox4x32_lanes
+ * makes them in vector registers, where one uhn_rng_u64 call per draw was a
+ * chain of dependent rounds. */
+#define LANES UHN_PHILOX_LANES
+
+/* below(uhn_rng_u64(seed, stream, index, c), bound(c)) for the counters c of
+ * [c0, c0 + LANES) into out[c - c0]; bound(c) = c + add, at least 1. */
+static void draw_block(uint64_t seed, uint32_t stream, uint64_t index, int64_t c0, int64_t add,
+                       int64_t out[LANES]) {
+    uint32_t w[4][LANES];
+    uhn_philox4x32_lanes(seed, stream, index, (uint32_t)c0, LANES, w);
+    for (int l = 0; l < LANES; ++l) {
+        int64_t bound = c0 + l + add;
+        out[l] = below(((uint64_t)w[0][l] << 32) | w[1][l], bound > 0 ? bound : 1);
+    }
+}
 
 int uhn_subset(uint64_t seed, int64_t trial, int64_t population, int64_t n, int64_t *out) {
     if (n < 1 || n > population || n >= ((int64_t)1 << 32) || trial < 0 ||
@@ -83,33 +96,34 @@ int uhn_subset(uint64_t seed, int64_t trial, int64_t population, int64_t n, int6
     taken h;
     if (taken_init(&h, population, n) != 0) return -1;
     /* Floyd: for j = population - n .. population - 1, take r in [0, j]; if r
-     * is taken already, take j (which cannot be). */
-    for (int64_t i = 0; i < n; ++i) {
-        int64_t j = population - n + i;
-        int64_t r = below(uhn_rng_u64(seed, UHN_STREAM_SUBSET, index, (uint32_t)i), j + 1);
-        out[i] = taken_insert(&h, r) ? r : (taken_insert(&h, j), j);
+     * is taken already, take j (which cannot be). Draw i is counter i. */
+    int64_t r[LANES];
+    for (int64_t i0 = 0; i0 < n; i0 += LANES) {
+        draw_block(seed, UHN_STREAM_SUBSET, index, i0, population - n + 1, r);
+        for (int64_t i = i0; i < n && i < i0 + LANES; ++i) {
+            int64_t j = population - n + i;
+            out[i] = taken_insert(&h, r[i - i0]) ? r[i - i0] : (taken_insert(&h, j), j);
+        }
     }
     free(h.bits);
     free(h.slot);
-    /* Fisher-Yates: a uniformly random order. The partner of position i is
-     * drawn SHUFFLE_AHEAD positions early (ring[i % AHEAD]) and its line
-     * prefetched; the swaps themselves run in the same order as ever. */
-    int64_t ring[SHUFFLE_AHEAD];
-    for (int64_t i = n - 1; i > 0 && i > n - 1 - SHUFFLE_AHEAD; --i) {
-        ring[i & (SHUFFLE_AHEAD - 1)] =
-            below(uhn_rng_u64(seed, UHN_STREAM_SHUFFLE, index, (uint32_t)i), i + 1);
-        __builtin_prefetch(&out[ring[i & (SHUFFLE_AHEAD - 1)]], 1);
-    }
+    /* Fisher-Yates from the end: position i swaps with k in [0, i], draw i.
+     * The partners of a block of LANES positions are drawn while the block
+     * above it runs, and each one's line is prefetched LANES swaps ahead. */
+    int64_t part[2][LANES];
+    int cur = 0;
+    if (n > 1) draw_block(seed, UHN_STREAM_SHUFFLE, index, (n - 1) / LANES * LANES, 1, part[cur]);
     for (int64_t i = n - 1; i > 0; --i) {
-        int64_t k = ring[i & (SHUFFLE_AHEAD - 1)], a = i - SHUFFLE_AHEAD;
-        if (a > 0) {
-            int64_t ka = below(uhn_rng_u64(seed, UHN_STREAM_SHUFFLE, index, (uint32_t)a), a + 1);
-            ring[a & (SHUFFLE_AHEAD - 1)] = ka;
-            __builtin_prefetch(&out[ka], 1);
+        int64_t l = i % LANES, below_block = i - l - LANES;
+        if (i == n - 1 || l == LANES - 1) {
+            if (below_block >= 0)
+                draw_block(seed, UHN_STREAM_SHUFFLE, index, below_block, 1, part[cur ^ 1]);
         }
-        int64_t t = out[i];
+        if (below_block >= 0) __builtin_prefetch(&out[part[cur ^ 1][l]], 1);
+        int64_t k = part[cur][l], t = out[i];
         out[i] = out[k];
         out[k] = t;
+        if (l == 0) cur ^= 1;
     }
     return 0;
 }
@@ -1150,7 +1164,8 @@ static int study_workspace(study *s) {
     const char *pause = getenv("UHN_STUDY_POINT_PAUSE");
     s->pause = pause ? atof(pause) : 0;
     if (!(s->pause >= 0 && s->pause <= 60)) s->pause = 0;
-    s->subset = malloc((size_t)nmax * sizeof(int64_t));
+    s->subset =
+        uhn_alloc((size_t)nmax * sizeof(int64_t)); /* huge pages: the shuffle swaps at random */
     s->group_acc = malloc((size_t)(2 * s->npoints) * sizeof *s->group_acc);
     s->group_seconds = malloc((size_t)s->npoints * sizeof *s->group_seconds);
     s->images = malloc((size_t)(qb * s->K) * sizeof(float));
@@ -1393,7 +1408,7 @@ static void study_free(study *s) {
     uhn_result_destroy(s->res);
     uhn_bank_destroy(s->bank);
     uhn_dataset_close(s->ds);
-    free(s->subset), free(s->images), free(s->qbuf), free(s->known), free(s->ssim_work);
+    uhn_free(s->subset), free(s->images), free(s->qbuf), free(s->known), free(s->ssim_work);
     free(s->qcode), free(s->tcode), free(s->recon), free(s->decoded);
     free(s->tacc_point), free(s->tdec_codes);
     study_text_free(s);

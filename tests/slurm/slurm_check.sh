@@ -322,6 +322,7 @@ case_scripts() {
     b=$(UHN_LAUNCHER=srun UHN_LAUNCHER_FLAGS=--mpi=pmix SCALING_N=1000 SCALING_N_RANKS=2 \
         SCALING_RANKS="1 2" SCALING_RANKS_N=1000 SCALING_WEAK_RANKS="1 2" \
         SCALING_WEAK_N_PER_RANK=500 SCALING_K=8 SCALING_BATCH=1 SCALING_STEPS=2 SCALING_REPEAT=1 \
+        SCALING_STUDY=2000x16 SCALING_STUDY_RANKS="1 2" \
         SCALING_OUT="$work/scaling" submit "$work/scaling" -n 2 -o job.out \
         "$src/jobscripts/scaling.sh" --allreduce-bytes 8 --allreduce-seconds 0.01)
     expect_state "$a" COMPLETED 90
@@ -333,16 +334,22 @@ case_scripts() {
     done
     same "$work/study/out/small.h5" "$work/ref/small.h5" --what "sbatch run_study.sh" ||
         fail "run_study.sh under sbatch: results differ from mpirun's"
-    for f in scaling.h5 scaling_vs_n.png scaling_vs_ranks.png scaling_efficiency.png scaling_tables.md; do
+    for f in scaling.h5 scaling_vs_n.png scaling_vs_ranks.png scaling_efficiency.png scaling_tables.md \
+        study_scale.h5 study_scale.md; do
         [[ -s $work/scaling/$f ]] || fail "scaling.sh under sbatch (srun) wrote no $f"
     done
-    "$PY" - "$work/scaling/scaling.h5" <<'PY' || fail "scaling.h5 from sbatch (srun): wrong layout"
+    "$PY" - "$work/scaling/scaling.h5" "$work/scaling/study_scale.h5" <<'PY' || fail "scaling.h5 from sbatch (srun): wrong layout"
 import sys, h5py
 with h5py.File(sys.argv[1], "r") as f:
     assert list(f["vs_ranks/ranks"][()]) == [1, 2], f["vs_ranks/ranks"][()]
     assert list(f["weak/ranks"][()]) == [1, 2] and list(f["weak/n_memories"][()]) == [500, 1000]
     assert f["weak/total_s_per_step"].shape == (1, 2)
     assert (f["weak/wall_s"][()] > 0).all() and (f["weak/compute_s_per_step"][()] >= 0).all()
+    assert f.attrs["mpirun"] == "srun --ntasks=R --mpi=pmix", f.attrs["mpirun"]
+with h5py.File(sys.argv[2], "r") as f:  # study_scale.h5: srun's tasks sampled too
+    assert list(f["ranks"][()]) == [1, 2] and f["study/wall_s"].shape == (1, 2, 1)
+    for g in ("study", "recall"):
+        assert (f[g + "/peak_anon_bytes"][()] > 0).all(), g
     assert f.attrs["mpirun"] == "srun --ntasks=R --mpi=pmix", f.attrs["mpirun"]
 PY
     log "run_study.sh and scaling.sh (srun) run unchanged under sbatch"

@@ -204,9 +204,10 @@ static void test_uniform(void) {
 }
 
 /* ---- the reference: Floyd's draw with a plain hash set, then Fisher-Yates,
- * as uhn_subset was first written. uhn_subset takes a bitmap where the
- * population is small against n and draws its shuffle ahead; the draw must
- * be the same, index for index. */
+ * as uhn_subset was first written, one scalar Philox call per draw.
+ * uhn_subset takes a bitmap where the population is small against n and draws
+ * its numbers 64 counters at a time in vector registers, the shuffle's a block
+ * ahead; the draw must be the same, index for index. */
 
 static int64_t ref_below(uint64_t bits, int64_t m) {
     return (int64_t)(((unsigned __int128)bits * (uint64_t)m) >> 64);
@@ -243,12 +244,15 @@ static int ref_subset(uint64_t seed, int64_t trial, int64_t population, int64_t 
 }
 
 /* Both ways of marking the values taken (bitmap: population <= 128 n or so;
- * hash set beyond), shuffles shorter and longer than the draw-ahead. */
+ * hash set beyond), shuffles shorter and longer than the draw-ahead, sizes on
+ * either side of the blocks of 64 draws. */
 static void test_reference(void) {
     static const int64_t cases[][2] = {
         {1, 1},       {2, 2},         {5, 3},          {33, 33},       {40, 31},
         {1000, 1000}, {1000, 7},      {100000, 50},    {100000, 700},  {100000, 3000},
-        {60000, 40},  {60000, 60000}, {3000000, 1000}, {200000, 1500}, {250000, 100000}};
+        {60000, 40},  {60000, 60000}, {3000000, 1000}, {200000, 1500}, {250000, 100000},
+        {63, 63},     {64, 64},       {65, 65},        {127, 1},       {129, 128},
+        {5000, 4097}, {100000, 63},   {100000, 129},   {1000000, 65},  {200003, 200003}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c) {
         int64_t pop = cases[c][0], n = cases[c][1];
         int64_t *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);

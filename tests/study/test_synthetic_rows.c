@@ -39,7 +39,7 @@ static float ref_pixel(const char *kind, uint64_t seed, int64_t row, int64_t p, 
 static void test_kinds(void) {
     static const char *kinds[] = {"binary", "binary01", "uniform", "gaussian", "correlated"};
     static const char *extra[] = {"", "", "", "&mean=0.4&sd=0.3", "&families=7&noise=0.2"};
-    static const int64_t ks[] = {1, 15, 16, 17, 37, 64, 100, 784};
+    static const int64_t ks[] = {1, 15, 16, 17, 37, 48, 63, 64, 65, 100, 129, 784};
     int64_t rows[] = {
         0, 1, 2, 12345, ((int64_t)1 << 32) - 1, ((int64_t)1 << 32) + 5, 8999999999999999};
     enum { NR = sizeof rows / sizeof rows[0] };
