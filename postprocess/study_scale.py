@@ -8,7 +8,8 @@ the peak memory of every rank against its shard of the bank.
         [--repeat 3] [--workdir DIR] [--mpirun mpirun] [--mpirun-args ...]
 
 For each bank N x K (K a square number of pixels, or any K as one row of
-pixels) and rank count R, two programs, interleaved `--repeat` times:
+pixels) and rank count R, two programs, interleaved `--repeat` times, the
+study first in even repeats and the recall first in odd ones:
 - study: `uhn run` of a deck of one point on `synthetic:binary01` (N images of
   K pixels, all stored; `--queries` of them with the top half set to 0; dot,
   softmax, beta = 1, 1 trial). The bank is made in memory by the study itself.
@@ -322,11 +323,14 @@ def print_table(args, rows, out=sys.stdout):
               f"{mem[2]:.2f} | {mem[3]:.2f} |", file=out)
 
 
-def measure(args, res, b, r, deck, bank, queries, study_out, recall_out):
-    """One launch of each program for bank b at ranks index r, with its line."""
+def measure(args, res, b, r, i, deck, bank, queries, study_out, recall_out):
+    """One launch of each program for bank b at ranks index r, repeat i, with its
+    line. The order alternates with i: how long the first touch of fresh memory
+    takes on a virtual machine depends on what ran just before."""
     (n, k), ranks = args.banks[b], args.ranks[r]
-    res["study"][b][r].append(run_study(args, ranks, deck))
-    res["recall"][b][r].append(run_recall(args, ranks, bank, queries, recall_out))
+    for prog in PROGRAMS if i % 2 == 0 else PROGRAMS[::-1]:
+        res[prog][b][r].append(run_study(args, ranks, deck) if prog == "study" else
+                               run_recall(args, ranks, bank, queries, recall_out))
     s, e = res["study"][b][r][-1], res["recall"][b][r][-1]
     print(f"study_scale.py: N = {n}, K = {k}, {ranks} rank(s): uhn run {s['wall']:.3f} s "
           f"(store {s['stage_a']:.3f}, recall {s['stage_b']:.3f}), uhn recall {e['wall']:.3f} s "
@@ -365,9 +369,9 @@ def main(argv):
             try:
                 write_inputs(bank, queries, n, k, args.queries)
                 write_deck(deck, n, k, args.queries, study_out)
-                for _ in range(args.repeat):
-                    for r, ranks in enumerate(args.ranks):
-                        measure(args, res, b, r, deck, bank, queries, study_out, recall_out)
+                for i in range(args.repeat):
+                    for r in range(len(args.ranks)):
+                        measure(args, res, b, r, i, deck, bank, queries, study_out, recall_out)
             finally:
                 for path in paths + [p + ".part" for p in paths]:
                     if os.path.exists(path):
