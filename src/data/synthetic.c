@@ -57,7 +57,7 @@ static float px_correlated(const synth_state *s, int64_t row, int64_t p) {
  * The pixel functions above are the reference. A row is made LANES pixels at
  * a time: uhn_philox4x32_lanes draws the words of LANES counters at once in
  * vector registers (exactly as uhn_philox4x32), then each kind's transform of
- * the words as its pixel function does it. tests/study/test_synthetic.c checks
+ * the words as its pixel function does it. tests/study/test_synthetic_rows.c checks
  * every kind against uhn_rng_uniform / uhn_rng_normal. */
 
 #define LANES UHN_PHILOX_LANES
