@@ -46,7 +46,6 @@ from scaling import (InputError, banner, coord, dataset, int_list,  # noqa: E402
                      loadavg, mpi_cmd, provenance)
 
 PROGRAMS = ("study", "recall")
-MEMORY = ("peak_rss", "peak_anon", "peak_file")
 SAMPLE_S = 0.01
 CHUNK_ROWS = 1 << 20
 STAGE_LINE_RE = re.compile(r"seconds per stage[^:]*:(.*)$", re.M)
@@ -153,12 +152,13 @@ def read_status(pid):
     return v if len(v) == 3 else None
 
 
-def launch(cmd, uhn, timeout, after=False):
-    """Runs cmd while sampling its processes of the program `uhn`: (wall s, output,
-    memory), memory the largest over ranks of each of peak_rss, peak_anon,
-    peak_file in bytes."""
+def launch(cmd, uhn, ranks, timeout, after=False):
+    """Runs cmd while sampling its `ranks` processes of the program `uhn`: (wall s,
+    output, memory), memory the largest over ranks of each of peak_rss, peak_anon,
+    peak_file in bytes. /proc is scanned for them (about 2 ms a scan, on the cores
+    being measured) only until all have been seen."""
     comm = os.path.basename(uhn)[:15]  # the kernel's name of a process: 15 bytes
-    peak = {}
+    peak, pids = {}, set()
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as log:
         p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True)
@@ -167,7 +167,9 @@ def launch(cmd, uhn, timeout, after=False):
                 p.kill()
                 p.wait()
                 raise RuntimeError(f"{' '.join(cmd)}: no exit after {timeout:g} s")
-            for pid in uhn_pids(p.pid, comm, after):
+            if len(pids) < ranks:
+                pids.update(uhn_pids(p.pid, comm, after))
+            for pid in pids:
                 v = read_status(pid)
                 if v:
                     old = peak.get(pid, (0, 0, 0))
@@ -191,7 +193,7 @@ def srun(args):
 
 def run_study(args, ranks, deck):
     cmd = mpi_cmd(args, ranks) + [args.uhn, "run", deck, "--fresh"]
-    wall, text, mem = launch(cmd, args.uhn, args.timeout, srun(args))
+    wall, text, mem = launch(cmd, args.uhn, ranks, args.timeout, srun(args))
     m = STAGE_LINE_RE.search(text)
     if not m:
         raise RuntimeError("uhn run printed no stage timers:\n" + text[-2000:])
@@ -206,7 +208,7 @@ def run_recall(args, ranks, bank, queries, out):
         args.uhn, "recall", "--memories", bank, "--queries", queries, "--output", out,
         "--similarity", "dot", "--separation", "softmax", "--beta", "1", "--no-energy",
         "--verbose"]
-    wall, text, mem = launch(cmd, args.uhn, args.timeout, srun(args))
+    wall, text, mem = launch(cmd, args.uhn, ranks, args.timeout, srun(args))
     t = dict(TIMER_RE.findall(text))
     if "io" not in t or "compute" not in t:
         raise RuntimeError("uhn recall printed no phase timers:\n" + text[-2000:])

@@ -76,16 +76,14 @@ static int taken_insert(taken *h, int64_t v) { /* 1 when v was new */
  * chain of dependent rounds. */
 #define LANES UHN_PHILOX_LANES
 
-/* below(uhn_rng_u64(seed, stream, index, c), bound(c)) for the counters c of
- * [c0, c0 + LANES) into out[c - c0]; bound(c) = c + add, at least 1. */
+/* below(uhn_rng_u64(seed, stream, index, c), c + add) for the counters c of
+ * [c0, c0 + LANES) into out[c - c0] (add >= 1). */
 static void draw_block(uint64_t seed, uint32_t stream, uint64_t index, int64_t c0, int64_t add,
                        int64_t out[LANES]) {
     uint32_t w[4][LANES];
     uhn_philox4x32_lanes(seed, stream, index, (uint32_t)c0, LANES, w);
-    for (int l = 0; l < LANES; ++l) {
-        int64_t bound = c0 + l + add;
-        out[l] = below(((uint64_t)w[0][l] << 32) | w[1][l], bound > 0 ? bound : 1);
-    }
+    for (int l = 0; l < LANES; ++l)
+        out[l] = below(((uint64_t)w[0][l] << 32) | w[1][l], c0 + l + add);
 }
 
 int uhn_subset(uint64_t seed, int64_t trial, int64_t population, int64_t n, int64_t *out) {
@@ -115,10 +113,8 @@ int uhn_subset(uint64_t seed, int64_t trial, int64_t population, int64_t n, int6
     if (n > 1) draw_block(seed, UHN_STREAM_SHUFFLE, index, (n - 1) / LANES * LANES, 1, part[cur]);
     for (int64_t i = n - 1; i > 0; --i) {
         int64_t l = i % LANES, below_block = i - l - LANES;
-        if (i == n - 1 || l == LANES - 1) {
-            if (below_block >= 0)
-                draw_block(seed, UHN_STREAM_SHUFFLE, index, below_block, 1, part[cur ^ 1]);
-        }
+        if ((i == n - 1 || l == LANES - 1) && below_block >= 0)
+            draw_block(seed, UHN_STREAM_SHUFFLE, index, below_block, 1, part[cur ^ 1]);
         if (below_block >= 0) __builtin_prefetch(&out[part[cur ^ 1][l]], 1);
         int64_t k = part[cur][l], t = out[i];
         out[i] = out[k];
