@@ -85,8 +85,9 @@ struct uhn_kws {
     size_t rec_bytes;
     float thr, ln_thr; /* weights below thr of the running maximum are dropped */
     work *w;
-    int screen;      /* the screened energy pass: 0 untried, 1 ready, -1 unavailable */
-    int force_level; /* UHN_SCREEN_GROUP: the one pooling level to use, or -1 (adaptive) */
+    int screen;       /* the screened energy pass: 0 untried, 1 ready, -1 unavailable */
+    void *screen_mem; /* its buffers below (and the threads'), one allocation */
+    int force_level;  /* UHN_SCREEN_GROUP: the one pooling level to use, or -1 (adaptive) */
     /* Per pooling level: the queries' pooled coordinates in bf16 (Bmax x
      * pad(d)), their norms and residual norms (Bmax each). */
     uint16_t *qb[UHN_SCREEN_LEVELS];
@@ -118,7 +119,7 @@ void uhn_kws_destroy(uhn_kws *ws) {
         uhn_free(w->St), uhn_free(w->scr.a), uhn_free(w->scr.b), uhn_free(w->scr.c);
         uhn_free(w->recs), uhn_free(w->rsum), uhn_free(w->nexact), uhn_free(w->idx);
         uhn_free(w->nzq), uhn_free(w->dq), uhn_free(w->sq), uhn_free(w->Gd), uhn_free(w->Zd);
-        uhn_free(w->xb), uhn_free(w->xn), uhn_free(w->cand), uhn_free(w->act), uhn_free(w->qsub);
+        uhn_free(w->act);
         uhn_free(w->qg), uhn_free(w->qgn);
         uhn_free(w->pS), uhn_free(w->ph), uhn_free(w->pxn), uhn_free(w->pcut);
         uhn_free(w->pstage), uhn_free(w->pcand);
@@ -126,9 +127,8 @@ void uhn_kws_destroy(uhn_kws *ws) {
     uhn_free(ws->pb_x), uhn_free(ws->pb_q), uhn_free(ws->pb_pn), uhn_free(ws->pb_rn);
     uhn_free(ws->pb_qpn), uhn_free(ws->pb_qrn);
     free(ws->pb_done);
-    for (int l = 0; l < UHN_SCREEN_LEVELS; ++l)
-        uhn_free(ws->qb[l]), uhn_free(ws->qpn[l]), uhn_free(ws->qrn[l]);
-    uhn_free(ws->qp), uhn_free(ws->qn), uhn_free(ws->floor);
+    uhn_free(ws->screen_mem); /* every buffer of the screen (screen_layout) */
+    uhn_free(ws->qp), uhn_free(ws->floor);
     uhn_free(ws->px), uhn_free(ws->pn2), uhn_free(ws->psum), uhn_free(ws->pos);
     free(ws->w);
     free(ws);
@@ -698,30 +698,51 @@ static int screen_applies(const uhn_step *st) {
     return !strcmp(name, "dot") || !strcmp(name, "euclidean");
 }
 
+/*
+ * The screen's buffers, laid out from base (NULL: only their size). They are
+ * one allocation because most are under 2 MiB, where uhn_alloc leaves them to
+ * 4 KiB pages, and a fault per page costs 6-14 us on this class of machine: on
+ * W2 of `uhn bench` (K = 784, 1000 queries) separate buffers took 1,650
+ * faults, ~20 ms of the energy's 100 ms pass; one allocation takes huge pages.
+ * Returns the bytes.
+ */
+static size_t screen_layout(const uhn_bank *bk, uhn_kws *ws, char *base) {
+    const int64_t K16 = uhn_pool_len(bk->K, 1), tn = ws->tn, B = ws->Bmax;
+    size_t off = 0;
+#define CARVE(ptr, n)                                                                              \
+    do {                                                                                           \
+        const size_t bytes_ = (size_t)(n) * sizeof *(ptr);                                         \
+        (ptr) = base ? (void *)(base + off) : NULL;                                                \
+        off += (bytes_ + 63) & ~(size_t)63;                                                        \
+    } while (0)
+    for (int l = 0; l < UHN_SCREEN_LEVELS; ++l) {
+        CARVE(ws->qb[l], B * uhn_bf16_pad(uhn_pool_len(bk->K, 1 << l)));
+        CARVE(ws->qpn[l], B);
+        CARVE(ws->qrn[l], B);
+    }
+    CARVE(ws->qn, B);
+    for (int t = 0; t < ws->nt; ++t) {
+        work *w = &ws->w[t];
+        CARVE(w->xb, tn * uhn_bf16_pad(K16));
+        CARVE(w->xn, 3 * tn);
+        CARVE(w->cand, tn);
+        CARVE(w->qsub, B * uhn_bf16_pad(K16));
+    }
+#undef CARVE
+    return off;
+}
+
 /* The screen's buffers, on first use; 0 when it cannot run (then it never does). */
 static int screen_ready(const uhn_bank *bk, uhn_kws *ws) {
     if (ws->screen) return ws->screen > 0;
-    const int64_t K16 = uhn_pool_len(bk->K, 1), tn = ws->tn;
     int ok = uhn_bf16_available();
-    for (int l = 0; ok && l < UHN_SCREEN_LEVELS; ++l) {
-        const int64_t Kp = uhn_bf16_pad(uhn_pool_len(bk->K, 1 << l));
-        ws->qb[l] = uhn_alloc((size_t)(ws->Bmax * Kp) * sizeof(uint16_t));
-        ws->qpn[l] = uhn_alloc((size_t)ws->Bmax * sizeof(float));
-        ws->qrn[l] = uhn_alloc((size_t)ws->Bmax * sizeof(float));
-        ok = ws->qb[l] && ws->qpn[l] && ws->qrn[l];
-    }
     if (ok) {
-        ws->qp = uhn_alloc((size_t)(UHN_POOL_ROWS * K16) * sizeof(float));
-        ws->qn = uhn_alloc((size_t)ws->Bmax * sizeof(double));
-        ok = ws->qp && ws->qn;
-    }
-    for (int t = 0; ok && t < ws->nt; ++t) {
-        work *w = &ws->w[t];
-        w->xb = uhn_alloc((size_t)(tn * uhn_bf16_pad(K16)) * sizeof(uint16_t));
-        w->xn = uhn_alloc((size_t)(3 * tn) * sizeof(float));
-        w->cand = uhn_alloc((size_t)tn * sizeof(int32_t));
-        w->qsub = uhn_alloc((size_t)(ws->Bmax * uhn_bf16_pad(K16)) * sizeof(uint16_t));
-        ok = w->xb && w->xn && w->cand && w->qsub;
+        ws->screen_mem = uhn_alloc(screen_layout(bk, ws, NULL));
+        if (ws->screen_mem) screen_layout(bk, ws, ws->screen_mem);
+        /* the pooled bank's staging, unless a few-query batch made it */
+        if (!ws->qp)
+            ws->qp = uhn_alloc((size_t)(UHN_POOL_ROWS * uhn_pool_len(bk->K, 1)) * sizeof(float));
+        ok = ws->screen_mem && ws->qp;
     }
     ws->screen = ok ? 1 : -1; /* without the memory, the float32 pass does the same */
     return ok;
