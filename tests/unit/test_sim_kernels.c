@@ -1,14 +1,15 @@
 /*
  * The fast similarity block kernels against the reference definitions, by
- * brute force: manhattan (AVX-512 register blocking) and the three divergences
- * (vectorised logarithm), over sizes chosen to hit every remainder path (odd
- * K and K tails, batches and tiles that are not multiples of the 4 x 4
- * register block, tiles longer than its 64-row chunk), without a cue mask,
- * with one shared by all queries and with one per query, and with exact
- * matches (manhattan distance exactly 0). Tiles are scored by the OpenMP
- * threads of the run (registered at 1 and 2 threads), each with its own
- * scratch, as the engine does. Also the logarithm itself against libm over a
- * dense sweep of floats.
+ * brute force: manhattan (AVX-512 register blocking), euclidean (SGEMM, then
+ * its expansion 16 rows at a time, rows near the query summed directly) and
+ * the three divergences (vectorised logarithm), over sizes chosen to hit
+ * every remainder path (odd K and K tails, batches and tiles that are not
+ * multiples of the 4 x 4 register block or of 16 rows, tiles longer than its
+ * 64-row chunk), without a cue mask, with one shared by all queries and with
+ * one per query, and with exact matches (manhattan and euclidean distance
+ * exactly 0). Tiles are scored by the OpenMP threads of the run (registered
+ * at 1 and 2 threads), each with its own scratch, as the engine does. Also
+ * the logarithm itself against libm over a dense sweep of floats.
  *
  * Tolerances are float32 round-off: (K/16 + 8) FLT_EPSILON times the sum of
  * the magnitudes of the terms the kernel adds (16-lane accumulation: K/16
@@ -256,6 +257,11 @@ static void qblock_free(qblock_buf *b) {
 static double term_scale(const char *name, const float *x, const float *q, const uint8_t *cue,
                          int64_t K) {
     double s = 0, sx = 0, sq = 0;
+    if (!strcmp(name, "euclidean")) { /* ||x||^2 - 2 x.q + ||q||^2 over the cue */
+        for (int64_t k = 0; k < K; ++k)
+            if (!cue || cue[k]) s += (double)x[k] * x[k] + (double)q[k] * q[k];
+        return s;
+    }
     if (!strcmp(name, "manhattan")) {
         for (int64_t k = 0; k < K; ++k)
             if (!cue || cue[k]) s += fabs((double)x[k] - q[k]);
@@ -335,7 +341,9 @@ static void check_config(const uhn_similarity *sim, const config *c, double *wor
     }
 
     const char *name = uhn_similarity_name(sim);
-    const int manhattan = !strcmp(name, "manhattan");
+    /* distances summed directly where they vanish (manhattan always, euclidean
+     * where its expansion would cancel): an exact match scores exactly 0 */
+    const int manhattan = !strcmp(name, "manhattan") || !strcmp(name, "euclidean");
     const double rel = (double)(K / 16 + 8) * FLT_EPSILON;
     for (int64_t j = 0; j < B; ++j)
         for (int64_t i = 0; i < N; ++i) {
@@ -357,7 +365,7 @@ static void check_config(const uhn_similarity *sim, const config *c, double *wor
 }
 
 static void test_kernels(void) {
-    const char *names[] = {"manhattan", "kl", "reverse_kl", "jensen_shannon"};
+    const char *names[] = {"manhattan", "euclidean", "kl", "reverse_kl", "jensen_shannon"};
     const int64_t Ks[] = {1, 3, 15, 16, 17, 33, 784};
     const int64_t Bs[] = {1, 2, 3, 4, 5, 7, 8, 17};
     const int64_t tns[] = {1, 3, 4, 5, 7, 66, 130};
