@@ -282,16 +282,22 @@ int uhn_timers_report(uhn_ctx *ctx, const char *title) {
     return UHN_OK;
 }
 
+/* The least buffer uhn_alloc backs with huge pages (see there). */
+#define UHN_HUGE_MIN ((size_t)256 << 10)
+
 void *uhn_alloc(size_t bytes) {
     if (bytes == 0) return NULL;
     size_t rounded = (bytes + 63) & ~(size_t)63;
     void *p = NULL;
-    /* Buffers of 2 MiB and more: 2 MiB alignment and size, so that the
-     * kernel can back them with huge pages. A fault per 4 KiB page costs
+    /* Buffers of UHN_HUGE_MIN and more: 2 MiB alignment and size, so that
+     * the kernel can back them with huge pages. A fault per 4 KiB page costs
      * 6-14 us on this class of machine (a virtual one): the 36 MB of buffers a
      * one-step recall of 1000 queries first touches took 9000 of them, about
-     * a quarter of the step at 2 ranks. */
-    size_t align = rounded >= (2u << 20) ? (2u << 20) : 64;
+     * a quarter of the step at 2 ranks; a 2 MiB page is one fault, its
+     * clearing ~0.1 ms where the system recycles pages. Rounding a buffer of
+     * 256 KiB up to 2 MiB costs at most 1.75 MiB of memory once touched; the
+     * smaller ones keep 4 KiB pages. */
+    size_t align = rounded >= UHN_HUGE_MIN ? (2u << 20) : 64;
     if (align == (2u << 20)) rounded = (rounded + align - 1) & ~(align - 1);
     if (posix_memalign(&p, align, rounded) != 0) return NULL;
 #ifdef MADV_HUGEPAGE
