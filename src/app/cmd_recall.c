@@ -95,7 +95,7 @@ static const opt_def options[] = {
      "similarities over the --clamp coordinates only (default: all coordinates)", 0, 0, NULL, 0, 0},
     {"no-energy", OPT_FLAG, OFF(no_energy), NULL,
      "do not report the energy (softmax with dot or euclidean): saves the screened scoring pass "
-     "of the final state, a fifth to two fifths of a one-step recall (default: report it)",
+     "of the final state, a twelfth to a third of a one-step recall (default: report it)",
      0, 0, NULL, 0, 0},
     {"kernel", OPT_STR, OFF(kernel), "fast|ref",
      "fast: SGEMM kernels; ref: the plain reference engine (default fast)", 0, 0, NULL, 0, 0},
