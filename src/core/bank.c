@@ -249,9 +249,9 @@ int uhn_bank_sort(uhn_bank *b) {
     int fits = n <= (int64_t)UINT32_MAX;
     UHN_MPI(ctx, MPI_Allreduce(MPI_IN_PLACE, &fits, 1, MPI_INT, MPI_MIN, ctx->comm));
     if (!fits) return UHN_OK;
-    /* keys, moves and marks in one buffer: huge pages from 2 MiB on (as three
-     * buffers of malloc's 4 KiB pages they took 116 faults at 30,000 rows, a
-     * fault 6-14 us on a virtual machine) */
+    /* keys, moves and marks in one uhn_alloc buffer, huge pages from 256 KiB
+     * on (as three buffers of malloc's 4 KiB pages they took 116 faults at
+     * 30,000 rows, a fault 6-14 us on a virtual machine) */
     uint64_t *ord = n ? uhn_alloc((size_t)n * (2 * sizeof(uint64_t) + 1)) : NULL;
     int64_t *seq = ord ? (int64_t *)(ord + n) : NULL;
     int64_t *cs0 = malloc((size_t)nt * sizeof *cs0);

@@ -700,10 +700,10 @@ static int screen_applies(const uhn_step *st) {
 
 /*
  * The screen's buffers, laid out from base (NULL: only their size). They are
- * one allocation because most are under 2 MiB, where uhn_alloc leaves them to
- * 4 KiB pages, and a fault per page costs 6-14 us on this class of machine: on
- * W2 of `uhn bench` (K = 784, 1000 queries) separate buffers took 1,650
- * faults, ~20 ms of the energy's 100 ms pass; one allocation takes huge pages.
+ * one allocation, backed by huge pages: on W2 of `uhn bench` (K = 784, 1000
+ * queries) they were a dozen of 4 KB to 1.6 MB in 4 KiB pages, 1,650 faults,
+ * ~20 ms of the energy's 100 ms pass (a fault costs 6-14 us on this class of
+ * machine); as separate buffers the larger ones would each round up to 2 MiB.
  * Returns the bytes.
  */
 static size_t screen_layout(const uhn_bank *bk, uhn_kws *ws, char *base) {

@@ -981,7 +981,7 @@ static void remove_stale_temporaries(const char *path) {
 }
 
 /*
- * The in-memory file's buffer, in uhn_alloc memory (huge pages from 2 MiB
+ * The in-memory file's buffer, in uhn_alloc memory (huge pages from 256 KiB
  * on), grown by doubling. In malloc's 4 KiB pages a 3 MB results file took
  * ~1,800 page faults as the core driver grew and zeroed it and as the commit
  * copied it out, ~25 ms on this class of machine (a fault costs 6-14 us on a
@@ -998,8 +998,8 @@ static size_t image_capacity(const void *ptr) {
 
 static void *image_malloc(size_t size, H5FD_file_image_op_t op, void *udata) {
     (void)op, (void)udata;
-    /* at least 2 MiB in all, the least uhn_alloc backs with a huge page (the
-     * core driver's first 1 MiB, zeroed, took 256 faults) */
+    /* at least one 2 MiB page in all: the core driver grows the file 1 MiB
+     * at a time, and its first steps then need no copy */
     const size_t cap = size < IMAGE_MIN - IMAGE_HEAD ? IMAGE_MIN - IMAGE_HEAD : size;
     char *p = cap <= SIZE_MAX - IMAGE_HEAD ? uhn_alloc(cap + IMAGE_HEAD) : NULL;
     if (!p) return NULL;
