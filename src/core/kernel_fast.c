@@ -124,7 +124,7 @@ void uhn_kws_destroy(uhn_kws *ws) {
         uhn_free(w->pS), uhn_free(w->ph), uhn_free(w->pxn), uhn_free(w->pcut);
         uhn_free(w->pstage), uhn_free(w->pcand);
     }
-    uhn_free(ws->pb_x), uhn_free(ws->pb_q), uhn_free(ws->pb_pn); /* pb_rn: its second half */
+    uhn_free(ws->pb_x), uhn_free(ws->pb_q); /* pb_pn, pb_rn: in pb_x's buffer */
     uhn_free(ws->pb_qpn), uhn_free(ws->pb_qrn);
     free(ws->pb_done);
     uhn_free(ws->screen_mem); /* every buffer of the screen (screen_layout) */
@@ -1162,10 +1162,12 @@ static int pooled_ready(const uhn_bank *bk, uhn_kws *ws) {
         const int64_t rows = tn * ((UHN_POOLED_ROWS + tn - 1) / tn), nq = 2 * UHN_SMALL_BATCH;
         const int64_t K16 = uhn_pool_len(bk->K, 1);
         ws->pb_level = level, ws->pb_Kp = Kp, ws->pb_rows = rows;
-        ws->pb_x = uhn_alloc((size_t)(n * Kp) * sizeof(uint16_t));
-        /* the rows' two norms in one buffer: at 60,000 rows two of 240 KB took
-         * 4 KiB pages, 120 faults (~2 ms) in W4's second step at 1 rank */
-        ws->pb_pn = uhn_alloc((size_t)(2 * n) * sizeof(float));
+        /* the copy and its rows' two norms in one buffer: as buffers of their
+         * own, the norms (240 KB each at 60,000 rows) took 4 KiB pages, 120
+         * faults (~2 ms) in W4's second step at 1 rank, 55 a rank at 2 */
+        const size_t xbytes = ((size_t)(n * Kp) * sizeof(uint16_t) + 63) & ~(size_t)63;
+        ws->pb_x = uhn_alloc(xbytes + (size_t)(2 * n) * sizeof(float));
+        ws->pb_pn = ws->pb_x ? (float *)((char *)ws->pb_x + xbytes) : NULL;
         ws->pb_rn = ws->pb_pn ? ws->pb_pn + n : NULL;
         ws->pb_done = calloc((size_t)((n + rows - 1) / rows), 1);
         ws->pb_q = uhn_alloc((size_t)(nq * Kp) * sizeof(uint16_t));
