@@ -343,7 +343,7 @@ static void check_config(const uhn_similarity *sim, const config *c, double *wor
     const char *name = uhn_similarity_name(sim);
     /* distances summed directly where they vanish (manhattan always, euclidean
      * where its expansion would cancel): an exact match scores exactly 0 */
-    const int manhattan = !strcmp(name, "manhattan") || !strcmp(name, "euclidean");
+    const int exact_zero = !strcmp(name, "manhattan") || !strcmp(name, "euclidean");
     const double rel = (double)(K / 16 + 8) * FLT_EPSILON;
     for (int64_t j = 0; j < B; ++j)
         for (int64_t i = 0; i < N; ++i) {
@@ -356,7 +356,7 @@ static void check_config(const uhn_similarity *sim, const config *c, double *wor
             CHECK_MSG(isfinite(got) && fabs(got - ref) <= rel * scale,
                       "row %lld query %lld: fast %.9g, reference %.9g (|diff| %.3g > %.3g)",
                       (long long)i, (long long)j, got, ref, fabs(got - ref), rel * scale);
-            if (manhattan && ref == 0)
+            if (exact_zero && ref == 0)
                 CHECK_MSG(got == 0, "row %lld query %lld: an exact match scores %.9g, not 0",
                           (long long)i, (long long)j, got);
         }
