@@ -58,6 +58,7 @@ typedef struct uhn_ctx {
     int rank;
     int size;
     int nthreads;          /* OpenMP threads used inside this rank */
+    int pinned;            /* ranks whose threads uhn pinned, one per CPU (uhn_ctx_check_binding) */
     int verbose;           /* 0 quiet, 1 normal, 2 debug (rank 0 prints) */
     int status;            /* status of the last uhn_fail on this rank */
     char msg[UHN_MSG_MAX]; /* its message (one line, control characters escaped) */
@@ -84,9 +85,16 @@ int uhn_ctx_check(uhn_ctx *ctx);
 /* Frees the context and its communicator. Collective. NULL is allowed. */
 void uhn_ctx_destroy(uhn_ctx *ctx);
 
-/* Warns (rank 0, one line on stderr) when a rank runs more OpenMP threads than
+/*
+ * Warns (rank 0, one line on stderr) when a rank runs more OpenMP threads than
  * the cores it may run on: `mpirun -n 1` binds its rank to one core, so two
- * threads would share it. Never fails the run. Collective. */
+ * threads would share it. Pins each thread of a rank to one CPU where the
+ * rank may run on exactly as many CPUs as it runs threads, no other rank of
+ * the node may use them, and OMP_PROC_BIND and OMP_PLACES are unset (the
+ * user's binding wins): unbound threads of one rank can share a core for
+ * milliseconds until the scheduler moves one. Sets ctx->pinned. Never fails
+ * the run. Collective.
+ */
 void uhn_ctx_check_binding(uhn_ctx *ctx);
 
 /*

@@ -326,6 +326,8 @@ static int print_env(uhn_ctx *ctx, const bench_opts *o, bench_env *env) {
         printf("  ranks x threads      %d x %d (OpenMP threads per rank)\n", ctx->size,
                ctx->nthreads);
         printf("  cpus allowed/rank    %s\n", env->cpus);
+        printf("  threads pinned       %s on %d of %d rank(s)\n",
+               ctx->nthreads > 1 ? "one per cpu by uhn" : "n/a (1 thread)", ctx->pinned, ctx->size);
         printf("  OMP_NUM_THREADS      %s\n", env_or("OMP_NUM_THREADS"));
         printf("  OPENBLAS_NUM_THREADS %s\n", env_or("OPENBLAS_NUM_THREADS"));
         printf("  OPENBLAS_CORETYPE    %s\n", env_or("OPENBLAS_CORETYPE"));
@@ -836,6 +838,7 @@ static int write_h5_contents(uhn_ctx *ctx, const bench_opts *o, const bench_limi
     } ints[] = {
         {"ranks", ctx->size},
         {"threads", ctx->nthreads},
+        {"ranks_threads_pinned", ctx->pinned},
         {"cpus_online", e->online},
         {"n", o->n},
         {"k", o->k},

@@ -1553,6 +1553,7 @@ int uhn_h5_write_provenance(uhn_h5_writer *w, const char *group, time_t start, i
     }
     if (st == UHN_OK) st = uhn_h5_attr_int64(w, group, "ranks", ctx->size);
     if (st == UHN_OK) st = uhn_h5_attr_int64(w, group, "threads", ctx->nthreads);
+    if (st == UHN_OK) st = uhn_h5_attr_int64(w, group, "ranks_threads_pinned", ctx->pinned);
     if (st == UHN_OK) st = uhn_h5_attr_int64(w, group, "blas_threads", openblas_get_num_threads());
     free(cmdline);
     return st;

@@ -1,12 +1,14 @@
 #!/usr/bin/python3
-"""The thread-binding warning: a rank that runs more OpenMP threads than the
-cores it may run on says so in one line on stderr, and the run still succeeds
-with the same results.
+"""Thread binding: a rank that runs more OpenMP threads than the cores it may
+run on says so in one line on stderr, and the run still succeeds with the same
+results; a rank that owns exactly as many CPUs as it runs threads, with
+OMP_PROC_BIND and OMP_PLACES unset, has each thread pinned to one of them
+(`--verbose` reports on how many ranks, from each thread's affinity read back).
 
 `mpiexec -n 1` binds its rank to one core (Open MPI's default at <= 2 ranks),
 so OMP_NUM_THREADS=2 there makes two threads share that core; `--bind-to none`
 gives the rank every core of the node (a warning then only when the node has
-one core). The expectation is computed from this machine's own affinity.
+one core). The expectations are computed from this machine's own affinity.
 """
 import os
 import sys
@@ -50,10 +52,33 @@ def main():
             check(lines == [], f"[{name}] stderr should be empty, got {lines}")
         with h5py.File(out, "r") as f:
             outs[name] = f["output"][()]
+    # Pinning: 1 rank x 2 threads owning the node's CPUs (pinned only where
+    # the node has exactly 2); the same with OMP_PROC_BIND set (the user's
+    # binding wins); 2 ranks x 2 threads on the same CPUs (shared: never).
+    cpus = len(os.sched_getaffinity(0))
+    for name, ranks, extra, pinned in (
+            ("1 rank owns the cpus", 1, {}, 1 if cpus == 2 else 0),
+            ("OMP_PROC_BIND=false", 1, {"OMP_PROC_BIND": "false"}, 0),
+            ("2 ranks share the cpus", 2, {}, 0)):
+        r.env["OMP_NUM_THREADS"] = "2"
+        r.env.pop("OMP_PROC_BIND", None)
+        r.env.update(extra)
+        r.pre = pre + ["--bind-to", "none", "-x", "OMP_NUM_THREADS"] + \
+            [a for k in extra for a in ("-x", k)]
+        out = os.path.join(d, f"out_{len(outs)}.h5")
+        rc, _, err = r.run(ranks, argv + ["--output", out, "--verbose"])
+        check(rc == 0, f"[{name}] exit {rc}\n{err}")
+        want = f"  threads pinned one per CPU by uhn on {pinned} of {ranks} rank(s)"
+        lines = program_stderr_lines(err)
+        check(want in lines, f"[{name}] expected the line {want!r}, got {lines}")
+        with h5py.File(out, "r") as f:
+            outs[name] = f["output"][()]
+    r.env.pop("OMP_PROC_BIND", None)
     for name, z in outs.items():
         check(np.allclose(z, outs["bound, 1 thread"], rtol=1e-5, atol=1e-6),
               f"[{name}] output differs from the 1-thread run")
-    print("binding: warning exactly when threads outnumber the bound cores; outputs agree")
+    print("binding: warning exactly when threads outnumber the bound cores; threads pinned exactly "
+          "when a rank owns its cpus and OMP_PROC_BIND is unset; outputs agree")
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ SLURM = {"SLURM_JOB_ID": "123", "SLURM_ARRAY_JOB_ID": "120", "SLURM_ARRAY_TASK_I
 COMMON = ["uhn_version", "git_commit", "compiler", "build_type", "compile_flags",
           "build_options", "mpi_library", "mpi_standard", "hdf5_version", "blas_library",
           "blas_kernel", "openblas_coretype", "host", "start_time", "end_time", "command_line",
-          "ranks", "threads", "blas_threads"]
+          "ranks", "threads", "ranks_threads_pinned", "blas_threads"]
 
 
 def openblas_kernel(coretype):
@@ -119,6 +119,7 @@ def check_common(a, args, kernel, coretype, what):
     check(a["openblas_coretype"] == (coretype or ""), f"{what}: openblas_coretype "
                                                       f"{a['openblas_coretype']!r}")
     check(int(a["threads"]) == 1 and int(a["blas_threads"]) >= 1, f"{what}: threads")
+    check(int(a["ranks_threads_pinned"]) == 0, f"{what}: 1 thread a rank, none pinned")
 
 
 def main():
