@@ -58,6 +58,7 @@ typedef struct uhn_ctx {
     int rank;
     int size;
     int nthreads;          /* OpenMP threads used inside this rank */
+    int cpus;              /* CPUs the rank may run on, as launched (before any pinning) */
     int pinned;            /* ranks whose threads uhn pinned, one per CPU (uhn_ctx_check_binding) */
     int verbose;           /* 0 quiet, 1 normal, 2 debug (rank 0 prints) */
     int status;            /* status of the last uhn_fail on this rank */

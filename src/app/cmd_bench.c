@@ -21,7 +21,6 @@
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,9 +283,7 @@ typedef struct bench_env {
  * Collective (gathers the CPU affinity of every rank: two ranks pinned to one
  * core halve every figure). */
 static int print_env(uhn_ctx *ctx, const bench_opts *o, bench_env *env) {
-    cpu_set_t set;
-    int ncpu = -1;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) ncpu = CPU_COUNT(&set);
+    int ncpu = ctx->cpus; /* as launched: pinned threads see one CPU each */
     int *all = ctx->rank == 0 ? malloc(sizeof(int) * (size_t)ctx->size) : NULL;
     int st = ctx->rank == 0 && !all ? uhn_fail(ctx, UHN_ENOMEM, "out of memory") : UHN_OK;
     UHN_CALL(uhn_agree(ctx, st));

@@ -37,6 +37,8 @@ int uhn_ctx_create(MPI_Comm comm, uhn_ctx **out) {
      * would leave some unfilled. */
     ctx->nthreads = omp_get_max_threads();
     if (omp_get_thread_limit() < ctx->nthreads) ctx->nthreads = omp_get_thread_limit();
+    cpu_set_t set;
+    ctx->cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : -1;
     ctx->verbose = 1;
     ctx->fault_site = -1;
     *out = ctx;
