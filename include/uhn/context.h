@@ -50,6 +50,8 @@ typedef struct uhn_timers {
     double compute; /* local scoring, separation and projection */
     double reduce;  /* the global reductions */
     double io;      /* reading and writing HDF5 */
+    double step1;   /* of compute + reduce, the first step of each batch of a recall (with
+                       its one-time work: a pooled copy of the bank, fresh pages) */
 } uhn_timers;
 
 typedef struct uhn_ctx {

@@ -327,18 +327,19 @@ double uhn_wtime(void) {
 }
 
 int uhn_timers_report(uhn_ctx *ctx, const char *title) {
-    double t[3] = {ctx->timers.compute, ctx->timers.reduce, ctx->timers.io};
-    double mn[3], mx[3], sum[3];
-    UHN_MPI(ctx, MPI_Reduce(t, mn, 3, MPI_DOUBLE, MPI_MIN, 0, ctx->comm));
-    UHN_MPI(ctx, MPI_Reduce(t, mx, 3, MPI_DOUBLE, MPI_MAX, 0, ctx->comm));
-    UHN_MPI(ctx, MPI_Reduce(t, sum, 3, MPI_DOUBLE, MPI_SUM, 0, ctx->comm));
+    double t[4] = {ctx->timers.compute, ctx->timers.reduce, ctx->timers.io, ctx->timers.step1};
+    double mn[4], mx[4], sum[4];
+    UHN_MPI(ctx, MPI_Reduce(t, mn, 4, MPI_DOUBLE, MPI_MIN, 0, ctx->comm));
+    UHN_MPI(ctx, MPI_Reduce(t, mx, 4, MPI_DOUBLE, MPI_MAX, 0, ctx->comm));
+    UHN_MPI(ctx, MPI_Reduce(t, sum, 4, MPI_DOUBLE, MPI_SUM, 0, ctx->comm));
     if (ctx->rank == 0 && ctx->verbose > 0) {
-        static const char *names[3] = {"compute", "reduce", "io"};
+        static const char *names[4] = {"compute", "reduce", "io", "step1"};
         fprintf(stderr, "%s timers over %d rank(s) x %d thread(s) [s]: min / mean / max\n", title,
                 ctx->size, ctx->nthreads);
         /* microseconds: a step on a small bank takes less than the 0.1 ms
          * that four decimals resolve, and timers of 0 break a model of them */
-        for (int i = 0; i < 3; ++i)
+        /* step1: of compute + reduce, the first step (only where a recall ran) */
+        for (int i = 0; i < (mx[3] > 0 ? 4 : 3); ++i)
             fprintf(stderr, "  %-8s %12.6f %12.6f %12.6f\n", names[i], mn[i], sum[i] / ctx->size,
                     mx[i]);
         if (ctx->nthreads > 1)

@@ -524,7 +524,9 @@ static int recall_chunk(const uhn_bank *bank, const uhn_params *p, uhn_kws *ws,
         }
         const uint8_t *cue = clamp_rows > 1 ? cs : clamp;
         /* Only final states left: their energy needs the scores, not z. */
+        const double before = ctx->timers.compute + ctx->timers.reduce;
         rc = step(bank, p, ws, na, vs, cue, clamp_rows > 1 ? K : 0, qid, hint, moving > 0, &o);
+        if (t == 0) ctx->timers.step1 += ctx->timers.compute + ctx->timers.reduce - before;
         for (int64_t a = 0; rc == UHN_OK && a < na; ++a) {
             int64_t j = act[a], g = c0 + j;
             float *vj = v + j * K;

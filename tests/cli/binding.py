@@ -11,6 +11,7 @@ gives the rank every core of the node (a warning then only when the node has
 one core). The expectations are computed from this machine's own affinity.
 """
 import os
+import re
 import sys
 
 import h5py
@@ -71,6 +72,15 @@ def main():
         want = f"  threads pinned one per CPU by uhn on {pinned} of {ranks} rank(s)"
         lines = program_stderr_lines(err)
         check(want in lines, f"[{name}] expected the line {want!r}, got {lines}")
+        # the phase timers (min / mean / max over ranks); step1, the first
+        # step's compute + reduce, is part of those two
+        ph = {m.group(1): [float(x) for x in m.groups()[1:]] for m in
+              (re.match(r"^\s+(compute|reduce|io|step1)\s+(\S+)\s+(\S+)\s+(\S+)$", l)
+               for l in lines) if m}
+        check(set(ph) == {"compute", "reduce", "io", "step1"}, f"[{name}] timers {sorted(ph)}")
+        if "step1" in ph and "compute" in ph and "reduce" in ph:
+            check(0 < ph["step1"][1] <= ph["compute"][1] + ph["reduce"][1] + 2e-6,
+                  f"[{name}] step1 {ph['step1']} within compute + reduce")
         with h5py.File(out, "r") as f:
             outs[name] = f["output"][()]
     r.env.pop("OMP_PROC_BIND", None)
