@@ -1203,6 +1203,19 @@ static int pooled_ready(const uhn_bank *bk, uhn_kws *ws) {
     return ok;
 }
 
+/* Rows [i0, i0 + n) of the local bank (a block of the pooled copy) pooled
+ * into the copy, unless a step has pooled them already. Only ever the thread
+ * that takes the block. */
+static void pool_block(const uhn_step *st, int64_t i0, int64_t n, work *w) {
+    uhn_kws *ws = st->ws;
+    uint8_t *done = &ws->pb_done[i0 / ws->pb_rows];
+    if (*done) return;
+    const uhn_tile t = bank_tile(st->bank, i0, n);
+    pool_bf16(t.x, n, st->bank->K, st->bank->K, 1 << ws->pb_level, w->pstage,
+              ws->pb_x + i0 * ws->pb_Kp, ws->pb_Kp, ws->pb_pn + i0, ws->pb_rn + i0);
+    *done = 1;
+}
+
 /*
  * One block of the pooled screen: rows [i0, i0 + n) of the local bank for
  * every query of the step, pooled first if no step has pooled them yet.
@@ -1218,10 +1231,7 @@ static int block_pooled(const uhn_step *st, int64_t i0, int64_t n, void *recs, w
     uint16_t *xb = ws->pb_x + i0 * Kp;
     float *pn = ws->pb_pn + i0, *rn = ws->pb_rn + i0;
     const uhn_tile t = bank_tile(bk, i0, n);
-    if (!ws->pb_done[i0 / ld]) { /* only ever the thread that takes this block */
-        pool_bf16(t.x, n, K, K, g, w->pstage, xb, Kp, pn, rn);
-        ws->pb_done[i0 / ld] = 1;
-    }
+    pool_block(st, i0, n, w);
     for (int64_t i = 0; i < n; ++i) w->pxn[i] = sqrtf(t.norm2[i]);
     uhn_bf16_dots(xb, n, ws->pb_q, B, Kp, w->pS, ld);
     /* The bound of tile_candidates, over all K coordinates (a query is 0
@@ -1422,6 +1432,11 @@ int uhn_kernel_fast(uhn_ctx *ctx, const uhn_step *st, void *recs) {
                 const int tries =
                     me->ppairs < 4 * rows * st->B || me->pkept * UHN_SCREEN_RATIO <= me->ppairs;
                 if (tries && block_pooled(st, i0, n, me->recs, me)) continue;
+                /* In float32; pooled as well while its rows are in cache
+                 * (a first step far from every memory keeps most rows:
+                 * pooling each block in the next step re-read the bank, 3.5
+                 * ms of W4's second step a rank at 2 ranks). */
+                pool_block(st, i0, n, me);
                 for (int64_t t0 = i0; t0 < i0 + n; t0 += tn) {
                     const uhn_tile t = bank_tile(bk, t0, i0 + n - t0 < tn ? i0 + n - t0 : tn);
                     tile_float32(st, &t, me, skip, 0);

@@ -840,7 +840,9 @@ static void screen_cases(uhn_ctx *ctx) {
  * length: one step from beta = 0.1 (most rows candidates: blocks go to
  * float32) to 3, random queries whose several kept rows show in z (a cut too
  * high would drop them), and every group size. With queries that copy rows
- * and random ones; zero columns; chunks of a larger B that share the copy.
+ * and random ones; zero columns; chunks of a larger B that share the copy
+ * (their first step sends blocks to float32, which pools them there, and the
+ * later steps screen with that copy).
  * K = 192 and 200: the smallest whose copy at g = 16 fits a tenth of the
  * bank. N = 1200 spreads blocks of 164 rows over every thread and
  * rank.
