@@ -215,28 +215,41 @@ def run(cmd, env, timeout):
 TIMER = re.compile(r"^\s*(compute|reduce|io|step1)\s+(\S+)\s+(\S+)\s+(\S+)\s*$")
 
 
-def uhn_recall_time(a, ranks, threads, args):
-    """Best of --repeat whole processes; per process compute + reduce (means
-    over ranks) from --verbose. Returns (seconds, wall seconds of that process,
-    best compute + reduce less the first step's (step1), or None without it)."""
+def uhn_recall_once(a, ranks, threads, args):
+    """One whole process; its compute + reduce (means over ranks) from
+    --verbose. Returns (seconds, wall seconds, seconds less the first step's
+    (the step1 timer), or None without it)."""
     cmd, env = launcher(a, ranks, threads)
     cmd += [a.uhn, "recall", "--quiet", "--verbose"] + args
-    best, later = None, None
+    r, wall = run(cmd, env, a.timeout)
+    phase = {}
+    for line in r.stderr.splitlines():
+        m = TIMER.match(line)
+        if m:
+            phase[m.group(1)] = float(m.group(3))
+    if "compute" not in phase or "reduce" not in phase:
+        sys.exit("bench_peers.py: no phase timers from: %s\n%s" % (" ".join(cmd), r.stderr))
+    t = phase["compute"] + phase["reduce"]
+    return t, wall, t - phase["step1"] if "step1" in phase else None
+
+
+def uhn_recall_times(a, args):
+    """Best of --repeat processes at each configuration, the configurations
+    taken in turn within each repeat (on a node whose speed drifts, a
+    configuration run as one block after the other would carry the drift into
+    their ratio). Returns {config: (best seconds, wall seconds of that
+    process, best seconds less the first step's or None)}."""
+    best = {}
     for _ in range(a.repeat):
-        r, wall = run(cmd, env, a.timeout)
-        phase = {}
-        for line in r.stderr.splitlines():
-            m = TIMER.match(line)
-            if m:
-                phase[m.group(1)] = float(m.group(3))
-        if "compute" not in phase or "reduce" not in phase:
-            sys.exit("bench_peers.py: no phase timers from: %s\n%s" % (" ".join(cmd), r.stderr))
-        t = phase["compute"] + phase["reduce"]
-        if best is None or t < best[0]:
-            best = (t, wall)
-        if "step1" in phase and (later is None or t - phase["step1"] < later):
-            later = t - phase["step1"]
-    return best + (later,)
+        for cfg in a.configs:
+            t, wall, later = uhn_recall_once(a, cfg[0], cfg[1], args)
+            bt, bw, bl = best.get(cfg, (t, wall, later))
+            if t < bt:
+                bt, bw = t, wall
+            if later is not None and (bl is None or later < bl):
+                bl = later
+            best[cfg] = (bt, bw, bl)
+    return best
 
 
 def uhn_limits(a, ranks, threads, N, K, workdir):
@@ -478,7 +491,8 @@ def print_report(a, env, origin, N, K, limits, limit_sources, rows, ratios):
     print("  %-18s %s [%d][%d]; queries: stored rows, second half of the pixels set to 0"
           % ("data", origin, N, K))
     print("  %-18s uhn: best of %d whole `mpirun ... uhn recall --verbose` processes, compute +"
-          " reduce timers\n  %-18s (mean over ranks; process start and HDF5 I/O excluded);"
+          " reduce timers\n  %-18s (mean over ranks; process start and HDF5 I/O excluded;"
+          " the configurations in turn);"
           " peers: compute only, data\n  %-18s in memory, 1 warm-up + best of %d"
           % ("timing", a.repeat, "", "", a.repeat))
     print("\nmachine limits (measured in this run, before and after the workloads; the best"
@@ -582,11 +596,11 @@ def main(argv=None):
                  ("KL", ["--queries", data + ":q_kl", "--similarity", "kl"]),
                  ("JS", ["--queries", data + ":q_kl", "--similarity", "jensen_shannon"])]
         uhn_t, uhn_wall = {}, {}
-        for cfg in a.configs:
-            for wid, args in sets:
-                print("bench_peers.py: uhn %dx%d %s" % (cfg + (wid,)), file=sys.stderr, flush=True)
-                t, wall, later = uhn_recall_time(a, cfg[0], cfg[1], ["--memories", data + ":memories",
-                                                              "--output", out] + args)
+        for wid, args in sets:
+            print("bench_peers.py: uhn %s %s" % (" ".join("%dx%d" % c for c in a.configs), wid),
+                  file=sys.stderr, flush=True)
+            times = uhn_recall_times(a, ["--memories", data + ":memories", "--output", out] + args)
+            for cfg, (t, wall, later) in times.items():
                 uhn_t[(cfg, wid)] = t / a.steps if wid == "W4" else t
                 uhn_wall[(cfg, wid)] = wall
                 if wid == "W4" and later is not None and a.steps > 1:
