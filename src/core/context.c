@@ -105,8 +105,9 @@ void uhn_ctx_check_binding(uhn_ctx *ctx) {
     /* Threads pinned one per CPU when the rank owns exactly that many CPUs
      * and the user left OpenMP's binding alone. Unbound, this machine's
      * scheduler kept a rank's two threads on one core for milliseconds after
-     * they woke (a parallel first touch of 8 MB: median 4.4 ms unbound, 0.34
-     * ms bound, 20 runs each), most of W4's first step at 1 rank x 2 threads. */
+     * they woke (two busy threads: together for their first 3 ms in 10 of 10
+     * runs, apart by 30 ms; a parallel first touch of 8 MB: median 4.4 ms
+     * unbound, 0.34 ms bound, 20 runs each). */
     int want = known && ctx->nthreads > 1 && cores == ctx->nthreads && !getenv("OMP_PROC_BIND") &&
                !getenv("OMP_PLACES");
     int all_want = 0;
