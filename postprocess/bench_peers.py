@@ -212,6 +212,9 @@ def run(cmd, env, timeout):
     return r, wall
 
 
+# The table's workloads, in its order (those uhn ran).
+WORKLOADS = ("W1", "W1-noE", "W2", "W2-noE", "W3", "W4", "W4-later", "KL", "JS")
+
 TIMER = re.compile(r"^\s*(compute|reduce|io|step1)\s+(\S+)\s+(\S+)\s+(\S+)\s*$")
 
 
@@ -454,8 +457,7 @@ def build_rows(a, N, K, uhn_t, peer_t, limits, peer_notes):
         "KL": ("KL B=%d, 1 step" % Bk, Bk, 1.0 * N * Bk * K / 1e9, "Gelem/s", None),
         "JS": ("Jensen-Shannon B=%d, 1 step" % Bk, Bk, 1.0 * N * Bk * K / 1e9, "Gelem/s", None),
     }
-    order = [w for w in ("W1", "W1-noE", "W2", "W2-noE", "W3", "W4", "W4-later", "KL", "JS")
-             if (primary, w) in uhn_t]
+    order = [w for w in WORKLOADS if (primary, w) in uhn_t]
     rows = []
     for w in order:
         desc, b, units, unit, lkey = work[w]
@@ -650,9 +652,7 @@ def main(argv=None):
                 ratios.append(("%s %s %% of %s" % (wid, first, r["limit_name"]), r["pct_limit"],
                                target))
         for cfg in a.configs[1:]:
-            for wid in [x for w, _ in sets for x in ((w, "W4-later") if w == "W4" else (w,))]:
-                if (cfg, wid) not in uhn_t or (a.configs[0], wid) not in uhn_t:
-                    continue
+            for wid in [w for w in WORKLOADS if (cfg, w) in uhn_t and (a.configs[0], w) in uhn_t]:
                 ratios.append(("%s uhn %dx%d / %dx%d" % ((wid,) + cfg + a.configs[0]),
                                ratio(uhn_t[(cfg, wid)], uhn_t[(a.configs[0], wid)]), "[<= 1.10]"))
         env["peers"] = "; ".join(PEERS[p][1] for p in a.peers) or "none"
